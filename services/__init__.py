@@ -1,0 +1,1 @@
+"""The four Loudong services: intake, dispatch, escalation, notify."""

@@ -1,0 +1,106 @@
+"""The `loudong` command: run one service, all of them, or the local SMS provider."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared import config, logs
+
+BOOTSTRAPS = {name: f"services.{name}.main" for name in config.SERVICES}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loudong", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in config.SERVICES:
+        sub.add_parser(name, help=f"run the {name} service")
+        sub.add_parser(f"migrate-{name}", help=f"bring the {name} store to the newest schema")
+    sub.add_parser("run", help="run all four services and a local SMS provider (embedded default)")
+    sink = sub.add_parser("sms-sink", help="run the local SMS provider")
+    sink.add_argument("--port", type=int, default=8089)
+    args = parser.parse_args(argv)
+    try:
+        if args.command in config.SERVICES:
+            return serve(args.command)
+        if args.command.startswith("migrate-"):
+            return migrate(args.command.removeprefix("migrate-"))
+        if args.command == "sms-sink":
+            return sms_sink(args.port)
+        return run_all()
+    except config.ConfigError as exc:
+        print(f"loudong: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve(service: str) -> int:
+    settings = config.load(service)
+    logs.configure(service, os.environ.get("LOUDONG_LOG_LEVEL", "INFO"))
+    # prometheus_client picks its storage when first imported, so the multiprocess folder
+    # (gunicorn workers share /metrics) is set before the service's modules are imported.
+    metrics_dir = Path(os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics" / f"{service}-{settings.port}")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    from shared.runtime import serve as serve_with_gunicorn
+    serve_with_gunicorn(settings, importlib.import_module(BOOTSTRAPS[service]).bootstrap)
+    return 0
+
+
+def migrate(service: str) -> int:
+    settings = config.load(service)
+    built = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
+    built.store.migrate()
+    print(f"{service}: schema is current")
+    return 0
+
+
+def sms_sink(port: int) -> int:
+    from shared.devsms import SmsSink
+    journal = config.data_dir() / "sms.jsonl"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    sink = SmsSink(port=port, journal=str(journal))
+    print(f"local SMS provider on {sink.url} (journal {journal})", flush=True)
+    sink.serve_forever()
+    return 0
+
+
+def run_all() -> int:
+    """The embedded default: four processes, SQLite under ./data, no broker."""
+    env = dict(os.environ)
+    env.setdefault("LOUDONG_WEB_WORKERS", "1")
+    children = []
+    if not env.get("LOUDONG_SMS_URL"):
+        env["LOUDONG_SMS_URL"] = "http://127.0.0.1:8089"
+        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "sms-sink"], env=env))
+    for name in config.SERVICES:
+        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env))
+    bus = env.get("LOUDONG_BROKER_URL") or "embedded (outboxes under LOUDONG_DATA_DIR)"
+    print(f"Loudong is starting; bus: {bus}; data: {config.data_dir(env)}")
+    for name in config.SERVICES:
+        print(f"  {name:<11} http://127.0.0.1:{config.load(name, env).port}")
+    print(f"  sms         {env['LOUDONG_SMS_URL']}/messages\nCtrl-C stops everything.", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("loudong: a process exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            child.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dispatch: sends each issue point to point to the one unit responsible, and tracks its claim."""

@@ -1,0 +1,25 @@
+"""What escalation publishes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class IssueEscalated:
+    """A deadline passed; the issue moved one level up the ladder to `to_unit_id`."""
+
+    type: ClassVar[str] = "issue.escalated"
+    issue_id: str
+    clock: str
+    assignment: int
+    level: int
+    reason: str
+    from_unit_id: str
+    to_unit_id: str
+    to_unit_name: str
+    to_unit_contacts: list
+    missed_deadline: datetime
+    next_deadline: datetime
+    escalated_at: datetime

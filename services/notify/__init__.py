@@ -1,0 +1,1 @@
+"""Notify: tells units and leaders, once, on a channel that reaches them."""

@@ -1,0 +1,66 @@
+"""Notify's schemas: the payloads it publishes and readers for the events that trigger messages."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields
+
+from services.notify.events import NotificationFailed, NotificationSent
+from shared.outbox import PayloadWriter
+
+
+class NotificationSentSchema(Schema):
+    issue_id = fields.String(required=True)
+    delivery_id = fields.String(required=True)
+    channel = fields.String(required=True)
+    recipient_unit_id = fields.String(required=True)
+    cause_type = fields.String(required=True)
+    provider_message_id = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    sent_at = fields.AwareDateTime(required=True)
+
+
+class NotificationFailedSchema(Schema):
+    issue_id = fields.String(required=True)
+    delivery_id = fields.String(required=True)
+    channel = fields.String(required=True)
+    recipient_unit_id = fields.String(required=True)
+    cause_type = fields.String(required=True)
+    reason = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    failed_at = fields.AwareDateTime(required=True)
+
+
+write_payload = PayloadWriter({NotificationSent: NotificationSentSchema(),
+                               NotificationFailed: NotificationFailedSchema()})
+
+
+class _Reader(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class ContactReader(_Reader):
+    name = fields.String(load_default="")
+    phone = fields.String(required=True)
+
+
+class DispatchedReader(_Reader):
+    unit_id = fields.String(required=True)
+    unit_name = fields.String(load_default="")
+    unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
+    category = fields.String(load_default="other")
+    category_name = fields.String(load_default=None)
+    place_id = fields.String(load_default="")
+    place_name = fields.String(load_default=None)
+    tier = fields.String(load_default="")
+
+
+class EscalatedReader(_Reader):
+    level = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    to_unit_id = fields.String(required=True)
+    to_unit_name = fields.String(load_default="")
+    to_unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
+    next_deadline = fields.AwareDateTime(required=True)
+
+
+EVENT_READERS = {"issue.dispatched": DispatchedReader(), "issue.escalated": EscalatedReader()}

@@ -1,0 +1,70 @@
+"""Notify's own table: exactly one delivery per (event, recipient, channel)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import (Column, Connection, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+                        insert, select, update)
+
+from shared.db import UTCDateTime
+
+metadata = MetaData()
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("cause_type", String(64), nullable=False),
+    Column("issue_id", String(36), nullable=False, index=True),
+    Column("recipient_key", String(100), nullable=False),
+    Column("recipient_unit_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("provider", String(32)),
+    Column("provider_message_id", String(128)),
+    Column("last_error", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
+)
+Index("ix_deliveries_pending", deliveries.c.next_attempt_at,
+      postgresql_where=deliveries.c.status == "pending", sqlite_where=deliveries.c.status == "pending")
+
+
+def exists(conn: Connection, delivery_id: str) -> bool:
+    return conn.execute(select(deliveries.c.id).where(deliveries.c.id == delivery_id)).first() is not None
+
+
+def add(conn: Connection, **values) -> None:
+    conn.execute(insert(deliveries).values(**values))
+
+
+def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list[dict]:
+    """Pending deliveries whose time has come, pushed `lease` into the future so that no other
+    sender takes them while this one is talking to the provider."""
+    rows = [dict(r) for r in conn.execute(
+        select(deliveries).where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)).mappings()]
+    if rows:
+        conn.execute(update(deliveries).where(deliveries.c.id.in_([r["id"] for r in rows]))
+                     .values(next_attempt_at=now + lease))
+    return rows
+
+
+def get_pending(conn: Connection, delivery_id: str) -> dict | None:
+    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id,
+                                                deliveries.c.status == "pending")
+                       .with_for_update()).mappings().first()
+    return dict(row) if row else None
+
+
+def change(conn: Connection, delivery_id: str, **values) -> None:
+    conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+
+
+def for_issue(conn: Connection, issue_id: str) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(deliveries).where(deliveries.c.issue_id == issue_id)
+                                          .order_by(deliveries.c.created_at)).mappings()]

@@ -1,0 +1,100 @@
+"""Configuration from environment variables, with defaults that work on a laptop."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("intake", "dispatch", "escalation", "notify")
+DEFAULT_PORTS = {"intake": 8081, "dispatch": 8082, "escalation": 8083, "notify": 8084}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _float(env: dict, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _delays(env: dict, name: str, default: str) -> tuple[float, ...]:
+    raw = env.get(name) or default
+    try:
+        delays = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be comma-separated seconds") from None
+    if any(d < 0 for d in delays):
+        raise ConfigError(f"{name}={raw!r} has a negative delay")
+    return delays
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    data_dir: Path
+    database_url: str
+    broker_url: str | None
+    host: str
+    port: int
+    web_workers: int
+    poll_interval: float
+    retry_delays: tuple[float, ...]
+    prefetch: int
+    directory_path: Path
+    policies_path: Path
+    sms_url: str | None
+    env: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def embedded_bus(self) -> bool:
+        return not self.broker_url
+
+
+def database_url(service: str, env: dict | None = None) -> str:
+    """The store of one service: PostgreSQL if LOUDONG_<SERVICE>_DATABASE_URL is set, else SQLite."""
+    env = os.environ if env is None else env
+    url = env.get(f"LOUDONG_{service.upper()}_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{data_dir(env) / f'{service}.db'}"
+
+
+def data_dir(env: dict | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("LOUDONG_DATA_DIR") or "./data").resolve()
+
+
+def load(service: str, env: dict | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    if service not in SERVICES:
+        raise ConfigError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    port_var = f"LOUDONG_{service.upper()}_PORT"
+    try:
+        port = int(env.get(port_var) or DEFAULT_PORTS[service])
+        workers = int(env.get("LOUDONG_WEB_WORKERS") or 2)
+        prefetch = int(env.get("LOUDONG_PREFETCH") or 50)
+    except ValueError as exc:
+        raise ConfigError(f"an integer setting is malformed: {exc}") from None
+    return Settings(
+        service=service,
+        data_dir=data_dir(env),
+        database_url=database_url(service, env),
+        broker_url=env.get("LOUDONG_BROKER_URL") or None,
+        host=env.get("LOUDONG_HOST") or "127.0.0.1",
+        port=port,
+        web_workers=workers,
+        poll_interval=_float(env, "LOUDONG_POLL_INTERVAL", 0.1),
+        retry_delays=_delays(env, "LOUDONG_RETRY_DELAYS", "1,5,30"),
+        prefetch=prefetch,
+        directory_path=Path(env.get("LOUDONG_DIRECTORY") or REPO_ROOT / "deploy" / "directory.yaml"),
+        policies_path=Path(env.get("LOUDONG_POLICIES") or REPO_ROOT / "deploy" / "policies.yaml"),
+        sms_url=env.get("LOUDONG_SMS_URL") or None,
+        env=env,
+    )

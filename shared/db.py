@@ -1,0 +1,104 @@
+"""Engines and migrations for a service's own store (SQLite by default, PostgreSQL in production)."""
+from __future__ import annotations
+
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
+from alembic import command
+from alembic.config import Config
+from datetime import timezone
+
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_ENV = Path(__file__).resolve().parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual postgresql:// form and use the psycopg 3 driver for it."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engines(url: str) -> tuple[Engine, Engine]:
+    """(writer, reader). On SQLite the writer begins IMMEDIATE so a transaction that
+    reads then writes never fails half-way on a lock upgrade; the reader stays deferred."""
+    url = normalize_url(url)
+    if not is_sqlite(url):
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+        return engine, engine
+    Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    return _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
+
+
+def _sqlite_engine(url: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30,
+                                              "check_same_thread": False}, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: an accepted issue survives a power cut, not only kill -9.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def _migration_lock(engine: Engine, service: str):
+    """Replicas starting together must not migrate at the same time."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"loudong-migrate-{service}"})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"loudong-migrate-{service}"})
+                conn.commit()
+        return
+    lock_path = Path(engine.url.database).with_suffix(".migrate.lock")
+    with open(lock_path, "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
+
+
+def migrate(engine: Engine, service: str, versions_dir: Path) -> None:
+    """Bring the service's schema to the newest revision (Alembic), at start."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_ENV))
+    cfg.set_main_option("version_locations", str(versions_dir))
+    with _migration_lock(engine, service):
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC, hands back aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)

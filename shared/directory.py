@@ -1,0 +1,142 @@
+"""The directory: places, units and categories of one district, read from YAML.
+
+It is reference data, read by several services and written by none. Every reference is
+checked at load: an unknown place, unit or category is an error naming the file and the
+entry, and the service refuses to start.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+PLACE_KINDS = ("district", "street", "community", "compound", "building")
+TIERS = ("private", "small", "big", "hard")
+
+
+class DirectoryError(Exception):
+    """The directory file is invalid; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Place:
+    id: str
+    name: str
+    kind: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    type: str
+    covers: tuple[str, ...]
+    handles: tuple[str, ...]
+    supervisor: str | None
+    contacts: tuple[Contact, ...]
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name: str
+    default_tier: str
+
+
+class Directory:
+    def __init__(self, places: dict[str, Place], units: dict[str, Unit], categories: dict[str, Category]):
+        self.places, self.units, self.categories = places, units, categories
+
+    @property
+    def streets(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.places.values() if p.kind == "street")
+
+    def lineage(self, place_id: str) -> list[str]:
+        """The place and its ancestors, most specific first."""
+        chain = []
+        while place_id is not None:
+            chain.append(place_id)
+            place_id = self.places[place_id].parent
+        return chain
+
+    def units_for(self, place_id: str, category: str) -> list[Unit]:
+        """Units that handle `category` somewhere on the place's lineage, nearest first."""
+        found = []
+        for place in self.lineage(place_id):
+            found += [u for u in self.units.values() if place in u.covers and category in u.handles]
+        return found
+
+    def supervisor_of(self, unit_id: str) -> Unit | None:
+        supervisor = self.units[unit_id].supervisor
+        return self.units[supervisor] if supervisor else None
+
+
+def load(path: Path) -> Directory:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return _build(raw, path)
+    except (OSError, yaml.YAMLError) as exc:
+        raise DirectoryError(f"{path}: cannot read: {exc}") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DirectoryError(f"{path}: an entry is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _build(raw: dict, path: Path) -> Directory:
+    categories = {cid: Category(cid, c.get("name", cid), c.get("default_tier", "small"))
+                  for cid, c in (raw.get("categories") or {}).items()}
+    places = {}
+    for entry in raw.get("places") or []:
+        places[entry["id"]] = Place(entry["id"], entry.get("name", entry["id"]), entry.get("kind", ""),
+                                    entry.get("parent"))
+    units = {}
+    for entry in raw.get("units") or []:
+        contacts = tuple(Contact(c.get("name", ""), str(c["phone"])) for c in entry.get("contacts") or [])
+        units[entry["id"]] = Unit(entry["id"], entry.get("name", entry["id"]), entry.get("type", ""),
+                                  tuple(entry.get("covers") or ()), tuple(entry.get("handles") or ()),
+                                  entry.get("supervisor"), contacts)
+    directory = Directory(places, units, categories)
+    _check(directory, path)
+    return directory
+
+
+def _check(d: Directory, path: Path) -> None:
+    problems = []
+    for c in d.categories.values():
+        if c.default_tier not in TIERS:
+            problems.append(f"category {c.id}: unknown default_tier {c.default_tier!r}")
+    for p in d.places.values():
+        if p.kind not in PLACE_KINDS:
+            problems.append(f"place {p.id}: unknown kind {p.kind!r}")
+        if p.parent is not None and p.parent not in d.places:
+            problems.append(f"place {p.id}: unknown parent {p.parent!r}")
+    for u in d.units.values():
+        problems += [f"unit {u.id}: covers unknown place {x!r}" for x in u.covers if x not in d.places]
+        problems += [f"unit {u.id}: handles unknown category {x!r}" for x in u.handles if x not in d.categories]
+        if u.supervisor is not None and u.supervisor not in d.units:
+            problems.append(f"unit {u.id}: unknown supervisor {u.supervisor!r}")
+        if not u.contacts:
+            problems.append(f"unit {u.id}: has no contacts to notify")
+    problems += _cycles(d)
+    if problems:
+        raise DirectoryError(f"{path}: " + "; ".join(problems))
+
+
+def _cycles(d: Directory) -> list[str]:
+    found = []
+    for start in d.units:
+        seen, current = set(), start
+        while current is not None and current in d.units:
+            if current in seen:
+                found.append(f"unit {start}: supervisor chain loops at {current!r}")
+                break
+            seen.add(current)
+            current = d.units[current].supervisor
+    return found

@@ -1,0 +1,112 @@
+"""HTTP plumbing shared by the four services: problem+json errors (RFC 9457), strict JSON
+bodies, and the operations endpoints /healthz, /readyz and /metrics."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Callable
+
+from flask import Flask, Response, g, request
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from shared import metrics
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answered as application/problem+json; `errors` names each bad field."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, errors: dict | None = None,
+                 headers: dict | None = None, **extra):
+        super().__init__(title)
+        self.status, self.title, self.detail = status, title, detail
+        self.errors, self.headers, self.extra = errors, headers or {}, extra
+
+
+def problem_response(status: int, title: str, detail: str | None = None, errors: dict | None = None,
+                     headers: dict | None = None, **extra) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_TYPE,
+                    headers=headers)
+
+
+def json_body(schema: Schema) -> dict:
+    """The request body loaded by `schema`, or a Problem naming what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise Problem(415, "Unsupported Media Type",
+                      f"send the body as application/json, not {request.mimetype or 'nothing'}")
+    raw = request.get_data(cache=False)  # MAX_CONTENT_LENGTH has already refused > 64 KiB
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "Invalid body", "the body must be a JSON object")
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise Problem(422, "Invalid body", "some fields are missing or invalid",
+                      errors=exc.normalized_messages()) from None
+
+
+def install(app: Flask, service: str, ready_checks: dict[str, Callable[[], bool]],
+            collectors: tuple = ()) -> None:
+    """Errors as problem+json, request metrics, and the operations endpoints."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem):
+        return problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.headers, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        detail = f"the body is over {MAX_BODY // 1024} KiB" if exc.code == 413 else exc.description
+        return problem_response(exc.code or 500, exc.name, detail)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("%s: unhandled error on %s %s", service, request.method, request.path)
+        return problem_response(500, "Internal Server Error", "the error was logged")
+
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.HTTP_REQUESTS.labels(service, endpoint, request.method, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(service, endpoint).observe(time.perf_counter() - g.get("started", 0))
+        return response
+
+    @app.get("/healthz")
+    def healthz():
+        """Alive: the process answers."""
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz")
+    def readyz():
+        """Ready: its store and its bus answer."""
+        checks = {}
+        for name, check in ready_checks.items():
+            try:
+                checks[name] = "ok" if check() else "unavailable"
+            except Exception as exc:
+                checks[name] = f"unavailable: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        body, content_type = metrics.exposition(collectors)
+        return Response(body, content_type=content_type)

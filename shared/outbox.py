@@ -1,0 +1,167 @@
+"""Outbox and inbox: a state change and the events it causes commit in one transaction.
+
+Every service's store has the same four plumbing tables:
+- outbox: events waiting for (or, on the embedded bus, serving as) the bus;
+- inbox: ids of the events this service has applied, written with the effect;
+- bus_cursor: how far the embedded bus has read each other service's outbox;
+- dead_letter: messages the embedded bus gave up on (RabbitMQ keeps its own queue).
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Iterator
+
+from marshmallow import Schema
+from sqlalchemy import (BigInteger, Column, Connection, Index, Integer, MetaData, String, Table,
+                        Text, insert, select, text)
+
+from shared.db import UTCDateTime, create_engines, migrate
+from shared.envelope import Envelope, utcnow
+
+plumbing = MetaData()
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants a BIGINT.
+SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+outbox = Table(
+    "outbox", plumbing,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("issue_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("published_at", UTCDateTime),
+)
+inbox = Table(
+    "inbox", plumbing,
+    Column("event_id", String(36), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+bus_cursor = Table(
+    "bus_cursor", plumbing,
+    Column("source", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+dead_letter = Table(
+    "dead_letter", plumbing,
+    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("event_id", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
+Index("ix_outbox_type_seq", outbox.c.type, outbox.c.seq)
+
+
+def create_plumbing_tables_v1(op) -> None:
+    """Called by each service's first migration. The tables above are still their first
+    version; when one changes, freeze its old shape here and add a _v2 migration step."""
+    plumbing.create_all(bind=op.get_bind())
+
+
+class PayloadWriter:
+    """Turns a service's event dataclass into (type, issue_id, payload), strictly:
+    a payload its own schema would refuse is a bug and never reaches the outbox."""
+
+    def __init__(self, schemas: dict[type, Schema]):
+        self._schemas = schemas
+
+    def __call__(self, event) -> tuple[str, str, dict]:
+        schema = self._schemas[type(event)]
+        payload = schema.dump(asdict(event))
+        errors = schema.validate(payload)
+        if errors:
+            raise ValueError(f"{event.type} payload refused by its own schema: {errors}")
+        return event.type, event.issue_id, payload
+
+
+class UnitOfWork:
+    """One transaction of a service's store, with the events it causes."""
+
+    def __init__(self, conn: Connection, producer: str, write: PayloadWriter, cause: Envelope | None,
+                 correlation_id: str | None):
+        self.conn = conn
+        self.cause = cause
+        self.emitted: list[Envelope] = []
+        self.committed_hooks: list[Callable[[], None]] = []
+        self._producer = producer
+        self._write = write
+        self._correlation_id = correlation_id
+
+    def emit(self, event) -> Envelope:
+        event_type, issue_id, payload = self._write(event)
+        envelope = Envelope.caused_by(self.cause, type=event_type, issue_id=issue_id,
+                                      producer=self._producer, payload=payload,
+                                      correlation_id=self._correlation_id)
+        self.conn.execute(insert(outbox).values(
+            event_id=envelope.id, type=envelope.type, issue_id=issue_id,
+            body=envelope.to_json(), created_at=envelope.occurred_at))
+        self.emitted.append(envelope)
+        return envelope
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` only if this transaction commits (metrics must not count a rollback)."""
+        self.committed_hooks.append(hook)
+
+    def record_applied(self, envelope: Envelope) -> bool:
+        """False if this event was applied before. The insert races safely: a second
+        transaction with the same id fails on the primary key and is retried."""
+        seen = self.conn.execute(select(inbox.c.event_id).where(inbox.c.event_id == envelope.id)).first()
+        if seen:
+            return False
+        self.conn.execute(insert(inbox).values(event_id=envelope.id, type=envelope.type, applied_at=utcnow()))
+        return True
+
+
+class Store:
+    """A service's own database: its tables plus the plumbing tables above."""
+
+    def __init__(self, service: str, url: str, versions_dir: Path, write: PayloadWriter):
+        self.service = service
+        self.url = url
+        self.writer, self.reader = create_engines(url)
+        self.outbox_written = threading.Event()
+        self._versions_dir = versions_dir
+        self._write = write
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    def migrate(self) -> None:
+        migrate(self.writer, self.service, self._versions_dir)
+
+    @contextmanager
+    def unit_of_work(self, cause: Envelope | None = None, correlation_id: str | None = None
+                     ) -> Iterator[UnitOfWork]:
+        with self.writer.begin() as conn:
+            uow = UnitOfWork(conn, self.service, self._write, cause, correlation_id)
+            yield uow
+        if uow.emitted:
+            self.outbox_written.set()  # wakes the relay at once instead of at its next poll
+        for hook in uow.committed_hooks:
+            hook()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.reader.connect() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        with self.reader.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()
+
+
+Handler = Callable[[UnitOfWork, Envelope, object], None]

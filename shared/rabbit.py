@@ -1,0 +1,101 @@
+"""The RabbitMQ bus: kombu consumes (manual acks, prefetch, retry and dead-letter queues),
+pika publishes the outbox with windowed asynchronous confirms (see publisher.py)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from kombu import Connection, Consumer, Producer
+from kombu.mixins import ConsumerMixin
+
+from shared import metrics, topology
+from shared.envelope import MalformedMessage
+from shared.subscriber import Subscriber
+
+log = logging.getLogger(__name__)
+ATTEMPTS_HEADER = "x-loudong-attempts"
+
+
+def connect(url: str, confirm: bool = False) -> Connection:
+    options = {"confirm_publish": True} if confirm else {}
+    return Connection(url, heartbeat=30, transport_options=options, connect_timeout=5)
+
+
+def declare_topology(url: str) -> None:
+    with connect(url) as conn:
+        topology.declare_all(conn.default_channel)
+
+
+class RabbitConsumer(ConsumerMixin):
+    """Feeds a Subscriber from its queue. Every message is acked only after its effect
+    committed, or after it was handed, confirmed, to a retry or dead-letter queue."""
+
+    def __init__(self, subscriber: Subscriber, url: str, prefetch: int, retry_delays: tuple[float, ...]):
+        if len(retry_delays) > topology.MAX_RETRY_LEVELS:
+            raise ValueError(f"at most {topology.MAX_RETRY_LEVELS} retry delays")
+        self.connection = connect(url)
+        self._subscriber = subscriber
+        self._service = subscriber.service
+        self._prefetch = prefetch
+        self._delays = retry_delays
+        self._side = connect(url, confirm=True)  # publishes to retry/dead queues, confirmed
+        self._ready = False
+
+    def is_ready(self) -> bool:
+        return self._ready and self.connection.connected
+
+    def get_consumers(self, _Consumer, channel):
+        topology.declare_all(channel)
+        consumer = Consumer(channel, queues=[topology.work_queue(self._service)],
+                            on_message=self.on_message, prefetch_count=self._prefetch, auto_declare=False)
+        return [consumer]
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        self._ready = True
+
+    def on_connection_error(self, exc, interval):
+        self._ready = False
+        log.warning("%s: broker connection lost (%s); retrying in %ss", self._service, exc, interval)
+
+    def run_until(self, stop: threading.Event) -> None:
+        watcher = threading.Thread(target=lambda: (stop.wait(), setattr(self, "should_stop", True)),
+                                   daemon=True)
+        watcher.start()
+        self.run()
+
+    def on_message(self, message) -> None:
+        try:
+            self._subscriber.apply(message.body)
+        except MalformedMessage as exc:
+            self._forward(message, topology.dead_queue_name(self._service), reason=f"malformed: {exc}")
+            metrics.DEAD_LETTERED.labels(self._service, "malformed").inc()
+            self._subscriber.count_failure(message.body, "dead_lettered")
+        except Exception as exc:
+            self._retry_or_dead_letter(message, exc)
+        message.ack()
+
+    def _retry_or_dead_letter(self, message, exc: Exception) -> None:
+        attempt = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        log.warning("%s: handler failed (attempt %s): %r", self._service, attempt, exc)
+        if attempt <= len(self._delays):
+            self._forward(message, topology.retry_queue_name(self._service, attempt), attempt=attempt,
+                          expiration=self._delays[attempt - 1])
+            self._subscriber.count_failure(message.body, "retried")
+            return
+        self._forward(message, topology.dead_queue_name(self._service), reason=f"handler_failed: {exc!r}")
+        metrics.DEAD_LETTERED.labels(self._service, "handler_failed").inc()
+        self._subscriber.count_failure(message.body, "dead_lettered")
+
+    def _forward(self, message, queue: str, attempt: int | None = None, reason: str | None = None,
+                 expiration: float | None = None) -> None:
+        headers = dict(message.headers or {})
+        if attempt is not None:
+            headers[ATTEMPTS_HEADER] = attempt
+        if reason is not None:
+            headers["x-loudong-reason"] = reason[:1000]
+            headers["x-loudong-routing-key"] = message.delivery_info.get("routing_key", "")
+        producer = Producer(self._side.default_channel, exchange="", auto_declare=False)
+        producer.publish(message.body, routing_key=queue, headers=headers, delivery_mode=2,
+                         content_type=message.content_type or "application/json",
+                         content_encoding=message.content_encoding or "utf-8",
+                         expiration=expiration, retry=True, retry_policy={"max_retries": 5})

@@ -1,0 +1,58 @@
+"""The whole RabbitMQ topology, declared from this one module by every service at start.
+
+One durable topic exchange; routing key = event type. Each consuming service has one
+durable queue bound to the types it needs, a delay queue per retry attempt that
+dead-letters back into it when the message's expiration passes, and a dead-letter
+queue for what it gave up on. Declaring every queue from every service means an event
+published before its consumer first starts still waits for it.
+"""
+from __future__ import annotations
+
+from kombu import Exchange, Queue, binding
+
+EXCHANGE_NAME = "loudong.events"
+EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
+
+# Who consumes what. The producers: intake → issue.submitted; dispatch → issue.dispatched,
+# issue.claimed, issue.resolved; escalation → issue.escalated; notify → notification.*.
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "intake": ("issue.dispatched", "issue.claimed", "issue.resolved", "issue.escalated",
+               "notification.sent", "notification.failed"),
+    "dispatch": ("issue.submitted",),
+    "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved"),
+    "notify": ("issue.dispatched", "issue.escalated"),
+}
+MAX_RETRY_LEVELS = 5
+
+
+def queue_name(service: str) -> str:
+    return f"loudong.{service}"
+
+
+def retry_queue_name(service: str, attempt: int) -> str:
+    return f"loudong.{service}.retry.{attempt}"
+
+
+def dead_queue_name(service: str) -> str:
+    return f"loudong.{service}.dead"
+
+
+def work_queue(service: str) -> Queue:
+    return Queue(queue_name(service), exchange=EXCHANGE, durable=True,
+                 bindings=[binding(EXCHANGE, routing_key=t) for t in SUBSCRIPTIONS[service]])
+
+
+def side_queues(service: str) -> list[Queue]:
+    retry = [Queue(retry_queue_name(service, attempt), durable=True, queue_arguments={
+        "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue_name(service)})
+        for attempt in range(1, MAX_RETRY_LEVELS + 1)]
+    return retry + [Queue(dead_queue_name(service), durable=True)]
+
+
+def declare_all(channel) -> None:
+    """Declare the exchange and every service's queues on a kombu channel; idempotent."""
+    EXCHANGE(channel).declare()
+    for service in SUBSCRIPTIONS:
+        work_queue(service)(channel).declare()
+        for queue in side_queues(service):
+            queue(channel).declare()
