@@ -86,7 +86,7 @@ def run_all() -> int:
     for name in config.SERVICES:
         print(f"  {name:<11} http://127.0.0.1:{config.load(name, env).port}")
     print(f"  sms         {env['LOUDONG_SMS_URL']}/messages\nCtrl-C stops everything.", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt_once)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -95,11 +95,18 @@ def run_all() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.terminate()
         for child in children:
             child.wait(timeout=15)
+
+
+def _interrupt_once(*_args):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

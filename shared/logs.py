@@ -25,4 +25,5 @@ def configure(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for chatty in ("alembic", "pika"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -20,6 +20,15 @@ from shared.topology import EXCHANGE_NAME
 log = logging.getLogger(__name__)
 
 
+def pika_url(url: str) -> str:
+    """kombu writes the default vhost as `//`; pika reads that as an empty vhost."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, vhost = rest.partition("/")
+    if slash and vhost in ("", "/"):
+        return f"{scheme}{sep}{host}/%2F"
+    return url
+
+
 class PublishError(Exception):
     """The broker did not confirm the whole batch; nothing in it may be marked sent."""
 
@@ -46,7 +55,7 @@ class ConfirmedPublisher:
     """Thread-safe: publish_batch() returns when every message of the batch is confirmed."""
 
     def __init__(self, url: str, exchange: str = EXCHANGE_NAME, connect_timeout: float = 10):
-        self._params = pika.URLParameters(url)
+        self._params = pika.URLParameters(pika_url(url))
         self._exchange = exchange
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()

@@ -42,7 +42,7 @@ class RabbitConsumer(ConsumerMixin):
         self._ready = False
 
     def is_ready(self) -> bool:
-        return self._ready and self.connection.connected
+        return self._ready  # ConsumerMixin consumes on a clone of self.connection
 
     def get_consumers(self, _Consumer, channel):
         topology.declare_all(channel)
