@@ -79,6 +79,7 @@ def _migration_lock(engine: Engine, service: str):
 def migrate(engine: Engine, service: str, versions_dir: Path) -> None:
     """Bring the service's schema to the newest revision (Alembic), at start."""
     cfg = Config()
+    cfg.set_main_option("path_separator", "os")  # paths with spaces stay whole
     cfg.set_main_option("script_location", str(MIGRATIONS_ENV))
     cfg.set_main_option("version_locations", str(versions_dir))
     with _migration_lock(engine, service):

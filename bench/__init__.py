@@ -1,0 +1,1 @@
+"""`make bench`: throughput and latency figures for Loudong; see bench/run.py."""

@@ -1,0 +1,104 @@
+"""Intake takes an issue in only whole: stored with its event, or refused naming what is wrong."""
+import json
+
+import pytest
+
+from services.intake import store as intake_store
+from shared.outbox import outbox
+from tests.helpers import SUBMISSION, build, count_rows, emitted
+
+
+@pytest.fixture
+def intake(tmp_path):
+    service = build("intake", tmp_path)
+    yield service
+    service.store.dispose()
+
+
+def test_accepts_an_issue_with_its_event_and_answers_201(intake):
+    response = intake.app.test_client().post("/v1/issues", json=SUBMISSION)
+
+    assert response.status_code == 201
+    issue_id = response.json["id"]
+    assert response.json == {"id": issue_id, "status": "received"}
+    assert response.headers["Location"] == f"/v1/issues/{issue_id}"
+    [submitted] = emitted(intake.store, "issue.submitted")
+    assert submitted.issue_id == issue_id
+    assert submitted.payload["category"] == "property_management"
+    assert submitted.payload["location"]["compound"] == "baian-xincun"
+
+
+def test_the_reporter_stays_in_intake_and_off_the_bus(intake):
+    intake.app.test_client().post("/v1/issues", json=SUBMISSION)
+
+    [submitted] = emitted(intake.store, "issue.submitted")
+    body = submitted.to_json()
+    assert "13800000000" not in body and "张三" not in body
+    with intake.store.read() as conn:
+        [reporter] = conn.execute(intake_store.reporters.select()).mappings().all()
+    assert reporter["phone"] == "+8613800000000"
+
+
+def test_shows_status_and_timeline_without_the_reporter(intake):
+    client = intake.app.test_client()
+    issue_id = client.post("/v1/issues", json=SUBMISSION).json["id"]
+
+    shown = client.get(f"/v1/issues/{issue_id}")
+
+    assert shown.status_code == 200
+    assert shown.json["status"] == "received"
+    assert shown.json["escalation_level"] == 0
+    assert [t["type"] for t in shown.json["timeline"]] == ["issue.submitted"]
+    assert "13800000000" not in shown.get_data(as_text=True)
+
+
+def _nothing_stored(intake):
+    return count_rows(intake.store, intake_store.issues) == 0 and count_rows(intake.store, outbox) == 0
+
+
+@pytest.mark.parametrize("body, content_type, status, named", [
+    ("{not json", "application/json", 400, None),
+    (json.dumps(SUBMISSION), "text/plain", 415, None),
+    (json.dumps({**SUBMISSION, "description": "x" * 70_000}), "application/json", 413, None),
+    (json.dumps({k: v for k, v in SUBMISSION.items() if k != "description"}), "application/json", 422,
+     "description"),
+    (json.dumps({**SUBMISSION, "category": "alien_landing"}), "application/json", 422, "category"),
+    (json.dumps({**SUBMISSION, "location": {"street": "atlantis"}}), "application/json", 422, "location"),
+    (json.dumps({**SUBMISSION, "colour": "red"}), "application/json", 422, "colour"),
+    (json.dumps({**SUBMISSION, "reporter": {"name": "李四", "phone": "12345"}}), "application/json", 422,
+     "reporter"),
+    (json.dumps([SUBMISSION]), "application/json", 422, None),
+])
+def test_refuses_bad_input_as_problem_json_and_stores_nothing(intake, body, content_type, status, named):
+    response = intake.app.test_client().post("/v1/issues", data=body, content_type=content_type)
+
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert response.json["status"] == status and response.json["title"]
+    if named:
+        assert named in response.json["errors"]
+    assert _nothing_stored(intake)
+
+
+def test_names_every_bad_field_at_once(intake):
+    response = intake.app.test_client().post("/v1/issues", json={"channel": "pigeon", "location": {}})
+
+    errors = response.json["errors"]
+    assert set(errors) == {"channel", "description", "location"}
+    assert "street" in errors["location"]
+
+
+def test_refuses_a_community_outside_the_street(intake):
+    bad = {**SUBMISSION, "location": {"street": "wuqiao", "community": "baian"}}
+
+    response = intake.app.test_client().post("/v1/issues", json=bad)
+
+    assert response.status_code == 422
+    assert "community" in response.json["errors"]["location"]
+
+
+def test_unknown_issue_is_404_problem(intake):
+    response = intake.app.test_client().get("/v1/issues/nope")
+
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"

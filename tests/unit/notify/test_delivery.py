@@ -1,0 +1,117 @@
+"""Notify tells each contact once, through a real local SMS provider, and says so when it cannot."""
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from services.notify import store as notify_store
+from services.notify.sender import send_due
+from tests.helpers import FakeClock, build, count_rows, emitted, event
+
+DISPATCHED = {"unit_id": "baian-xincun-property", "unit_name": "百安新村物业公司",
+              "unit_contacts": [{"name": "物业前台", "phone": "+8613800000042"}],
+              "category": "property_management", "category_name": "物业管理",
+              "place_id": "baian-xincun", "place_name": "百安新村", "tier": "small"}
+ESCALATED = {"level": 1, "reason": "claim_overdue", "to_unit_id": "baian-committee", "to_unit_name": "百安社区居委会",
+             "to_unit_contacts": [{"name": "网格员", "phone": "+8613800000032"}, {"name": "主任", "phone": "+8613800000033"}],
+             "next_deadline": datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc).isoformat()}
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def notify(tmp_path, clock, sms_provider):
+    service = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMS_TIMEOUT=2,
+                    LOUDONG_SMS_MAX_ATTEMPTS=3)
+    yield service
+    service.store.dispose()
+
+
+def _send(service):
+    return send_due(service.store, service.subscriber._context)
+
+
+def test_a_dispatch_sends_one_sms_to_the_unit(notify, sms_provider):
+    notify.subscriber.apply(event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json())
+
+    _send(notify)
+
+    [sms] = sms_provider.messages
+    assert sms["to"] == "+8613800000042"
+    assert "5f0c2a9e" in sms["text"] and "物业管理" in sms["text"]
+    [sent] = emitted(notify.store, "notification.sent")
+    assert sent.payload["recipient_unit_id"] == "baian-xincun-property"
+
+
+def test_an_escalation_tells_every_contact_of_the_next_level(notify, sms_provider):
+    notify.subscriber.apply(event("issue.escalated", "i1", ESCALATED).to_json())
+
+    _send(notify)
+
+    assert sorted(m["to"] for m in sms_provider.messages) == ["+8613800000032", "+8613800000033"]
+    assert "14:00" in sms_provider.messages[0]["text"]  # the deadline in Beijing time
+
+
+def test_the_same_event_delivered_twice_sends_one_sms(notify, sms_provider):
+    dispatched = event("issue.dispatched", "i1", DISPATCHED).to_json()
+
+    notify.subscriber.apply(dispatched)
+    notify.subscriber.apply(dispatched)
+    _send(notify)
+    _send(notify)
+
+    assert len(sms_provider.messages) == 1
+    assert count_rows(notify.store, notify_store.deliveries) == 1
+
+
+def test_a_provider_failing_twice_then_succeeding_sends_one_sms(notify, sms_provider, clock):
+    requests.post(sms_provider.url + "/faults", json={"fail_next": 2, "status": 503})
+    notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+
+    for _ in range(3):
+        _send(notify)
+        clock.advance(minutes=1)
+
+    assert len(sms_provider.messages) == 1
+    assert sms_provider.requests == 3
+    [sent] = emitted(notify.store, "notification.sent")
+    assert sent.payload["attempts"] == 3
+
+
+def test_a_permanent_refusal_is_not_retried_and_is_published(notify, sms_provider, clock):
+    requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
+    notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+
+    _send(notify)
+    clock.advance(minutes=10)
+    _send(notify)
+
+    assert sms_provider.requests == 1 and sms_provider.messages == []
+    [failed] = emitted(notify.store, "notification.failed")
+    assert failed.payload["reason"] == "http_400"
+
+
+def test_gives_up_after_the_last_attempt(notify, sms_provider, clock):
+    requests.post(sms_provider.url + "/faults", json={"fail_next": 10, "status": 500})
+    notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+
+    for _ in range(5):
+        _send(notify)
+        clock.advance(minutes=5)
+
+    assert sms_provider.requests == 3
+    [failed] = emitted(notify.store, "notification.failed")
+    assert failed.payload["attempts"] == 3
+
+
+def test_the_list_of_notifications_masks_the_number(notify, sms_provider):
+    notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+    _send(notify)
+
+    listed = notify.app.test_client().get("/v1/notifications?issue_id=i1").json["notifications"]
+
+    assert [n["status"] for n in listed] == ["sent"]
+    assert "13800000042" not in listed[0]["address"]
