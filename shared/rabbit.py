@@ -94,7 +94,7 @@ class RabbitConsumer(ConsumerMixin):
         if reason is not None:
             headers["x-loudong-reason"] = reason[:1000]
             headers["x-loudong-routing-key"] = message.delivery_info.get("routing_key", "")
-        producer = Producer(self._side.default_channel, exchange="", auto_declare=False)
+        producer = Producer(self._side.default_channel, auto_declare=False)  # the default exchange
         producer.publish(message.body, routing_key=queue, headers=headers, delivery_mode=2,
                          content_type=message.content_type or "application/json",
                          content_encoding=message.content_encoding or "utf-8",

@@ -1,0 +1,70 @@
+"""An issue from submission to escalation and SMS, with every service its own process."""
+import requests
+
+from services.notify.model import reference
+from tests.helpers import SUBMISSION, wait_for
+
+UNIT_PHONE = "+8613800000042"        # 百安新村物业公司, the unit dispatch picks
+SUPERVISOR_PHONE = "+8613800000032"  # 百安社区居委会, one level up its ladder
+
+
+def _submit(deployment, body=SUBMISSION) -> str:
+    response = requests.post(deployment.url("intake") + "/v1/issues", json=body, timeout=5)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _issue(deployment, issue_id) -> dict:
+    return requests.get(f"{deployment.url('intake')}/v1/issues/{issue_id}", timeout=5).json()
+
+
+def test_an_unclaimed_issue_escalates_and_both_sms_reach_the_provider(deploy, fast_policies, sms_provider):
+    deployment = deploy(LOUDONG_POLICIES=fast_policies)
+
+    issue_id = _submit(deployment)
+
+    wait_for(lambda: len(sms_provider.messages) >= 2, timeout=30, what="two SMS")
+    first, second = sms_provider.messages[:2]
+    assert first["to"] == UNIT_PHONE and "新派单" in first["text"]
+    assert second["to"] == SUPERVISOR_PHONE and "超时未认领" in second["text"]
+    assert reference(issue_id) in first["text"] and reference(issue_id) in second["text"]
+    shown = wait_for(lambda: (lambda i: i if i["escalation_level"] >= 1 else None)(_issue(deployment, issue_id)),
+                     what="the escalation on the issue's status")
+    assert shown["status"] == "dispatched"
+    assert shown["assigned_unit"]["id"] == "baian-xincun-property"
+    assert {"issue.submitted", "issue.dispatched", "issue.escalated", "notification.sent"} <= {
+        t["type"] for t in shown["timeline"]}
+
+
+def test_a_claimed_issue_does_not_escalate(deploy, fast_policies, sms_provider):
+    deployment = deploy(LOUDONG_POLICIES=fast_policies)
+    issue_id = _submit(deployment)
+    wait_for(lambda: sms_provider.messages, what="the dispatch SMS")
+
+    claimed = requests.post(f"{deployment.url('dispatch')}/v1/assignments/{issue_id}/claim",
+                            json={"unit_id": "baian-xincun-property"}, timeout=5)
+
+    assert claimed.status_code == 200
+    wait_for(lambda: _issue(deployment, issue_id)["status"] == "claimed", what="claimed status")
+    clocks = requests.get(f"{deployment.url('escalation')}/v1/issues/{issue_id}/clocks", timeout=5).json()
+    assert {c["clock"]: c["state"] for c in clocks["clocks"]}["claim"] == "stopped"
+    assert [m["to"] for m in sms_provider.messages] == [UNIT_PHONE]
+
+
+def test_a_service_killed_mid_flow_loses_and_doubles_nothing(deploy, sms_provider):
+    deployment = deploy()  # the shipped policies: hours to claim, so no escalation interferes
+
+    ids = [_submit(deployment) for _ in range(15)]
+    deployment.kill("dispatch")
+    deployment.kill("notify")
+    ids += [_submit(deployment) for _ in range(10)]  # intake keeps accepting meanwhile
+    deployment.start("dispatch", "notify")
+
+    wait_for(lambda: len(sms_provider.messages) >= len(ids), timeout=60, what="one SMS per issue")
+    wait_for(lambda: all(_issue(deployment, i)["status"] == "dispatched" for i in ids), what="all dispatched")
+    per_issue = {ref: sum(ref in m["text"] for m in sms_provider.messages) for ref in map(reference, ids)}
+    assert set(per_issue.values()) == {1}, per_issue
+    assert len(sms_provider.messages) == len(ids)
+    for issue_id in ids:
+        timeline = [t["type"] for t in _issue(deployment, issue_id)["timeline"]]
+        assert timeline.count("issue.dispatched") == 1

@@ -1,0 +1,88 @@
+"""The stores on the real PostgreSQL: migrations, and replicas that never do the same work twice."""
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, insert, inspect, select
+
+from services.escalation import store as escalation_store
+from services.escalation.sweeper import sweep_once
+from shared.envelope import utcnow
+from shared.outbox import outbox
+from shared.relay import relay_once
+from tests.helpers import SERVICES, FakeClock, build, event
+
+pytestmark = pytest.mark.postgres
+
+
+def _on_postgres(name, tmp_path, postgres_urls, clock=None):
+    """Bootstrapped, never started: the broker URL is only there because PostgreSQL stores need one."""
+    return build(name, tmp_path, clock, LOUDONG_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
+                 **{f"LOUDONG_{name.upper()}_DATABASE_URL": postgres_urls[name]})
+
+
+def test_every_service_migrates_its_own_database_and_a_second_start_changes_nothing(tmp_path, postgres_urls):
+    for name in SERVICES:
+        service = _on_postgres(name, tmp_path, postgres_urls)  # migrates once
+        service.store.migrate()
+
+        tables = set(inspect(service.store.writer).get_table_names())
+
+        assert {"outbox", "inbox", "bus_cursor", "dead_letter", "alembic_version"} <= tables
+        service.store.dispose()
+
+
+def test_two_relays_publish_each_event_exactly_once(tmp_path, postgres_urls):
+    intake = _on_postgres("intake", tmp_path, postgres_urls)
+    with intake.store.writer.begin() as conn:
+        conn.execute(insert(outbox), [{"event_id": f"e{i:04d}", "type": "issue.submitted", "issue_id": "x",
+                                       "body": "{}", "created_at": utcnow()} for i in range(2000)])
+    published: list[str] = []
+    lock = threading.Lock()
+
+    def publish(batch):
+        with lock:
+            published.extend(message_id for _key, _body, message_id in batch)
+
+    def relay():
+        while relay_once(intake.store, publish, batch_size=100):
+            pass
+
+    relays = [threading.Thread(target=relay) for _ in range(2)]
+    for t in relays:
+        t.start()
+    for t in relays:
+        t.join()
+
+    assert sorted(published) == [f"e{i:04d}" for i in range(2000)]
+    with intake.store.read() as conn:
+        assert conn.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar() == 0
+    intake.store.dispose()
+
+
+def test_two_sweepers_fire_every_escalation_exactly_once(tmp_path, postgres_urls):
+    clock = FakeClock()
+    sweepers = [_on_postgres("escalation", tmp_path / str(i), postgres_urls, clock) for i in range(2)]
+    first = sweepers[0]
+    for i in range(300):
+        first.subscriber.apply(event("issue.dispatched", f"i{i}", {
+            "assignment": 1, "unit_id": "baian-xincun-property", "tier": "small", "street": "baianba"}).to_json())
+    clock.advance(hours=2, seconds=1)
+
+    def sweep(service):
+        while sweep_once(service.store, service.subscriber._context):
+            pass
+
+    threads = [threading.Thread(target=sweep, args=(s,)) for s in sweepers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    with first.store.read() as conn:
+        fired = conn.execute(select(escalation_store.escalations.c.issue_id)).scalars().all()
+        events = conn.execute(select(func.count()).where(outbox.c.type == "issue.escalated")).scalar()
+    assert sorted(fired) == sorted(f"i{i}" for i in range(300))
+    assert events == 300
+    for s in sweepers:
+        s.store.dispose()
