@@ -16,7 +16,7 @@ from shared import config, logs
 BOOTSTRAPS = {name: f"services.{name}.main" for name in config.SERVICES}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loudong", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in config.SERVICES:
@@ -25,14 +25,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run all four services and a local SMS provider (embedded default)")
     sink = sub.add_parser("sms-sink", help="run the local SMS provider")
     sink.add_argument("--port", type=int, default=8089)
-    args = parser.parse_args(argv)
+    sink.add_argument("--host", default=os.environ.get("LOUDONG_HOST") or "127.0.0.1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         if args.command in config.SERVICES:
             return serve(args.command)
         if args.command.startswith("migrate-"):
             return migrate(args.command.removeprefix("migrate-"))
         if args.command == "sms-sink":
-            return sms_sink(args.port)
+            return sms_sink(args.host, args.port)
         return run_all()
     except config.ConfigError as exc:
         print(f"loudong: {exc}", file=sys.stderr)
@@ -61,11 +66,11 @@ def migrate(service: str) -> int:
     return 0
 
 
-def sms_sink(port: int) -> int:
+def sms_sink(host: str, port: int) -> int:
     from shared.devsms import SmsSink
     journal = config.data_dir() / "sms.jsonl"
     journal.parent.mkdir(parents=True, exist_ok=True)
-    sink = SmsSink(port=port, journal=str(journal))
+    sink = SmsSink(host=host, port=port, journal=str(journal))
     print(f"local SMS provider on {sink.url} (journal {journal})", flush=True)
     sink.serve_forever()
     return 0

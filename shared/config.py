@@ -10,6 +10,31 @@ DEFAULT_PORTS = {"intake": 8081, "dispatch": 8082, "escalation": 8083, "notify":
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Every environment variable Loudong reads; README's table and docker-compose.yml are checked
+# against this list by tests/contract.
+VARIABLES = {
+    "LOUDONG_DATA_DIR": "folder for the SQLite stores, bus cursors' locks and metrics files (`./data`)",
+    "LOUDONG_BROKER_URL": "RabbitMQ URL, e.g. `amqp://guest:guest@127.0.0.1:5672//`; unset: the embedded bus",
+    "LOUDONG_<SERVICE>_DATABASE_URL": "a service's PostgreSQL store, e.g. `postgresql://postgres@127.0.0.1/dispatch`; "
+                                      "unset: SQLite `<LOUDONG_DATA_DIR>/<service>.db`",
+    "LOUDONG_<SERVICE>_PORT": "a service's HTTP port (intake 8081, dispatch 8082, escalation 8083, notify 8084)",
+    "LOUDONG_HOST": "address the services listen on (`127.0.0.1`)",
+    "LOUDONG_WEB_WORKERS": "gunicorn worker processes per service, each a replica with its own consumer (2; `make run`: 1)",
+    "LOUDONG_POLL_INTERVAL": "seconds between polls of the embedded bus, the relay and the sender when idle (0.1)",
+    "LOUDONG_RETRY_DELAYS": "seconds before each retry of a failing handler, comma-separated; then dead-letter (`1,5,30`)",
+    "LOUDONG_PREFETCH": "unacknowledged messages a RabbitMQ consumer may hold (50)",
+    "LOUDONG_DIRECTORY": "places, units and categories (`deploy/directory.yaml`)",
+    "LOUDONG_POLICIES": "time limits per tier (`deploy/policies.yaml`)",
+    "LOUDONG_SWEEP_INTERVAL": "seconds between escalation sweeps when nothing is due (0.25)",
+    "LOUDONG_SMS_URL": "the SMS provider (generic protocol); `make run` starts a local one on :8089",
+    "LOUDONG_SMS_TIMEOUT": "seconds to wait for the SMS provider (10)",
+    "LOUDONG_SMS_MAX_ATTEMPTS": "attempts per SMS before `notification.failed` (5)",
+    "LOUDONG_SMS_RETRY_BASE": "seconds of the first SMS retry backoff, doubled each attempt, with jitter (2)",
+    "LOUDONG_LOG_LEVEL": "log level (`INFO`)",
+    "PROMETHEUS_MULTIPROC_DIR": "where gunicorn workers share metrics (`<LOUDONG_DATA_DIR>/metrics/<service>-<port>`)",
+}
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 

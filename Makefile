@@ -1,0 +1,30 @@
+# Loudong: `make run` runs it, `make test` tests it. Both set up .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+run: install  ## all four services, SQLite under ./data, no broker needed
+	$(BIN)/loudong run
+
+test: install  ## unit, integration (real RabbitMQ and PostgreSQL) and end-to-end tests
+	$(BIN)/python -m pytest
+
+bench: install  ## figures on RabbitMQ and PostgreSQL; printed, never asserted
+	@command -v wrk >/dev/null || { echo "installing wrk (the HTTP load generator) with apt-get"; \
+		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

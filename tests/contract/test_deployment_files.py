@@ -1,0 +1,62 @@
+"""docker-compose.yml cannot run here (no Docker engine), so it is kept correct by reading it:
+the commands, variables, ports and scrape targets it names must be the ones the code has."""
+import re
+
+import yaml
+
+from services.cli import parser
+from shared.config import DEFAULT_PORTS, REPO_ROOT, SERVICES, VARIABLES
+
+COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+KNOWN = {name.replace("<SERVICE>", s.upper()) for name in VARIABLES for s in SERVICES}
+COMPOSE_ONLY = {"PORT"}  # read by the compose healthcheck, not by Loudong
+
+
+def test_each_service_runs_its_own_loudong_command_on_its_default_port():
+    for name in SERVICES:
+        service = COMPOSE["services"][name]
+
+        parser().parse_args(service["command"])
+
+        assert service["command"] == [name]
+        assert service["ports"] == [f"{DEFAULT_PORTS[name]}:{DEFAULT_PORTS[name]}"]
+        assert service["environment"]["PORT"] == str(DEFAULT_PORTS[name])
+
+
+def test_compose_sets_only_variables_that_loudong_reads():
+    for name in SERVICES:
+        unknown = set(COMPOSE["services"][name]["environment"]) - KNOWN - COMPOSE_ONLY
+
+        assert not unknown, f"{name}: {unknown}"
+
+
+def test_every_service_has_its_own_postgres_database_created_at_init():
+    init = (REPO_ROOT / "deploy" / "postgres-init.sql").read_text()
+    env = COMPOSE["services"]["intake"]["environment"]
+
+    for name in SERVICES:
+        database = env[f"LOUDONG_{name.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
+        assert f"CREATE DATABASE {database};" in init
+
+
+def test_prometheus_scrapes_the_four_services():
+    prometheus = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus.yml").read_text())
+
+    [job] = prometheus["scrape_configs"]
+    targets = job["static_configs"][0]["targets"]
+    assert sorted(targets) == sorted(f"{n}:{DEFAULT_PORTS[n]}" for n in SERVICES)
+
+
+def test_the_readme_documents_every_variable():
+    readme = (REPO_ROOT / "README.md").read_text()
+
+    missing = [name for name in VARIABLES if f"`{name}`" not in readme]
+    assert not missing
+
+
+def test_the_dockerfile_installs_the_files_the_defaults_point_at():
+    dockerfile = (REPO_ROOT / "deploy" / "Dockerfile").read_text()
+
+    for copied in ("shared", "services", "deploy"):
+        assert re.search(rf"^COPY {copied} ", dockerfile, re.M)
+    assert "LOUDONG_DIRECTORY=/app/deploy/directory.yaml" in dockerfile
