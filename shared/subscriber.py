@@ -27,7 +27,7 @@ class Subscriber:
             raise ValueError(f"no payload reader for {sorted(missing)}")
         self.store = store
         self.service = store.service
-        self._handlers = handlers
+        self._handlers = dict(handlers)  # its own copy: a test or a replica may swap one
         self._readers = readers
         self._context = context
 
