@@ -23,9 +23,11 @@ class Child:
 
 
 def free_port(preferred: int | None = None) -> int:
-    """`preferred` if nothing listens there, else a port the kernel picks."""
+    """`preferred` if nothing listens there, else a port the kernel picks. SO_REUSEADDR as
+    gunicorn sets it: connections of a previous run in TIME_WAIT do not make a port busy."""
     for candidate in ([preferred] if preferred else []) + [0]:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", candidate))
             except OSError:
