@@ -31,7 +31,9 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
     reads then writes never fails half-way on a lock upgrade; the reader stays deferred."""
     url = normalize_url(url)
     if not is_sqlite(url):
-        engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per transaction; a connection found dead fails
+        # that one transaction (nothing half-written) and the pool replaces it.
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=3600)
         return engine, engine
     Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     return _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)

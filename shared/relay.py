@@ -19,7 +19,10 @@ log = logging.getLogger(__name__)
 PublishBatch = Callable[[list[tuple[str, bytes, str]]], None]
 
 
-def relay_once(store: Store, publish_batch: PublishBatch, batch_size: int = 1000) -> int:
+RELAY_BATCH = 1000
+
+
+def relay_once(store: Store, publish_batch: PublishBatch, batch_size: int = RELAY_BATCH) -> int:
     """Publish one batch of unsent events; the number published. Replicas on PostgreSQL
     skip each other's locked rows, so no event goes out from two relays at once."""
     with store.writer.begin() as conn:
@@ -48,12 +51,14 @@ def prune_published(store: Store, keep: timedelta) -> int:
 
 
 def run_relay(store: Store, publish_batch: PublishBatch, stop: threading.Event, poll_interval: float,
-              keep: timedelta = timedelta(days=1)) -> None:
+              linger: float = 0.005, keep: timedelta = timedelta(days=1)) -> None:
+    """Publish until stopped. After a wake-up it lingers a few milliseconds so that under load
+    one batch (one query, one confirm round, one update) carries many events, not one."""
     next_prune = 0.0
     while not stop.is_set():
         store.outbox_written.clear()  # before reading, so a commit during the batch is not missed
         try:
-            if relay_once(store, publish_batch):
+            if relay_once(store, publish_batch) == RELAY_BATCH:
                 continue
             if time.monotonic() > next_prune:
                 prune_published(store, keep)
@@ -63,4 +68,5 @@ def run_relay(store: Store, publish_batch: PublishBatch, stop: threading.Event, 
             log.warning("%s relay: %r; retrying", store.service, exc)
             stop.wait(1.0)
             continue
-        store.outbox_written.wait(poll_interval)
+        if store.outbox_written.wait(poll_interval):
+            stop.wait(linger)

@@ -54,6 +54,7 @@ def show(issue_id: str):
                           if issue["assigned_unit_id"] else None),
         "escalation_level": issue["escalation_level"],
         "submitted_at": issue["submitted_at"].isoformat(), "updated_at": issue["updated_at"].isoformat(),
-        "timeline": [{"at": t["occurred_at"].isoformat(), "type": t["type"], "summary": t["summary"]}
-                     for t in timeline],
+        "timeline": [{"at": issue["submitted_at"].isoformat(), "type": "issue.submitted", "summary": "received"}]
+                    + [{"at": t["occurred_at"].isoformat(), "type": t["type"], "summary": t["summary"]}
+                       for t in timeline],
     }

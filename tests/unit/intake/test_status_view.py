@@ -55,7 +55,7 @@ def test_the_same_event_twice_changes_nothing(intake, issue_id):
     second = intake.subscriber.apply(dispatched)
 
     assert (first, second) == ("applied", "duplicate")
-    assert count_rows(intake.store, intake_store.timeline) == 2
+    assert count_rows(intake.store, intake_store.timeline) == 1
 
 
 def test_an_event_for_an_unknown_issue_is_refused_and_leaves_nothing(intake):
