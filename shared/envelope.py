@@ -44,7 +44,7 @@ class Envelope:
         return cls(id=event_id, correlation_id=cause.correlation_id, causation_id=cause.id, **kwargs)
 
     def to_json(self) -> str:
-        return json.dumps(EnvelopeSchema().dump(self), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(_WRITER.dump(self), ensure_ascii=False, separators=(",", ":"))
 
 
 class EnvelopeSchema(Schema):
@@ -62,7 +62,7 @@ class EnvelopeSchema(Schema):
     version = fields.Integer(load_default=ENVELOPE_VERSION, dump_default=ENVELOPE_VERSION)
 
 
-_READER = EnvelopeSchema()
+_READER = _WRITER = EnvelopeSchema()
 
 
 def parse(body: bytes | str) -> Envelope:
