@@ -31,6 +31,7 @@ class Place:
     name: str
     kind: str
     parent: str | None
+    centroid: tuple[float, float] | None = None  # (lat, lon), for locating by coordinates
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,34 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class Attribute:
+    """An extra question a category asks (Open311's service attributes)."""
+
+    code: str
+    description: str
+    datatype: str
+    required: bool = False
+    values: tuple[tuple[str, str], ...] = ()  # (key, name) for single/multivaluelist
+
+
+@dataclass(frozen=True)
 class Category:
     id: str
     name: str
     default_tier: str
+    description: str = ""
+    group: str = ""
+    keywords: tuple[str, ...] = ()
+    attributes: tuple[Attribute, ...] = ()
 
 
 class Directory:
     def __init__(self, places: dict[str, Place], units: dict[str, Unit], categories: dict[str, Category]):
         self.places, self.units, self.categories = places, units, categories
+
+    @property
+    def district(self) -> str:
+        return next(p.id for p in self.places.values() if p.kind == "district")
 
     @property
     def streets(self) -> tuple[str, ...]:
@@ -90,12 +110,12 @@ def load(path: Path) -> Directory:
 
 
 def _build(raw: dict, path: Path) -> Directory:
-    categories = {cid: Category(cid, c.get("name", cid), c.get("default_tier", "small"))
-                  for cid, c in (raw.get("categories") or {}).items()}
+    categories = {cid: _category(cid, c) for cid, c in (raw.get("categories") or {}).items()}
     places = {}
     for entry in raw.get("places") or []:
+        centroid = tuple(float(x) for x in entry["centroid"]) if entry.get("centroid") else None
         places[entry["id"]] = Place(entry["id"], entry.get("name", entry["id"]), entry.get("kind", ""),
-                                    entry.get("parent"))
+                                    entry.get("parent"), centroid)
     units = {}
     for entry in raw.get("units") or []:
         contacts = tuple(Contact(c.get("name", ""), str(c["phone"])) for c in entry.get("contacts") or [])
@@ -107,11 +127,28 @@ def _build(raw: dict, path: Path) -> Directory:
     return directory
 
 
+def _category(cid: str, c: dict) -> Category:
+    attributes = tuple(Attribute(a["code"], a.get("description", a["code"]), a.get("datatype", "string"),
+                                 bool(a.get("required", False)),
+                                 tuple((str(v["key"]), v.get("name", str(v["key"]))) for v in a.get("values") or ()))
+                       for a in c.get("attributes") or ())
+    return Category(cid, c.get("name", cid), c.get("default_tier", "small"), c.get("description", ""),
+                    c.get("group", ""), tuple(c.get("keywords") or ()), attributes)
+
+
+ATTRIBUTE_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
 def _check(d: Directory, path: Path) -> None:
     problems = []
     for c in d.categories.values():
         if c.default_tier not in TIERS:
             problems.append(f"category {c.id}: unknown default_tier {c.default_tier!r}")
+        for a in c.attributes:
+            if a.datatype not in ATTRIBUTE_TYPES:
+                problems.append(f"category {c.id}: attribute {a.code}: unknown datatype {a.datatype!r}")
+            if a.datatype.endswith("valuelist") and not a.values:
+                problems.append(f"category {c.id}: attribute {a.code}: a value list needs values")
     for p in d.places.values():
         if p.kind not in PLACE_KINDS:
             problems.append(f"place {p.id}: unknown kind {p.kind!r}")
@@ -124,6 +161,8 @@ def _check(d: Directory, path: Path) -> None:
             problems.append(f"unit {u.id}: unknown supervisor {u.supervisor!r}")
         if not u.contacts:
             problems.append(f"unit {u.id}: has no contacts to notify")
+    if sum(p.kind == "district" for p in d.places.values()) != 1:
+        problems.append("places: exactly one place of kind district is expected")
     problems += _cycles(d)
     if problems:
         raise DirectoryError(f"{path}: " + "; ".join(problems))

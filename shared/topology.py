@@ -13,10 +13,11 @@ from kombu import Exchange, Queue, binding
 EXCHANGE_NAME = "loudong.events"
 EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 
-# Who consumes what. The producers: intake → issue.submitted; dispatch → issue.dispatched,
-# issue.claimed, issue.resolved; escalation → issue.escalated; notify → notification.*.
+# Who consumes what. The producers: intake → issue.submitted, issue.feedback_given; dispatch → issue.dispatched,
+# issue.claimed, issue.resolved; escalation → issue.escalated, issue.clock_armed;
+# notify → notification.*. intake's issue.feedback_given waits for dispatch's reopen/close.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "intake": ("issue.dispatched", "issue.claimed", "issue.resolved", "issue.escalated",
+    "intake": ("issue.dispatched", "issue.claimed", "issue.resolved", "issue.escalated", "issue.clock_armed",
                "notification.sent", "notification.failed"),
     "dispatch": ("issue.submitted",),
     "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved"),

@@ -1,6 +1,8 @@
 """Dispatch's HTTP API: units claim and resolve their assignments; the directory is visible."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, Flask, current_app
 
 from services.dispatch import handlers, model, store
@@ -71,8 +73,8 @@ def directory():
     """The places and units dispatch routes by."""
     d = current_app.extensions["loudong"]["context"].directory
     return {
-        "places": [vars(p) for p in d.places.values()],
-        "categories": [vars(c) for c in d.categories.values()],
+        "places": [asdict(p) for p in d.places.values()],
+        "categories": [asdict(c) for c in d.categories.values()],
         "units": [{"id": u.id, "name": u.name, "type": u.type, "covers": list(u.covers),
                    "handles": list(u.handles), "supervisor": u.supervisor} for u in d.units.values()],
     }

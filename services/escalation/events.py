@@ -23,3 +23,16 @@ class IssueEscalated:
     missed_deadline: datetime
     next_deadline: datetime
     escalated_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueClockArmed:
+    """A claim or resolve deadline was set, or moved to the next level's."""
+
+    type: ClassVar[str] = "issue.clock_armed"
+    issue_id: str
+    clock: str
+    assignment: int
+    level: int
+    unit_id: str
+    due_at: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.escalation import metrics, model, store
-from services.escalation.events import IssueEscalated
+from services.escalation.events import IssueClockArmed, IssueEscalated
 from shared.envelope import Envelope
 from shared.outbox import UnitOfWork
 
@@ -62,6 +62,8 @@ def _escalate(uow: UnitOfWork, context, clock: dict, now: datetime) -> None:
                          missed_deadline=clock["due_at"], fired_at=now)
     store.put_clock(uow.conn, clock, **{**clock, "level": level, "unit_id": supervisor.id,
                                         "due_at": next_deadline, "updated_at": now})
+    uow.emit(IssueClockArmed(issue_id=clock["issue_id"], clock=clock["clock"], assignment=clock["assignment"],
+                             level=level, unit_id=supervisor.id, due_at=next_deadline))
     uow.emit(IssueEscalated(
         issue_id=clock["issue_id"], clock=clock["clock"], assignment=clock["assignment"], level=level,
         reason=reason, from_unit_id=clock["unit_id"], to_unit_id=supervisor.id, to_unit_name=supervisor.name,
@@ -74,10 +76,12 @@ def _escalate(uow: UnitOfWork, context, clock: dict, now: datetime) -> None:
 
 def _arm(uow, context, existing, issue_id, clock_name, assignment, unit_id, tier, street) -> None:
     now = context.clock()
-    limit = context.policies.tiers[tier].limit(clock_name)
+    due_at = model.deadline(now, context.policies.tiers[tier].limit(clock_name))
     store.put_clock(uow.conn, existing, issue_id=issue_id, clock=clock_name, assignment=assignment, level=0,
                     unit_id=unit_id, tier=tier, street=street, state="armed",
-                    due_at=model.deadline(now, limit), policy_version=context.policies.version, updated_at=now)
+                    due_at=due_at, policy_version=context.policies.version, updated_at=now)
+    uow.emit(IssueClockArmed(issue_id=issue_id, clock=clock_name, assignment=assignment, level=0,
+                             unit_id=unit_id, due_at=due_at))
 
 
 def _stop(uow, context, existing, issue_id, clock_name, assignment, unit_id, tier, street) -> None:

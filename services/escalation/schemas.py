@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from services.escalation.events import IssueEscalated
+from services.escalation.events import IssueClockArmed, IssueEscalated
 from services.escalation.policies import CLOCKS
 from shared.outbox import PayloadWriter
 
@@ -30,7 +30,16 @@ class IssueEscalatedSchema(Schema):
     escalated_at = fields.AwareDateTime(required=True)
 
 
-write_payload = PayloadWriter({IssueEscalated: IssueEscalatedSchema()})
+class IssueClockArmedSchema(Schema):
+    issue_id = fields.String(required=True)
+    clock = fields.String(required=True, validate=validate.OneOf(CLOCKS))
+    assignment = fields.Integer(required=True)
+    level = fields.Integer(required=True, validate=validate.Range(min=0))
+    unit_id = fields.String(required=True)
+    due_at = fields.AwareDateTime(required=True)
+
+
+write_payload = PayloadWriter({IssueEscalated: IssueEscalatedSchema(), IssueClockArmed: IssueClockArmedSchema()})
 
 
 class _Reader(Schema):
