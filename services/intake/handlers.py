@@ -1,41 +1,63 @@
-"""Intake's handlers: submission from HTTP, and the public view kept from others' events."""
+"""Intake's handlers: submissions and feedback from gateways, and the public view kept from
+the other services' events."""
 from __future__ import annotations
 
 import uuid
 
 from services.intake import model, store
-from services.intake.events import IssueSubmitted
+from services.intake.events import FeedbackGiven, IssueSubmitted
 from shared.envelope import Envelope, utcnow
 from shared.outbox import UnitOfWork
 
 
-def submit_issue(uow: UnitOfWork, submission: dict) -> str:
-    """Store the issue and its issue.submitted event in one transaction."""
-    issue_id = str(uuid.uuid4())
-    now = utcnow()
-    store.add_issue(uow.conn, issue_id, submission, now)
+class IdempotencyConflict(Exception):
+    """The same idempotency key or external_id came back with a different body."""
+
+
+def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: list[str],
+                 request_hash: str) -> tuple[str, bool]:
+    """Store the issue and its issue.submitted event in one transaction: (issue id, created).
+    A repeated idempotency key or external_id returns the first issue instead."""
+    if gateway is not None:
+        seen = store.find_idempotent(uow.conn, gateway, keys)
+        if seen is not None:
+            if seen["request_hash"] != request_hash:
+                raise IdempotencyConflict("this idempotency key or external_id was used with a different body")
+            return seen["issue_id"], False
+    issue_id, now = str(uuid.uuid4()), utcnow()
+    store.add_issue(uow.conn, issue_id, gateway, submission, now)
+    if gateway is not None:
+        store.remember_idempotent(uow.conn, gateway, keys, request_hash, issue_id, now)
     location = {k: v for k, v in submission["location"].items() if v is not None}
-    uow.emit(IssueSubmitted(issue_id=issue_id, channel=submission["channel"],
+    uow.emit(IssueSubmitted(issue_id=issue_id, channel=submission["channel"], title=submission.get("title"),
                             description=submission["description"], category=submission.get("category"),
-                            location=location, submitted_at=now))
-    return issue_id  # the timeline's first entry is the issue row itself: one insert fewer
+                            location=location, attributes=submission.get("attributes") or {},
+                            media_urls=submission.get("media_urls") or [], submitted_at=now))
+    return issue_id, True  # the timeline's first entry is the issue row itself: one insert fewer
+
+
+def give_feedback(uow: UnitOfWork, issue_id: str, feedback: dict) -> None:
+    """Record the resident's rating; the comment stays here, the verdict goes to dispatch."""
+    now = utcnow()
+    store.add_feedback(uow.conn, issue_id=issue_id, satisfied=feedback["satisfied"], rating=feedback["rating"],
+                       comment=feedback.get("comment"), created_at=now)
+    event = uow.emit(FeedbackGiven(issue_id=issue_id, satisfied=feedback["satisfied"], rating=feedback["rating"],
+                                   given_at=now))
+    store.add_to_timeline(uow.conn, issue_id, event.id, event.type, now, model.summary(event.type, event.payload))
 
 
 def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
     """Every event about an issue lands on its timeline and may move its status."""
-    issue = store.get_issue(uow.conn, event.issue_id)
+    issue = store.get_issue(uow.conn, event.issue_id, for_update=True)
     if issue is None:
         raise LookupError(f"{event.type} for unknown issue {event.issue_id}")  # retried, then dead-lettered
-    changes = {"status": model.next_status(issue["status"], event.type)}
-    payload = event.payload
-    if event.type == "issue.dispatched":
-        changes.update(assigned_unit_id=payload["unit_id"], assigned_unit_name=payload["unit_name"],
-                       tier=payload["tier"], category=issue["category"] or payload["category"])
-    elif event.type == "issue.escalated":
-        changes["escalation_level"] = max(issue["escalation_level"], payload["level"])
-    store.update_issue(uow.conn, event.issue_id, updated_at=utcnow(), **changes)
-    store.add_to_timeline(uow.conn, event.issue_id, event.id, event.type, event.occurred_at,
-                          model.summary(event.type, payload))
+    changed = {k: v for k, v in model.changes(issue, event.type, event.payload).items() if issue[k] != v}
+    if event.type not in model.QUIET_EVENTS:
+        changed["updated_at"] = utcnow()
+        store.add_to_timeline(uow.conn, event.issue_id, event.id, event.type, event.occurred_at,
+                              model.summary(event.type, event.payload))
+    if changed:
+        store.update_issue(uow.conn, event.issue_id, **changed)
 
 
 EVENT_HANDLERS = {
@@ -43,6 +65,7 @@ EVENT_HANDLERS = {
     "issue.claimed": on_issue_event,
     "issue.resolved": on_issue_event,
     "issue.escalated": on_issue_event,
+    "issue.clock_armed": on_issue_event,
     "notification.sent": on_issue_event,
     "notification.failed": on_issue_event,
 }

@@ -1,10 +1,12 @@
-"""Intake's own tables: issues, their reporters (stored once, apart) and timelines."""
+"""Intake's own tables: issues, their reporters (stored once, apart), timelines, feedback and
+idempotency keys."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from sqlalchemy import (Column, Connection, ForeignKey, Integer, MetaData, String, Table, Text, insert,
-                        select, update)
+from sqlalchemy import (Boolean, Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+                        insert, select, update)
 
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
@@ -13,7 +15,10 @@ metadata = MetaData()
 issues = Table(
     "issues", metadata,
     Column("id", String(36), primary_key=True),
+    Column("gateway", String(100)),
+    Column("external_id", String(100)),
     Column("channel", String(16), nullable=False),
+    Column("title", String(200)),
     Column("description", Text, nullable=False),
     Column("category", String(32)),
     Column("street", String(64), nullable=False),
@@ -21,11 +26,18 @@ issues = Table(
     Column("compound", String(100)),
     Column("building", String(100)),
     Column("address", String(500)),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("media_urls", Text),
+    Column("attributes", Text),
     Column("status", String(16), nullable=False),
     Column("tier", String(16)),
     Column("assigned_unit_id", String(64)),
     Column("assigned_unit_name", String(200)),
     Column("escalation_level", Integer, nullable=False, default=0),
+    Column("claim_deadline", UTCDateTime),
+    Column("resolve_deadline", UTCDateTime),
+    Column("status_note", Text),
     Column("submitted_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -34,6 +46,8 @@ reporters = Table(
     Column("issue_id", String(36), ForeignKey("issues.id"), primary_key=True),
     Column("name", String(100), nullable=False),
     Column("phone", String(20), nullable=False),
+    Column("email", String(254)),
+    Column("consent", Boolean, nullable=False, default=False),
 )
 timeline = Table(
     "timeline", metadata,
@@ -44,23 +58,50 @@ timeline = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("summary", Text, nullable=False),
 )
+feedback = Table(
+    "feedback", metadata,
+    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("issue_id", String(36), ForeignKey("issues.id"), nullable=False),
+    Column("satisfied", Boolean, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("gateway", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("issue_id", String(36), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
-LOCATION_KEYS = ("street", "community", "compound", "building", "address")
+LOCATION_KEYS = ("street", "community", "compound", "building", "address", "lat", "lon")
 
 
-def add_issue(conn: Connection, issue_id: str, submission: dict, submitted_at: datetime) -> None:
+def add_issue(conn: Connection, issue_id: str, gateway: str | None, submission: dict, submitted_at: datetime) -> None:
     location = submission["location"]
     conn.execute(insert(issues).values(
-        id=issue_id, channel=submission["channel"], description=submission["description"],
-        category=submission.get("category"), status="received", escalation_level=0,
-        submitted_at=submitted_at, updated_at=submitted_at,
+        id=issue_id, gateway=gateway, external_id=submission.get("external_id"), channel=submission["channel"],
+        title=submission.get("title"), description=submission["description"], category=submission.get("category"),
+        media_urls=json.dumps(submission.get("media_urls") or []),
+        attributes=json.dumps(submission.get("attributes") or {}, ensure_ascii=False),
+        status="received", escalation_level=0, submitted_at=submitted_at, updated_at=submitted_at,
         **{key: location.get(key) for key in LOCATION_KEYS}))
     if submission.get("reporter"):
         conn.execute(insert(reporters).values(issue_id=issue_id, **submission["reporter"]))
 
 
-def get_issue(conn: Connection, issue_id: str) -> dict | None:
-    row = conn.execute(select(issues).where(issues.c.id == issue_id)).mappings().first()
+def get_issue(conn: Connection, issue_id: str, for_update: bool = False) -> dict | None:
+    query = select(issues).where(issues.c.id == issue_id)
+    if for_update:
+        query = query.with_for_update()  # replicas applying two events of one issue take turns
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def get_reporter(conn: Connection, issue_id: str) -> dict | None:
+    row = conn.execute(select(reporters).where(reporters.c.issue_id == issue_id)).mappings().first()
     return dict(row) if row else None
 
 
@@ -79,3 +120,22 @@ def add_to_timeline(conn: Connection, issue_id: str, event_id: str, event_type: 
                     occurred_at: datetime, summary: str) -> None:
     conn.execute(insert(timeline).values(issue_id=issue_id, event_id=event_id, type=event_type,
                                          occurred_at=occurred_at, summary=summary))
+
+
+def add_feedback(conn: Connection, **values) -> None:
+    conn.execute(insert(feedback).values(**values))
+
+
+def find_idempotent(conn: Connection, gateway: str, keys: list[str]) -> dict | None:
+    if not keys:
+        return None
+    row = conn.execute(select(idempotency_keys).where(idempotency_keys.c.gateway == gateway,
+                                                      idempotency_keys.c.key.in_(keys))).mappings().first()
+    return dict(row) if row else None
+
+
+def remember_idempotent(conn: Connection, gateway: str, keys: list[str], request_hash: str, issue_id: str,
+                        now: datetime) -> None:
+    for key in keys:
+        conn.execute(insert(idempotency_keys).values(gateway=gateway, key=key, request_hash=request_hash,
+                                                     issue_id=issue_id, created_at=now))
