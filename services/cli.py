@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,14 @@ def parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=f"run the {name} service")
         sub.add_parser(f"migrate-{name}", help=f"bring the {name} store to the newest schema")
     sub.add_parser("run", help="run all four services and a local SMS provider (embedded default)")
+    keys = sub.add_parser("keys", help="gateway API keys, kept by intake").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="a new key for a gateway; the key is printed once")
+    create.add_argument("gateway")
+    create.add_argument("--scope", action="append", dest="scopes",
+                        help="submit, read, read:all, feedback (repeatable; default: submit, read, feedback)")
+    keys.add_parser("list", help="every key: id, gateway, scopes, revoked or not")
+    revoke = keys.add_parser("revoke", help="stop a key working (within seconds on every replica)")
+    revoke.add_argument("key_id")
     sink = sub.add_parser("sms-sink", help="run the local SMS provider")
     sink.add_argument("--port", type=int, default=8089)
     sink.add_argument("--host", default=os.environ.get("LOUDONG_HOST") or "127.0.0.1")
@@ -38,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             return migrate(args.command.removeprefix("migrate-"))
         if args.command == "sms-sink":
             return sms_sink(args.host, args.port)
+        if args.command == "keys":
+            return manage_keys(args)
         return run_all()
     except config.ConfigError as exc:
         print(f"loudong: {exc}", file=sys.stderr)
@@ -66,6 +77,31 @@ def migrate(service: str) -> int:
     return 0
 
 
+def manage_keys(args) -> int:
+    from services.intake import gateways
+    settings = config.load("intake")
+    built = importlib.import_module(BOOTSTRAPS["intake"]).bootstrap(settings)
+    built.store.migrate()
+    with built.store.unit_of_work() as uow:
+        if args.action == "create":
+            try:
+                key_id, key = gateways.create(uow.conn, args.gateway, args.scopes or gateways.DEFAULT_SCOPES)
+            except gateways.UnknownScope as exc:
+                print(f"loudong: {exc}", file=sys.stderr)
+                return 2
+            print(f"key id {key_id} for gateway {args.gateway}\n{key}\n(store it now: only its hash is kept)")
+        elif args.action == "list":
+            for k in gateways.listing(uow.conn):
+                state = f"revoked {k['revoked_at']:%Y-%m-%d %H:%M}" if k["revoked_at"] else "active"
+                print(f"{k['id']:<14} {k['gateway']:<20} {k['scopes']:<32} {state}")
+        elif not gateways.revoke(uow.conn, args.key_id):
+            print(f"loudong: no active key {args.key_id}", file=sys.stderr)
+            return 1
+        else:
+            print(f"revoked {args.key_id}")
+    return 0
+
+
 def sms_sink(host: str, port: int) -> int:
     from shared.devsms import SmsSink
     journal = config.data_dir() / "sms.jsonl"
@@ -80,6 +116,7 @@ def run_all() -> int:
     """The embedded default: four processes, SQLite under ./data, no broker."""
     env = dict(os.environ)
     env.setdefault("LOUDONG_WEB_WORKERS", "1")
+    env.setdefault("LOUDONG_DEMO_API_KEY", "ld_demo_" + secrets.token_urlsafe(16))
     children = []
     if not env.get("LOUDONG_SMS_URL"):
         env["LOUDONG_SMS_URL"] = "http://127.0.0.1:8089"
@@ -90,7 +127,9 @@ def run_all() -> int:
     print(f"Loudong is starting; bus: {bus}; data: {config.data_dir(env)}")
     for name in config.SERVICES:
         print(f"  {name:<11} http://127.0.0.1:{config.load(name, env).port}")
-    print(f"  sms         {env['LOUDONG_SMS_URL']}/messages\nCtrl-C stops everything.", flush=True)
+    print(f"  sms         {env['LOUDONG_SMS_URL']}/messages")
+    print(f"Demo gateway API key (LOUDONG_DEMO_API_KEY): {env['LOUDONG_DEMO_API_KEY']}")
+    print("Ctrl-C stops everything.", flush=True)
     signal.signal(signal.SIGTERM, _interrupt_once)
     try:
         while all(child.poll() is None for child in children):

@@ -31,6 +31,9 @@ VARIABLES = {
     "LOUDONG_SMS_MAX_ATTEMPTS": "attempts per SMS before `notification.failed` (5)",
     "LOUDONG_SMS_RETRY_BASE": "seconds of the first SMS retry backoff, doubled each attempt, with jitter (2)",
     "LOUDONG_LOG_LEVEL": "log level (`INFO`)",
+    "LOUDONG_DEMO_API_KEY": "the demo gateway's API key (all scopes); `make run` makes one up and prints it",
+    "LOUDONG_RATE_LIMIT": "requests per API key per replica, in `limits` notation (`100/second`)",
+    "LOUDONG_KEY_CACHE_SECONDS": "how long a replica trusts a checked key; a revoked key stops within this (10)",
     "PROMETHEUS_MULTIPROC_DIR": "where gunicorn workers share metrics (`<LOUDONG_DATA_DIR>/metrics/<service>-<port>`)",
 }
 

@@ -35,6 +35,7 @@ class Service:
     bus: "LogBus | rabbit.RabbitConsumer"
     app: Flask
     loops: dict[str, Loop] = field(default_factory=dict)
+    on_start: list[Callable[[], None]] = field(default_factory=list)  # after migration, once per process
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -130,6 +131,8 @@ def serve(settings: Settings, bootstrap: Callable[[Settings], Service]) -> None:
 
     first = bootstrap(settings)  # migrate once, in the master, before any worker starts
     first.store.migrate()
+    for hook in first.on_start:
+        hook()
     first.store.dispose()
     running: list[Service] = []  # per worker process: its own copy after the fork
 

@@ -1,24 +1,46 @@
-"""Intake's HTTP API: submissions in, public status out."""
+"""Intake's HTTP API for gateway systems: submit, follow, list, give feedback."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, request, url_for
+import hashlib
+import json
 
-from services.intake import metrics, store
-from services.intake.handlers import submit_issue
+from flask import Blueprint, Flask, current_app, g, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from services.intake import metrics, open311, openapi, queries, store
+from services.intake.auth import require_scope
+from services.intake.handlers import IdempotencyConflict, give_feedback, submit_issue
+from services.intake.schemas import FeedbackSchema, IssueQuerySchema
+from services.intake.views import issue_view
 from shared.http import Problem, json_body
 
 api = Blueprint("issues", __name__, url_prefix="/v1")
+PUBLIC_ENDPOINTS = {"issues.openapi_document", "issues.openapi_page"}
 
 
 def create_app(service_store, context) -> Flask:
     app = Flask("loudong.intake")
     app.extensions["loudong"] = {"store": service_store, "context": context}
     app.register_blueprint(api)
+    app.register_blueprint(open311.api)
     return app
 
 
 def _store():
     return current_app.extensions["loudong"]["store"]
+
+
+def _context():
+    return current_app.extensions["loudong"]["context"]
+
+
+@api.before_request
+def _authenticate():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    g.principal = _context().authenticator.from_header(request.headers.get("Authorization"))
+    _context().authenticator.check_rate(g.principal)
 
 
 @api.after_request
@@ -30,31 +52,96 @@ def _count_rejections(response):
 
 @api.post("/issues")
 def submit():
-    """Accept an issue; 201 only once it and its event are committed."""
-    submission = json_body(current_app.extensions["loudong"]["context"].submission_schema)
-    with _store().unit_of_work(correlation_id=request.headers.get("X-Request-Id")) as uow:
-        issue_id = submit_issue(uow, submission)
-    metrics.ISSUES_ACCEPTED.labels(submission["channel"], submission.get("category") or "unclassified").inc()
-    return {"id": issue_id, "status": "received"}, 201, {"Location": url_for("issues.show", issue_id=issue_id)}
+    """Accept an issue; 201 once it and its event are committed, 200 for a repeat of an earlier one."""
+    require_scope(g.principal, "submit")
+    submission = json_body(_context().submission_schema)
+    keys = _idempotency_keys(submission)
+    request_hash = hashlib.sha256(json.dumps(submission, sort_keys=True, default=str).encode()).hexdigest()
+    for attempt in range(2):
+        try:
+            with _store().unit_of_work(correlation_id=request.headers.get("X-Request-Id")) as uow:
+                issue_id, created = submit_issue(uow, g.principal.gateway, submission, keys, request_hash)
+            break
+        except IdempotencyConflict as exc:
+            raise Problem(422, "Idempotency conflict", str(exc)) from None
+        except IntegrityError:
+            if attempt:  # a concurrent twin committed first: the retry finds its issue
+                raise
+    if created:
+        metrics.ISSUES_ACCEPTED.labels(submission["channel"], submission.get("category") or "unclassified").inc()
+    location = {"Location": url_for("issues.show", issue_id=issue_id)}
+    return {"id": issue_id, "status": "received"}, 201 if created else 200, location
+
+
+def _idempotency_keys(submission: dict) -> list[str]:
+    keys = []
+    header = request.headers.get("Idempotency-Key")
+    if header is not None:
+        if not 1 <= len(header) <= 200:
+            raise Problem(400, "Bad Request", "Idempotency-Key must be 1–200 characters",
+                          errors={"Idempotency-Key": ["1–200 characters"]})
+        keys.append(f"key:{header}")
+    if submission.get("external_id"):
+        keys.append(f"external:{submission['external_id']}")
+    return keys
 
 
 @api.get("/issues/<issue_id>")
 def show(issue_id: str):
-    """An issue's public status and timeline (never the reporter)."""
+    """An issue's status, deadlines and timeline; the reporter only to the gateway that sent it."""
+    require_scope(g.principal, "read")
     with _store().read() as conn:
         issue = store.get_issue(conn, issue_id)
-        if issue is None:
-            raise Problem(404, "Not Found", f"no issue {issue_id}")
-        timeline = store.get_timeline(conn, issue_id)
-    return {
-        "id": issue["id"], "status": issue["status"], "channel": issue["channel"],
-        "category": issue["category"], "tier": issue["tier"],
-        "location": {k: issue[k] for k in store.LOCATION_KEYS if issue[k] is not None},
-        "assigned_unit": ({"id": issue["assigned_unit_id"], "name": issue["assigned_unit_name"]}
-                          if issue["assigned_unit_id"] else None),
-        "escalation_level": issue["escalation_level"],
-        "submitted_at": issue["submitted_at"].isoformat(), "updated_at": issue["updated_at"].isoformat(),
-        "timeline": [{"at": issue["submitted_at"].isoformat(), "type": "issue.submitted", "summary": "received"}]
-                    + [{"at": t["occurred_at"].isoformat(), "type": t["type"], "summary": t["summary"]}
-                       for t in timeline],
-    }
+        if issue is None or not g.principal.may_read(issue):
+            raise Problem(404, "Not Found", f"no issue {issue_id} for this gateway")
+        timeline, reporter = store.get_timeline(conn, issue_id), store.get_reporter(conn, issue_id)
+    own = issue["gateway"] == g.principal.gateway
+    return issue_view(issue, timeline, reporter, masked=not own)
+
+
+@api.get("/issues")
+def index():
+    """Issues newest first, filtered; `next_cursor` fetches the following page. Reporters masked."""
+    require_scope(g.principal, "read")
+    try:
+        filters = IssueQuerySchema().load(request.args.to_dict())
+    except ValidationError as exc:
+        raise Problem(400, "Bad Request", "some query parameters are invalid", errors=exc.normalized_messages())
+    gateway = None if "read:all" in g.principal.scopes else g.principal.gateway
+    try:
+        with _store().read() as conn:
+            page, next_cursor = queries.list_issues(conn, filters, gateway, filters["limit"], filters.get("cursor"))
+    except queries.BadCursor as exc:
+        raise Problem(400, "Bad Request", str(exc), errors={"cursor": [str(exc)]})
+    items = [issue_view(row, reporter={"name": row["reporter_name"], "phone": row["reporter_phone"],
+                                       "consent": row["reporter_consent"]} if row["reporter_phone"] else None)
+             for row in page]
+    return {"issues": items, "next_cursor": next_cursor}
+
+
+@api.post("/issues/<issue_id>/feedback")
+def feedback(issue_id: str):
+    """The resident's verdict on the outcome, relayed by the gateway."""
+    require_scope(g.principal, "feedback")
+    body = json_body(FeedbackSchema())
+    with _store().unit_of_work() as uow:
+        issue = store.get_issue(uow.conn, issue_id, for_update=True)
+        if issue is None or issue["gateway"] != g.principal.gateway:
+            raise Problem(404, "Not Found", f"no issue {issue_id} for this gateway")
+        if issue["status"] != "resolved":
+            raise Problem(409, "Conflict", f"feedback is asked for once the issue is resolved; it is {issue['status']}",
+                          state=issue["status"])
+        give_feedback(uow, issue_id, body)
+    return {"id": issue_id, "feedback": "recorded"}, 201
+
+
+@api.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3 document of this API, generated from its marshmallow schemas."""
+    return openapi.document(_context().submission_schema)
+
+
+@api.get("/docs")
+def openapi_page():
+    """The same document as a page for people."""
+    return openapi.page(_context().submission_schema), 200, {"Content-Type": "text/html; charset=utf-8"}

@@ -13,7 +13,21 @@ class IssueSubmitted:
     type: ClassVar[str] = "issue.submitted"
     issue_id: str
     channel: str
+    title: str | None
     description: str
     category: str | None
     location: dict
+    attributes: dict
+    media_urls: list
     submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackGiven:
+    """The resident rated the outcome; dispatch closes or reopens the issue on it."""
+
+    type: ClassVar[str] = "issue.feedback_given"
+    issue_id: str
+    satisfied: bool
+    rating: int
+    given_at: datetime

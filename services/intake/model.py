@@ -5,6 +5,8 @@ from __future__ import annotations
 # "dispatched" never takes a claimed issue back.
 STATUS_RANK = {"received": 0, "dispatched": 1, "claimed": 2, "resolved": 3, "closed": 4}
 STATUS_AFTER = {"issue.dispatched": "dispatched", "issue.claimed": "claimed", "issue.resolved": "resolved"}
+OPEN311_CLOSED = {"resolved", "closed"}
+QUIET_EVENTS = {"issue.clock_armed"}  # they set deadlines; the timeline shows what people did
 
 
 def next_status(current: str, event_type: str) -> str:
@@ -12,6 +14,26 @@ def next_status(current: str, event_type: str) -> str:
     if proposed is None or STATUS_RANK[proposed] <= STATUS_RANK[current]:
         return current
     return proposed
+
+
+def changes(issue: dict, event_type: str, payload: dict) -> dict:
+    """The columns of the issue's public view that an event changes."""
+    found = {"status": next_status(issue["status"], event_type)}
+    if event_type == "issue.dispatched":
+        found.update(assigned_unit_id=payload["unit_id"], assigned_unit_name=payload["unit_name"],
+                     tier=payload["tier"], category=issue["category"] or payload["category"])
+    elif event_type == "issue.escalated":
+        found["escalation_level"] = max(issue["escalation_level"], payload["level"])
+        found["status_note"] = summary(event_type, payload)
+    elif event_type == "issue.resolved":
+        found["status_note"] = payload["resolution"] or None
+    elif event_type == "issue.clock_armed":
+        found[f"{payload['clock']}_deadline"] = payload["due_at"]
+    return found
+
+
+def open311_status(status: str) -> str:
+    return "closed" if status in OPEN311_CLOSED else "open"
 
 
 def summary(event_type: str, payload: dict) -> str:
@@ -27,8 +49,46 @@ def summary(event_type: str, payload: dict) -> str:
     if event_type == "issue.escalated":
         return (f"escalated to level {payload['level']} "
                 f"({payload.get('to_unit_name') or payload['to_unit_id']}): {payload['reason']}")
+    if event_type == "issue.feedback_given":
+        return f"resident {'satisfied' if payload['satisfied'] else 'not satisfied'}, rated {payload['rating']}/5"
     if event_type == "notification.sent":
         return f"{payload.get('recipient_unit_id') or 'recipient'} notified by {payload.get('channel')}"
     if event_type == "notification.failed":
         return f"notifying {payload.get('recipient_unit_id') or 'recipient'} failed: {payload.get('reason')}"
     return event_type
+
+
+class Unlocatable(ValueError):
+    """Open311 gave a location that names no place of the directory."""
+
+
+def locate(directory, address_id: str | None, address_string: str | None,
+           lat: float | None, lon: float | None) -> dict:
+    """A v1 location from Open311's address_id, address_string or coordinates, in that order."""
+    if address_id:
+        if address_id not in directory.places:
+            raise Unlocatable(f"address_id {address_id!r} is not a place of this district")
+        return _location_of(directory, address_id)
+    if address_string:
+        named = sorted((p for p in directory.places.values() if p.kind != "district"),
+                       key=lambda p: -len(p.name))
+        for place in named:
+            if place.name in address_string or place.id in address_string:
+                return {**_location_of(directory, place.id), "address": address_string}
+        if lat is None:
+            raise Unlocatable("address_string names no street, community or compound of this district")
+    if lat is not None and lon is not None:
+        streets = [p for p in directory.places.values() if p.kind == "street" and p.centroid]
+        nearest = min(streets, key=lambda p: (p.centroid[0] - lat) ** 2 + (p.centroid[1] - lon) ** 2)
+        location = {"street": nearest.id, "lat": lat, "lon": lon}
+        return {**location, "address": address_string} if address_string else location
+    raise Unlocatable("give lat and long, address_string or address_id")
+
+
+def _location_of(directory, place_id: str) -> dict:
+    location = {}
+    for place in directory.lineage(place_id):
+        kind = directory.places[place].kind
+        if kind in ("street", "community", "compound", "building"):
+            location[kind] = place
+    return location

@@ -1,18 +1,22 @@
-"""Intake's schemas: the submission body, the payload it publishes, readers for what it consumes."""
+"""Intake's schemas: what gateways send, the payloads intake publishes, readers for what it consumes."""
 from __future__ import annotations
 
 import re
 import unicodedata
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.intake.events import IssueSubmitted
+from services.intake.events import FeedbackGiven, IssueSubmitted
 from shared.directory import Directory
 from shared.outbox import PayloadWriter
 
 CHANNELS = ("hotline", "app", "web", "wechat", "desk", "work_day")
+STATUSES = ("received", "dispatched", "claimed", "resolved", "closed")
+CHINA_LAT, CHINA_LON = (18.0, 53.6), (73.5, 135.1)  # the mainland's bounding box
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def normalize_phone(value: str) -> str:
@@ -31,14 +35,50 @@ class PhoneField(fields.String):
         return normalize_phone(super()._deserialize(value, attr, data, **kwargs))
 
 
-class NfcString(fields.String):
+class Text(fields.String):
+    """Unicode NFC, trimmed, without control characters (line breaks only where `multiline`)."""
+
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._control = _CONTROL if multiline else _CONTROL_ONE_LINE
+
     def _deserialize(self, value, attr, data, **kwargs):
-        return unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs)).strip()
+        text = unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs)).strip()
+        if self._control.search(text):
+            raise ValidationError("contains control characters")
+        return text
+
+
+def _slug(max_length: int = 100) -> Text:
+    return Text(validate=validate.Length(min=1, max=max_length))
 
 
 class ReporterSchema(Schema):
-    name = NfcString(required=True, validate=validate.Length(min=1, max=100))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
     phone = PhoneField(required=True)
+    email = fields.Email(load_default=None, validate=validate.Length(max=254))
+    consent = fields.Boolean(load_default=False)
+
+
+def check_attributes(directory: Directory, category: str | None, answers: dict) -> dict:
+    """Answers to a category's extra questions: known codes, right types, required ones present."""
+    questions = {a.code: a for a in directory.categories[category].attributes} if category else {}
+    errors, clean = {}, {}
+    for code, answer in answers.items():
+        question = questions.get(code)
+        if question is None:
+            errors[code] = ["not a question of this category"]
+        elif question.datatype == "number" and not re.fullmatch(r"-?\d+(\.\d+)?", str(answer)):
+            errors[code] = ["must be a number"]
+        elif question.datatype.endswith("valuelist") and not set(str(answer).split(",")) <= {
+                k for k, _n in question.values}:
+            errors[code] = [f"must be one of {', '.join(k for k, _n in question.values)}"]
+        else:
+            clean[code] = str(answer)
+    errors.update({a.code: ["required"] for a in questions.values() if a.required and a.code not in answers})
+    if errors:
+        raise ValidationError(errors, field_name="attributes")
+    return clean
 
 
 def submission_schema(places: Directory) -> Schema:
@@ -46,13 +86,17 @@ def submission_schema(places: Directory) -> Schema:
 
     class LocationSchema(Schema):
         street = fields.String(required=True, validate=validate.OneOf(places.streets))
-        community = fields.String(validate=validate.Length(min=1, max=100))
-        compound = fields.String(validate=validate.Length(min=1, max=100))
-        building = fields.String(validate=validate.Length(min=1, max=100))
-        address = NfcString(validate=validate.Length(min=1, max=500))
+        community = _slug()
+        compound = _slug()
+        building = _slug()
+        address = Text(validate=validate.Length(min=1, max=500))
+        lat = fields.Float(validate=validate.Range(*CHINA_LAT, error="must be inside China (18–53.6)"))
+        lon = fields.Float(validate=validate.Range(*CHINA_LON, error="must be inside China (73.5–135.1)"))
 
         @validates_schema
-        def _community_in_street(self, data, **_kwargs):
+        def _consistent(self, data, **_kwargs):
+            if ("lat" in data) != ("lon" in data):
+                raise ValidationError("give both lat and lon, or neither", field_name="lat")
             community = data.get("community")
             if community is None or data.get("street") not in places.streets:
                 return
@@ -63,24 +107,61 @@ def submission_schema(places: Directory) -> Schema:
 
     class SubmissionSchema(Schema):
         channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-        description = NfcString(required=True, validate=validate.Length(min=1, max=5000))
+        title = Text(validate=validate.Length(min=1, max=200))
+        description = Text(required=True, multiline=True, validate=validate.Length(min=1, max=5000))
         category = fields.String(load_default=None, validate=validate.OneOf(tuple(places.categories)))
         location = fields.Nested(LocationSchema, required=True)
         reporter = fields.Nested(ReporterSchema, load_default=None)
+        media_urls = fields.List(fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)),
+                                 load_default=list, validate=validate.Length(max=10))
+        external_id = Text(validate=validate.Length(min=1, max=100))
+        attributes = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
+
+        @post_load
+        def _answers(self, data, **_kwargs):
+            data["attributes"] = check_attributes(places, data.get("category"), data.get("attributes") or {})
+            return data
 
     return SubmissionSchema()
+
+
+class FeedbackSchema(Schema):
+    satisfied = fields.Boolean(required=True, truthy={True}, falsy={False})  # JSON true/false only
+    rating = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
+    comment = Text(multiline=True, validate=validate.Length(max=2000))
+
+
+class IssueQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    street = fields.String(validate=validate.Length(max=64))
+    category = fields.String(validate=validate.Length(max=32))
+    tier = fields.String(validate=validate.OneOf(("private", "small", "big", "hard")))
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = fields.String(validate=validate.Length(max=200))
 
 
 class IssueSubmittedSchema(Schema):
     issue_id = fields.String(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    title = fields.String(allow_none=True, required=True)
     description = fields.String(required=True, validate=validate.Length(min=1, max=5000))
     category = fields.String(allow_none=True, required=True)
     location = fields.Dict(required=True)
+    attributes = fields.Dict(required=True)
+    media_urls = fields.List(fields.String(), required=True)
     submitted_at = fields.AwareDateTime(required=True)
 
 
-write_payload = PayloadWriter({IssueSubmitted: IssueSubmittedSchema()})
+class FeedbackGivenSchema(Schema):
+    issue_id = fields.String(required=True)
+    satisfied = fields.Boolean(required=True)
+    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
+    given_at = fields.AwareDateTime(required=True)
+
+
+write_payload = PayloadWriter({IssueSubmitted: IssueSubmittedSchema(), FeedbackGiven: FeedbackGivenSchema()})
 
 
 class _Reader(Schema):
@@ -112,6 +193,11 @@ class EscalatedReader(_Reader):
     to_unit_name = fields.String(load_default="")
 
 
+class ClockArmedReader(_Reader):
+    clock = fields.String(required=True)
+    due_at = fields.AwareDateTime(required=True)
+
+
 class NotificationReader(_Reader):
     recipient_unit_id = fields.String(load_default=None)
     channel = fields.String(load_default="sms")
@@ -123,6 +209,7 @@ EVENT_READERS = {
     "issue.claimed": ClaimedReader(),
     "issue.resolved": ResolvedReader(),
     "issue.escalated": EscalatedReader(),
+    "issue.clock_armed": ClockArmedReader(),
     "notification.sent": NotificationReader(),
     "notification.failed": NotificationReader(),
 }

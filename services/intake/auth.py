@@ -1,0 +1,84 @@
+"""Who is calling: the gateway behind an API key, its scopes, and its rate limit."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from services.intake import gateways
+from shared.http import Problem
+
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    gateway: str
+    scopes: frozenset
+
+    def may_read(self, issue: dict) -> bool:
+        return "read:all" in self.scopes or issue["gateway"] == self.gateway
+
+
+class Authenticator:
+    """Bearer keys checked against the store, remembered briefly so that a busy gateway costs
+    one lookup per key every few seconds rather than one per request."""
+
+    def __init__(self, service_store, rate_limit: str, cache_seconds: float = 10.0):
+        self._store = service_store
+        self._cache_seconds = cache_seconds  # a revoked key stops working within this long everywhere
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+        self._limit = parse(rate_limit)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def from_header(self, header: str | None) -> Principal:
+        scheme, _, key = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise _unauthorized("send Authorization: Bearer <api key>")
+        return self.from_key(key.strip())
+
+    def from_key(self, key: str) -> Principal:
+        principal = self._lookup(key)
+        if principal is None:
+            raise _unauthorized("the API key is unknown or revoked")
+        return principal
+
+    def check_rate(self, principal: Principal) -> None:
+        """Per key and per replica: `limits` keeps the moving window in this process."""
+        if self._limiter.hit(self._limit, principal.key_id):
+            return
+        reset_at, _remaining = self._limiter.get_window_stats(self._limit, principal.key_id)
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise Problem(429, "Too Many Requests", f"this key may make {self._limit} requests",
+                      headers={"Retry-After": str(retry_after)})
+
+    def _lookup(self, key: str) -> Principal | None:
+        now = time.monotonic()
+        digest = gateways.hash_key(key)
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached and cached[0] > now:
+            return cached[1]
+        with self._store.read() as conn:
+            record = gateways.find(conn, key)
+        principal = Principal(record["id"], record["gateway"], record["scopes"]) if record else None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self._cache_seconds, principal)
+        return principal
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    if scope not in principal.scopes:
+        raise Problem(403, "Forbidden", f"this key lacks the {scope!r} scope")
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="loudong"'})
