@@ -1,0 +1,215 @@
+"""Open311 GeoReport v2 at /open311/v2/, in JSON and XML, so that any Open311 client can
+submit to and follow Loudong. Reads are public, as the spec intends; submitting needs an
+api_key with the `submit` scope."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, current_app, request
+from marshmallow import ValidationError
+
+from services.intake import model, queries, store
+from services.intake import open311_format as fmt311
+from services.intake.handlers import submit_issue
+from shared.http import Problem
+
+api = Blueprint("open311", __name__, url_prefix="/open311/v2")
+FORMAT = "<any(json,xml):fmt>"
+POST_FIELDS = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
+               "email", "device_id", "account_id", "first_name", "last_name", "phone", "description", "media_url"}
+MAX_RECORDS, MAX_DAYS = 1000, 90
+STATUS_FILTER = {"open": {"received", "dispatched", "claimed"}, "closed": {"resolved", "closed"}}
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, *descriptions: str, headers: dict | None = None):
+        super().__init__(descriptions[0])
+        self.status, self.descriptions, self.headers = status, descriptions, headers or {}
+
+
+@api.errorhandler(Open311Error)
+def _error(exc: Open311Error):
+    response = fmt311.errors(request.view_args.get("fmt", "json"), exc.status, *exc.descriptions)
+    response.headers.update(exc.headers)
+    return response
+
+
+def _context():
+    return current_app.extensions["loudong"]["context"]
+
+
+def _store():
+    return current_app.extensions["loudong"]["store"]
+
+
+@api.before_request
+def _jurisdiction():
+    jurisdiction = request.values.get("jurisdiction_id")
+    if jurisdiction and jurisdiction != _context().directory.district:
+        raise Open311Error(404, f"jurisdiction_id {jurisdiction} not found")
+
+
+@api.get(f"/discovery.{FORMAT}")
+def discovery(fmt: str):
+    return fmt311.render("discovery", {
+        "changeset": "2026-11-26T00:00:00+08:00", "contact": "the district's 12345 office",
+        "key_service": "ask the district for an API key (loudong keys create GATEWAY)",
+        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": request.url_root + "open311/v2",
+                       "changeset": "2026-11-26T00:00:00+08:00", "type": "production",
+                       "formats": ["application/json", "text/xml"]}]}, fmt)
+
+
+@api.get(f"/services.{FORMAT}")
+def services(fmt: str):
+    return fmt311.render("services", [fmt311.service(c) for c in _context().directory.categories.values()], fmt)
+
+
+@api.get(f"/services/<code>.{FORMAT}")
+def service_definition(code: str, fmt: str):
+    category = _context().directory.categories.get(code)
+    if category is None:
+        raise Open311Error(404, f"service_code {code} not found")
+    return fmt311.render("service_definition", fmt311.service_definition(category), fmt)
+
+
+@api.post(f"/requests.{FORMAT}")
+def create_request(fmt: str):
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise Open311Error(400, "send the request form-encoded (application/x-www-form-urlencoded)")
+    principal = _principal(request.form.get("api_key"))
+    submission = _submission(request.form)
+    with _store().unit_of_work() as uow:
+        issue_id, _created = submit_issue(uow, principal.gateway, submission, [], "")
+    return fmt311.render("service_requests", [{"service_request_id": issue_id, "service_notice":
+                                               "已受理，将派至责任单位", "account_id": None}], fmt, 201)
+
+
+def _principal(api_key: str | None):
+    authenticator = _context().authenticator
+    try:
+        principal = authenticator.from_key(api_key or "")
+        if "submit" not in principal.scopes:
+            raise Open311Error(403, "this api_key may not submit requests")
+        authenticator.check_rate(principal)
+    except Problem as exc:
+        if exc.status == 429:
+            raise Open311Error(429, exc.detail, headers=exc.headers) from None
+        raise Open311Error(403, "api_key is missing, unknown or revoked") from None
+    return principal
+
+
+def _submission(form) -> dict:
+    attributes = {k[len("attribute["):-1]: v for k, v in form.items() if k.startswith("attribute[") and k.endswith("]")}
+    unknown = sorted(k for k in form if k not in POST_FIELDS and not k.startswith("attribute["))
+    problems = [f"{k}: not a field of this API" for k in unknown]
+    if not form.get("service_code"):
+        problems.append("service_code: required")
+    if len(form.get("description", "")) > 4000:
+        problems.append("description: at most 4000 characters")
+    try:
+        lat, lon = (float(form["lat"]), float(form["long"])) if form.get("lat") or form.get("long") else (None, None)
+        location = model.locate(_context().directory, form.get("address_id"), form.get("address_string"), lat, lon)
+    except (KeyError, ValueError) as exc:
+        problems.append(f"location: {exc if isinstance(exc, model.Unlocatable) else 'lat and long must be numbers'}")
+        location = {}
+    if problems:
+        raise Open311Error(400, *problems)
+    name = " ".join(p for p in (form.get("last_name"), form.get("first_name")) if p)
+    body = {"channel": "app", "category": form["service_code"], "description": form.get("description", ""),
+            "location": location, "attributes": attributes,
+            "media_urls": [form["media_url"]] if form.get("media_url") else []}
+    if form.get("phone"):
+        body["reporter"] = {"name": name or "居民", "phone": form["phone"], "consent": True,
+                            **({"email": form["email"]} if form.get("email") else {})}
+    try:
+        return _context().submission_schema.load(body)
+    except ValidationError as exc:
+        raise Open311Error(400, *_flatten(exc.normalized_messages())) from None
+
+
+def _flatten(messages, prefix: str = "") -> list[str]:
+    out = []
+    for field, value in messages.items():
+        name = {"category": "service_code", "lat": "lat", "lon": "long"}.get(field, field)
+        if isinstance(value, dict):
+            out += _flatten(value, "" if field in ("location", "reporter") else f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}: {'; '.join(map(str, value))}")
+    return out
+
+
+@api.get(f"/requests.{FORMAT}")
+def list_requests(fmt: str):
+    args = request.args
+    with _store().read() as conn:
+        if args.get("service_request_id"):
+            rows = queries.issues_by_ids(conn, [i for i in args["service_request_id"].split(",") if i][:MAX_RECORDS])
+        else:
+            start, end = _date_range(args)
+            statuses = set().union(*(STATUS_FILTER[s] for s in _listed(args.get("status"), STATUS_FILTER, "status")))
+            codes = _listed(args.get("service_code"), _context().directory.categories, "service_code")
+            rows = queries.issues_between(conn, start, end, codes, statuses, MAX_RECORDS)
+    return fmt311.render("service_requests", [fmt311.service_request(r, _names()) for r in rows], fmt)
+
+
+@api.get(f"/requests/<issue_id>.{FORMAT}")
+def show_request(issue_id: str, fmt: str):
+    with _store().read() as conn:
+        issue = store.get_issue(conn, issue_id)
+    if issue is None:
+        raise Open311Error(404, f"service_request_id {issue_id} not found")
+    return fmt311.render("service_requests", [fmt311.service_request(issue, _names())], fmt)
+
+
+@api.get(f"/tokens/<token>.{FORMAT}")
+def token(token: str, fmt: str):
+    """Requests are created at once, so a token is the request's own id."""
+    with _store().read() as conn:
+        issue = store.get_issue(conn, token)
+    if issue is None:
+        raise Open311Error(404, f"token {token} not found")
+    return fmt311.render("service_requests", [{"service_request_id": token, "token": token}], fmt)
+
+
+@api.get(f"/servicerequestupdates.{FORMAT}")
+def updates(fmt: str):
+    """FixMyStreet's feed of changes, so a client can follow requests without polling each."""
+    start, end = _date_range(request.args, default_days=1)
+    with _store().read() as conn:
+        rows = queries.updates_between(conn, start, end, MAX_RECORDS)
+    return fmt311.render("service_request_updates", [
+        {"update_id": str(r["seq"]), "service_request_id": r["issue_id"],
+         "status": "closed" if r["type"] == "issue.resolved" else "open", "updated_datetime": fmt311.w3c(r["occurred_at"]),
+         "description": r["summary"], "media_url": None} for r in rows], fmt)
+
+
+def _names() -> dict[str, str]:
+    return {c.id: c.name for c in _context().directory.categories.values()}
+
+
+def _listed(raw: str | None, allowed, name: str) -> list[str]:
+    values = [v for v in (raw or "").split(",") if v]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise Open311Error(400, f"{name}: unknown {', '.join(bad)}")
+    return values
+
+
+def _date_range(args, default_days: int = MAX_DAYS) -> tuple[datetime, datetime]:
+    try:
+        end = _w3c(args["end_date"]) if args.get("end_date") else datetime.now(timezone.utc)
+        start = _w3c(args["start_date"]) if args.get("start_date") else end - timedelta(days=default_days)
+    except ValueError as exc:
+        raise Open311Error(400, f"start_date/end_date: {exc}") from None
+    if start > end:
+        raise Open311Error(400, "start_date is after end_date")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise Open311Error(400, f"start_date and end_date may span at most {MAX_DAYS} days")
+    return start, end
+
+
+def _w3c(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (use W3C format, e.g. 2026-11-26T08:00:00+08:00)")
+    return value
