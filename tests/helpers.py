@@ -56,8 +56,13 @@ class FakeClock:
         self.now += timedelta(**kwargs)
 
 
+DEMO_KEY = "ld_test_demo_key_0123456789"
+AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
+
+
 def settings_for(service: str, tmp_path, **extra) -> config.Settings:
     env = {"LOUDONG_DATA_DIR": str(tmp_path / "data"), "LOUDONG_SMS_URL": "http://127.0.0.1:9",
+           "LOUDONG_DEMO_API_KEY": DEMO_KEY, "LOUDONG_KEY_CACHE_SECONDS": "0",
            "LOUDONG_RETRY_DELAYS": "0,0", **{k: str(v) for k, v in extra.items()}}
     return config.load(service, env)
 
@@ -68,6 +73,8 @@ def build(service: str, tmp_path, clock=None, **extra):
     settings = settings_for(service, tmp_path, **extra)
     built = module.bootstrap(settings, clock) if clock is not None else module.bootstrap(settings)
     built.store.migrate()
+    for hook in built.on_start:
+        hook()
     return built
 
 

@@ -7,7 +7,7 @@ import pytest
 from services.escalation.sweeper import sweep_once
 from services.notify.sender import send_due
 from shared import topology
-from tests.helpers import SERVICES, SUBMISSION, FakeClock, build, emitted
+from tests.helpers import AUTH, SERVICES, SUBMISSION, FakeClock, build, emitted
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def all_events(tmp_path, sms_provider):
     services = {name: build(name, tmp_path, clock if name in ("escalation", "notify") else None,
                             LOUDONG_SMS_URL=sms_provider.url) for name in SERVICES}
     intake, dispatch, escalation, notify = (services[n] for n in SERVICES)
-    issue_id = intake.app.test_client().post("/v1/issues", json=SUBMISSION).json["id"]
+    issue_id = intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION).json["id"]
     for _ in range(2):
         for service in services.values():
             service.bus.poll_once()

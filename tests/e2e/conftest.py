@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from shared.config import REPO_ROOT
-from tests.helpers import SERVICES, wait_for
+from tests.helpers import DEMO_KEY, SERVICES, wait_for
 
 
 def _free_port() -> int:
@@ -92,6 +92,7 @@ def deploy(tmp_path, backend_env, sms_provider):
 
     def start(**extra) -> Deployment:
         env = {"LOUDONG_SMS_URL": sms_provider.url, "LOUDONG_WEB_WORKERS": "2", "LOUDONG_SMS_TIMEOUT": "2",
+               "LOUDONG_DEMO_API_KEY": DEMO_KEY,
                **backend_env, **{k: str(v) for k, v in extra.items()}}
         deployment = Deployment(tmp_path, env)
         started.append(deployment)

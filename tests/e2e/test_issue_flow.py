@@ -2,20 +2,20 @@
 import requests
 
 from services.notify.model import reference
-from tests.helpers import SUBMISSION, wait_for
+from tests.helpers import AUTH, SUBMISSION, wait_for
 
 UNIT_PHONE = "+8613800000042"        # 百安新村物业公司, the unit dispatch picks
 SUPERVISOR_PHONE = "+8613800000032"  # 百安社区居委会, one level up its ladder
 
 
 def _submit(deployment, body=SUBMISSION) -> str:
-    response = requests.post(deployment.url("intake") + "/v1/issues", json=body, timeout=5)
+    response = requests.post(deployment.url("intake") + "/v1/issues", json=body, headers=AUTH, timeout=5)
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
 
 def _issue(deployment, issue_id) -> dict:
-    return requests.get(f"{deployment.url('intake')}/v1/issues/{issue_id}", timeout=5).json()
+    return requests.get(f"{deployment.url('intake')}/v1/issues/{issue_id}", headers=AUTH, timeout=5).json()
 
 
 def test_an_unclaimed_issue_escalates_and_both_sms_reach_the_provider(deploy, fast_policies, sms_provider):

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from shared import runtime, topology
 from shared.outbox import outbox
-from tests.helpers import SUBMISSION, build, emitted, event, wait_for
+from tests.helpers import AUTH, SUBMISSION, build, emitted, event, wait_for
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -51,7 +51,7 @@ def _sample(name, **labels):
 def test_an_issue_travels_from_intake_to_dispatch_and_is_marked_published(started):
     intake, dispatch = started("intake"), started("dispatch")
 
-    issue_id = intake.app.test_client().post("/v1/issues", json=SUBMISSION).json["id"]
+    issue_id = intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION).json["id"]
 
     wait_for(lambda: emitted(dispatch.store, "issue.dispatched"), what="dispatch")
     [dispatched] = emitted(dispatch.store, "issue.dispatched")

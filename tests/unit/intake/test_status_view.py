@@ -2,7 +2,7 @@
 import pytest
 
 from services.intake import store as intake_store
-from tests.helpers import SUBMISSION, build, count_rows, event
+from tests.helpers import AUTH, SUBMISSION, build, count_rows, event
 
 DISPATCHED = {"unit_id": "baian-xincun-property", "unit_name": "百安新村物业公司", "tier": "small",
               "category": "property_management", "assignment": 1}
@@ -17,11 +17,11 @@ def intake(tmp_path):
 
 @pytest.fixture
 def issue_id(intake):
-    return intake.app.test_client().post("/v1/issues", json=SUBMISSION).json["id"]
+    return intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION).json["id"]
 
 
 def _show(intake, issue_id):
-    return intake.app.test_client().get(f"/v1/issues/{issue_id}").json
+    return intake.app.test_client().get(f"/v1/issues/{issue_id}", headers=AUTH).json
 
 
 def test_dispatch_then_escalation_show_unit_and_level(intake, issue_id):

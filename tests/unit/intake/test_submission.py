@@ -5,7 +5,7 @@ import pytest
 
 from services.intake import store as intake_store
 from shared.outbox import outbox
-from tests.helpers import SUBMISSION, build, count_rows, emitted
+from tests.helpers import AUTH, SUBMISSION, build, count_rows, emitted
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def intake(tmp_path):
 
 
 def test_accepts_an_issue_with_its_event_and_answers_201(intake):
-    response = intake.app.test_client().post("/v1/issues", json=SUBMISSION)
+    response = intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION)
 
     assert response.status_code == 201
     issue_id = response.json["id"]
@@ -29,7 +29,7 @@ def test_accepts_an_issue_with_its_event_and_answers_201(intake):
 
 
 def test_the_reporter_stays_in_intake_and_off_the_bus(intake):
-    intake.app.test_client().post("/v1/issues", json=SUBMISSION)
+    intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION)
 
     [submitted] = emitted(intake.store, "issue.submitted")
     body = submitted.to_json()
@@ -39,17 +39,17 @@ def test_the_reporter_stays_in_intake_and_off_the_bus(intake):
     assert reporter["phone"] == "+8613800000000"
 
 
-def test_shows_status_and_timeline_without_the_reporter(intake):
+def test_shows_status_and_timeline_and_the_reporter_to_its_own_gateway(intake):
     client = intake.app.test_client()
-    issue_id = client.post("/v1/issues", json=SUBMISSION).json["id"]
+    issue_id = client.post("/v1/issues", headers=AUTH, json=SUBMISSION).json["id"]
 
-    shown = client.get(f"/v1/issues/{issue_id}")
+    shown = client.get(f"/v1/issues/{issue_id}", headers=AUTH)
 
     assert shown.status_code == 200
     assert shown.json["status"] == "received"
     assert shown.json["escalation_level"] == 0
     assert [t["type"] for t in shown.json["timeline"]] == ["issue.submitted"]
-    assert "13800000000" not in shown.get_data(as_text=True)
+    assert shown.json["reporter"]["phone"] == "+8613800000000"
 
 
 def _nothing_stored(intake):
@@ -68,9 +68,24 @@ def _nothing_stored(intake):
     (json.dumps({**SUBMISSION, "reporter": {"name": "李四", "phone": "12345"}}), "application/json", 422,
      "reporter"),
     (json.dumps([SUBMISSION]), "application/json", 422, None),
+    (json.dumps({**SUBMISSION, "description": 42}), "application/json", 422, "description"),
+    (json.dumps({**SUBMISSION, "title": "路" * 201}), "application/json", 422, "title"),
+    (json.dumps({**SUBMISSION, "title": "bad\u0007bell"}), "application/json", 422, "title"),
+    (json.dumps({**SUBMISSION, "description": "text\u0000with nul"}), "application/json", 422, "description"),
+    (json.dumps({**SUBMISSION, "location": {"street": "wuqiao", "lat": 51.5, "lon": -0.12}}), "application/json",
+     422, "location"),
+    (json.dumps({**SUBMISSION, "location": {"street": "wuqiao", "lat": 30.8}}), "application/json", 422,
+     "location"),
+    (json.dumps({**SUBMISSION, "media_urls": ["javascript:alert(1)"]}), "application/json", 422, "media_urls"),
+    (json.dumps({**SUBMISSION, "media_urls": ["ftp://example.org/a.jpg"]}), "application/json", 422, "media_urls"),
+    (json.dumps({**SUBMISSION, "reporter": {"name": "李四", "phone": "13800000000", "email": "nope"}}),
+     "application/json", 422, "reporter"),
+    (json.dumps({**SUBMISSION, "attributes": {"households_affected": "many"}}), "application/json", 422,
+     "attributes"),
+    (json.dumps({**SUBMISSION, "channel": ["hotline"]}), "application/json", 422, "channel"),
 ])
 def test_refuses_bad_input_as_problem_json_and_stores_nothing(intake, body, content_type, status, named):
-    response = intake.app.test_client().post("/v1/issues", data=body, content_type=content_type)
+    response = intake.app.test_client().post("/v1/issues", headers=AUTH, data=body, content_type=content_type)
 
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
@@ -81,7 +96,7 @@ def test_refuses_bad_input_as_problem_json_and_stores_nothing(intake, body, cont
 
 
 def test_names_every_bad_field_at_once(intake):
-    response = intake.app.test_client().post("/v1/issues", json={"channel": "pigeon", "location": {}})
+    response = intake.app.test_client().post("/v1/issues", headers=AUTH, json={"channel": "pigeon", "location": {}})
 
     errors = response.json["errors"]
     assert set(errors) == {"channel", "description", "location"}
@@ -91,14 +106,39 @@ def test_names_every_bad_field_at_once(intake):
 def test_refuses_a_community_outside_the_street(intake):
     bad = {**SUBMISSION, "location": {"street": "wuqiao", "community": "baian"}}
 
-    response = intake.app.test_client().post("/v1/issues", json=bad)
+    response = intake.app.test_client().post("/v1/issues", headers=AUTH, json=bad)
 
     assert response.status_code == 422
     assert "community" in response.json["errors"]["location"]
 
 
 def test_unknown_issue_is_404_problem(intake):
-    response = intake.app.test_client().get("/v1/issues/nope")
+    response = intake.app.test_client().get("/v1/issues/nope", headers=AUTH)
 
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_a_full_submission_is_kept_whole(intake):
+    body = {**SUBMISSION, "title": "下水道堵塞", "external_id": "W-1", "media_urls": ["https://img.example/1.jpg"],
+            "location": {**SUBMISSION["location"], "lat": 30.80, "lon": 108.39, "address": "3栋2单元"},
+            "attributes": {"households_affected": 12, "repeated": "yes"},
+            "reporter": {"name": "张三", "phone": "+86 138-0000-0000", "email": "z@example.org", "consent": True}}
+    client = intake.app.test_client()
+
+    issue_id = client.post("/v1/issues", headers=AUTH, json=body).json["id"]
+
+    shown = client.get(f"/v1/issues/{issue_id}", headers=AUTH).json
+    assert shown["attributes"] == {"households_affected": "12", "repeated": "yes"}
+    assert shown["location"]["lat"] == 30.80 and shown["media_urls"] == ["https://img.example/1.jpg"]
+    assert shown["reporter"] == {"name": "张三", "phone": "+8613800000000", "email": "z@example.org", "consent": True}
+
+
+def test_text_is_stored_in_unicode_nfc(intake):
+    decomposed = "Cafe\u0301 门口积水"
+
+    issue_id = intake.app.test_client().post("/v1/issues", headers=AUTH,
+                                             json={**SUBMISSION, "description": decomposed}).json["id"]
+
+    shown = intake.app.test_client().get(f"/v1/issues/{issue_id}", headers=AUTH).json
+    assert shown["description"] == "Caf\u00e9 门口积水"

@@ -5,7 +5,7 @@ from sqlalchemy import insert, select
 
 from shared.envelope import utcnow
 from shared.outbox import dead_letter, outbox
-from tests.helpers import SUBMISSION, build, count_rows, emitted
+from tests.helpers import AUTH, SUBMISSION, build, count_rows, emitted
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def _raw_into_outbox(store, body: str, type_: str = "issue.submitted") -> None:
 
 def test_dispatch_reads_intakes_outbox_and_dispatches(pair):
     intake, dispatch = pair
-    intake.app.test_client().post("/v1/issues", json=SUBMISSION)
+    intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION)
 
     seen = dispatch.bus.poll_once()
 
@@ -36,7 +36,7 @@ def test_dispatch_reads_intakes_outbox_and_dispatches(pair):
 def test_a_malformed_message_is_dead_lettered_and_the_next_one_still_applies(pair):
     intake, dispatch = pair
     _raw_into_outbox(intake.store, "{this is not an envelope")
-    intake.app.test_client().post("/v1/issues", json=SUBMISSION)
+    intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION)
 
     dispatch.bus.poll_once()
 
@@ -49,7 +49,7 @@ def test_a_malformed_message_is_dead_lettered_and_the_next_one_still_applies(pai
 
 def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(pair):
     intake, dispatch = pair
-    intake.app.test_client().post("/v1/issues", json=SUBMISSION)
+    intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION)
     attempts = []
 
     def broken(uow, event, context):
