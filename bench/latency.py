@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import requests
 
 from bench import infra
-from bench.load import SUBMISSION
+from bench.load import AUTH, SUBMISSION
 from services.notify.model import reference
 
 _REFERENCE = re.compile(r"[0-9a-f]{8}")
@@ -61,6 +61,7 @@ def submit_paced(intake_url: str, count: int, rate: float) -> tuple[dict[str, fl
     submitted_at: dict[str, float] = {}
     rejected = 0
     with requests.Session() as session:
+        session.headers.update(AUTH)
         first = time.monotonic()
         for i in range(count):
             delay = first + i / rate - time.monotonic()

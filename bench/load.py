@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+API_KEY = "ld_bench_key_not_secret_0001"  # the services' demo gateway key during the bench
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 SUBMISSION = {
     "channel": "hotline", "description": "楼道堆放杂物", "category": "property_management",
     "location": {"street": "baianba", "community": "baian", "compound": "baian-xincun"},
@@ -21,6 +23,7 @@ SUBMISSION = {
 _SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
 wrk.body = [==[%(body)s]==]
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
@@ -70,7 +73,7 @@ def ensure_wrk() -> str:
 
 def write_script(directory: Path, body: dict = SUBMISSION) -> Path:
     path = directory / "post_submission.lua"
-    path.write_text(_SCRIPT % {"body": json.dumps(body, ensure_ascii=False)}, encoding="utf-8")
+    path.write_text(_SCRIPT % {"body": json.dumps(body, ensure_ascii=False), "key": API_KEY}, encoding="utf-8")
     return path
 
 
