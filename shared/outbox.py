@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
 
-from marshmallow import Schema
+from marshmallow import Schema, fields
 from sqlalchemy import (BigInteger, Column, Connection, Index, Integer, MetaData, String, Table,
                         Text, insert, select, text)
 
@@ -65,6 +66,26 @@ def create_plumbing_tables_v1(op) -> None:
     """Called by each service's first migration. The tables above are still their first
     version; when one changes, freeze its old shape here and add a _v2 migration step."""
     plumbing.create_all(bind=op.get_bind())
+
+
+_FIELD_FOR = {"str": fields.String, "int": fields.Integer, "bool": fields.Boolean, "datetime": fields.AwareDateTime,
+              "list": fields.List, "dict": fields.Dict}
+
+
+def payload_schema(event_cls, **overrides) -> Schema:
+    """A strict schema for an event dataclass's payload, built from its fields' types;
+    `overrides` give a field its own validation (OneOf, Range, nested lists...)."""
+    declared = {}
+    for f in dataclasses.fields(event_cls):
+        if f.name in overrides:
+            declared[f.name] = overrides[f.name]
+            continue
+        type_name = str(f.type).replace(" ", "")
+        optional = type_name.endswith("|None")
+        kind = _FIELD_FOR[type_name.removesuffix("|None")]
+        declared[f.name] = (kind(fields.Raw()) if kind is fields.List else kind())
+        declared[f.name].required, declared[f.name].allow_none = True, optional
+    return Schema.from_dict(declared, name=f"{event_cls.__name__}Payload")()
 
 
 class PayloadWriter:

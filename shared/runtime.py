@@ -35,6 +35,7 @@ class Service:
     bus: "LogBus | rabbit.RabbitConsumer"
     app: Flask
     loops: dict[str, Loop] = field(default_factory=dict)
+    context: object = None  # the service's own Context, as its handlers see it
     on_start: list[Callable[[], None]] = field(default_factory=list)  # after migration, once per process
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -53,7 +54,7 @@ def assemble(settings: Settings, service_store: Store, handlers: dict, readers: 
     app = create_app(service_store, context)
     http.install(app, settings.service, {"store": lambda: service_store.ping() is None, "bus": bus.is_ready},
                  collectors)
-    return Service(settings, service_store, subscriber, bus, app, loops or {})
+    return Service(settings, service_store, subscriber, bus, app, loops or {}, context)
 
 
 def make_bus(settings: Settings, subscriber: Subscriber):

@@ -15,7 +15,12 @@ from shared.outbox import Handler, Store
 
 log = logging.getLogger(__name__)
 
-APPLIED, DUPLICATE, IGNORED = "applied", "duplicate", "ignored"
+APPLIED, DUPLICATE, IGNORED, UNKNOWN_ISSUE = "applied", "duplicate", "ignored", "unknown_issue"
+
+
+class UnknownIssue(Exception):
+    """A handler met an event about an issue its service never heard of: nothing changes,
+    the event is counted (outcome unknown_issue) and acknowledged, not retried."""
 
 
 class Subscriber:
@@ -54,16 +59,22 @@ class Subscriber:
         envelope = self.read(body)
         handler = self._handlers.get(envelope.type)
         started = time.perf_counter()
-        with self.store.unit_of_work(cause=envelope) as uow:
-            if within is not None and not within(uow.conn):
-                outcome = DUPLICATE
-            elif handler is None:
-                outcome = IGNORED
-            elif not uow.record_applied(envelope):
-                outcome = DUPLICATE
-            else:
-                handler(uow, envelope, self._context)
-                outcome = APPLIED
+        try:
+            with self.store.unit_of_work(cause=envelope) as uow:
+                if within is not None and not within(uow.conn):
+                    outcome = DUPLICATE
+                elif handler is None:
+                    outcome = IGNORED
+                elif not uow.record_applied(envelope):
+                    outcome = DUPLICATE
+                else:
+                    handler(uow, envelope, self._context)
+                    outcome = APPLIED
+        except UnknownIssue:
+            outcome = UNKNOWN_ISSUE
+            if within is not None:  # the embedded bus still moves past it
+                with self.store.unit_of_work() as uow:
+                    within(uow.conn)
         label = self._label(envelope.type)
         metrics.HANDLER_SECONDS.labels(self.service, label).observe(time.perf_counter() - started)
         metrics.EVENTS_CONSUMED.labels(self.service, label, outcome).inc()
