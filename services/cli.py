@@ -32,6 +32,10 @@ def parser() -> argparse.ArgumentParser:
     keys.add_parser("list", help="every key: id, gateway, scopes, revoked or not")
     revoke = keys.add_parser("revoke", help="stop a key working (within seconds on every replica)")
     revoke.add_argument("key_id")
+    unit_tokens = sub.add_parser("units", help="units' API tokens, kept by dispatch").add_subparsers(
+        dest="action", required=True)
+    token = unit_tokens.add_parser("token", help="a new token for each unit named; printed once, one a line")
+    token.add_argument("unit_ids", nargs="+", metavar="unit_id")
     sink = sub.add_parser("sms-sink", help="run the local SMS provider")
     sink.add_argument("--port", type=int, default=8089)
     sink.add_argument("--host", default=os.environ.get("LOUDONG_HOST") or "127.0.0.1")
@@ -49,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             return sms_sink(args.host, args.port)
         if args.command == "keys":
             return manage_keys(args)
+        if args.command == "units":
+            return unit_tokens(args.unit_ids)
         return run_all()
     except config.ConfigError as exc:
         print(f"loudong: {exc}", file=sys.stderr)
@@ -99,6 +105,20 @@ def manage_keys(args) -> int:
             return 1
         else:
             print(f"revoked {args.key_id}")
+    return 0
+
+
+def unit_tokens(unit_ids: list[str]) -> int:
+    from services.dispatch import units
+    built = importlib.import_module(BOOTSTRAPS["dispatch"]).bootstrap(config.load("dispatch"))
+    unknown = [u for u in unit_ids if u not in built.context.directory.units]
+    if unknown:
+        print(f"loudong: no unit {', '.join(unknown)} in the directory", file=sys.stderr)
+        return 2
+    built.store.migrate()
+    with built.store.unit_of_work() as uow:
+        for unit_id in unit_ids:
+            print(units.issue_token(uow.conn, unit_id))
     return 0
 
 

@@ -25,6 +25,7 @@ VARIABLES = {
     "LOUDONG_PREFETCH": "unacknowledged messages a RabbitMQ consumer may hold (50)",
     "LOUDONG_DIRECTORY": "places, units and categories (`deploy/directory.yaml`)",
     "LOUDONG_POLICIES": "time limits per tier (`deploy/policies.yaml`)",
+    "LOUDONG_DISPATCH_RULES": "tier rules, returns before arbitration, time to wait for feedback (`deploy/dispatch.yaml`)",
     "LOUDONG_SWEEP_INTERVAL": "seconds between escalation sweeps when nothing is due (0.25)",
     "LOUDONG_SMS_URL": "the SMS provider (generic protocol); `make run` starts a local one on :8089",
     "LOUDONG_SMS_TIMEOUT": "seconds to wait for the SMS provider (10)",

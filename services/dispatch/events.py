@@ -1,4 +1,4 @@
-"""What dispatch publishes."""
+"""What dispatch publishes: every transition of an issue, with the unit that acted."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,21 +8,27 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class IssueDispatched:
-    """Sent to one unit, which must claim it. `assignment` counts dispatches of one issue."""
+    """Sent to one unit, which must claim it. `assignment` numbers the dispatches of one issue;
+    `role` is lead, or co for a department handling its part of a big matter (聯辦)."""
 
     type: ClassVar[str] = "issue.dispatched"
     issue_id: str
     assignment: int
+    role: str
+    forced: bool
     unit_id: str
     unit_name: str
     unit_contacts: list
     supervisor_id: str | None
+    overseer_id: str | None
     tier: str
     category: str
     category_name: str
     street: str
     place_id: str
     place_name: str
+    promised_by: datetime | None
+    meeting_id: str | None
     dispatched_at: datetime
 
 
@@ -31,10 +37,52 @@ class IssueClaimed:
     type: ClassVar[str] = "issue.claimed"
     issue_id: str
     assignment: int
+    role: str
     unit_id: str
     tier: str
     street: str
+    promised_by: datetime | None
     claimed_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueReturned:
+    """A unit sent it back (退單); dispatch sends it to the next candidate or to arbitration."""
+
+    type: ClassVar[str] = "issue.returned"
+    issue_id: str
+    assignment: int
+    unit_id: str
+    reason: str
+    note: str | None
+    returns: int
+    returned_at: datetime
+
+
+@dataclass(frozen=True)
+class ArbitrationNeeded:
+    type: ClassVar[str] = "issue.arbitration_needed"
+    issue_id: str
+    street_office_id: str
+    returns: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TriageNeeded:
+    type: ClassVar[str] = "issue.triage_needed"
+    issue_id: str
+    street_office_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ProgressNoted:
+    type: ClassVar[str] = "issue.progress_noted"
+    issue_id: str
+    unit_id: str
+    note: str
+    noted_at: datetime
 
 
 @dataclass(frozen=True)
@@ -42,6 +90,48 @@ class IssueResolved:
     type: ClassVar[str] = "issue.resolved"
     issue_id: str
     assignment: int
+    role: str
     unit_id: str
     resolution: str
+    linked_to: str | None
     resolved_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueClosed:
+    type: ClassVar[str] = "issue.closed"
+    issue_id: str
+    reason: str  # satisfied, no_feedback, with_linked
+    linked_to: str | None
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueReopened:
+    """The resident was not satisfied: back to the same lead unit, one tier higher."""
+
+    type: ClassVar[str] = "issue.reopened"
+    issue_id: str
+    tier: str
+    reopened_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueRetiered:
+    type: ClassVar[str] = "issue.retiered"
+    issue_id: str
+    from_tier: str
+    to_tier: str
+    reason: str
+    by_unit_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class IssueLinked:
+    """The same problem at the same place is already open: this one follows it."""
+
+    type: ClassVar[str] = "issue.linked"
+    issue_id: str
+    primary_issue_id: str
+    linked_at: datetime

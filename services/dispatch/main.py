@@ -2,14 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
+from services.dispatch import rules
 from services.dispatch.app import create_app
 from services.dispatch.handlers import EVENT_HANDLERS
+from services.dispatch.metrics import OpenCasesCollector
 from services.dispatch.schemas import EVENT_READERS, write_payload
+from services.dispatch.sweeper import run_feedback_sweeper
 from shared import directory
-from shared.config import Settings
+from shared.config import REPO_ROOT, Settings
 from shared.directory import Directory
+from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble
 
@@ -19,9 +26,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 @dataclass(frozen=True)
 class Context:
     directory: Directory
+    rules: rules.Rules
+    clock: Callable[[], datetime] = utcnow  # tests inject their own time
 
 
-def bootstrap(settings: Settings) -> Service:
-    context = Context(directory=directory.load(settings.directory_path))
+def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
+    rules_path = Path(settings.env.get("LOUDONG_DISPATCH_RULES") or REPO_ROOT / "deploy" / "dispatch.yaml")
+    context = Context(directory.load(settings.directory_path), rules.load(rules_path), clock)
     service_store = Store("dispatch", settings.database_url, MIGRATIONS, write_payload)
-    return assemble(settings, service_store, EVENT_HANDLERS, EVENT_READERS, context, create_app)
+    loops = {"feedback": partial(run_feedback_sweeper, service_store, context, 1.0)}
+    return assemble(settings, service_store, EVENT_HANDLERS, EVENT_READERS, context, create_app, loops,
+                    collectors=(OpenCasesCollector(service_store),))

@@ -1,51 +1,61 @@
-"""Dispatch's decisions: where an issue belongs, who handles it, what a unit may do now."""
+"""Dispatch's lifecycle as tables, and the domain errors it answers with."""
 from __future__ import annotations
 
-from shared.directory import Directory, Unit
+RETURN_REASONS = ("wrong_function", "wrong_place", "unclear_ownership")
+OPEN_CASE_STATES = ("triage", "arbitration", "dispatched", "claimed")
+SUPERVISING_TYPES = ("street_office", "district_leader")
 
-FALLBACK_CATEGORY = "other"
-# The lifecycle as a table: action -> states it is allowed in, and the state it leads to.
-TRANSITIONS = {"claim": ({"dispatched"}, "claimed"), "resolve": ({"claimed"}, "resolved")}
+# An assignment's lifecycle: action -> (states it is allowed in, the state it leads to).
+ASSIGNMENT = {
+    "claim": ({"dispatched"}, "claimed"),
+    "return": ({"dispatched"}, "returned"),
+    "note": ({"claimed"}, "claimed"),
+    "resolve": ({"claimed"}, "resolved"),
+}
+# The issue's own lifecycle: action -> (states it is allowed in, the state it leads to).
+CASE = {
+    "triage": ({"triage"}, "dispatched"),
+    "arbitrate": ({"arbitration"}, "dispatched"),
+    "retier": ({"dispatched", "claimed"}, None),
+    "feedback": ({"resolved"}, None),
+}
 
 
-class AssignmentNotFound(Exception):
+class NotFound(Exception):
     pass
 
 
-class NotAssignedToUnit(Exception):
+class Forbidden(Exception):
     pass
+
+
+class Invalid(Exception):
+    """A well-formed request naming something that does not exist (an unknown unit or category)."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(f"{k}: {v[0]}" for k, v in errors.items()))
+        self.errors = errors
 
 
 class InvalidTransition(Exception):
-    def __init__(self, action: str, state: str):
-        super().__init__(f"cannot {action} an assignment that is {state}")
+    def __init__(self, action: str, state: str, what: str = "assignment"):
+        super().__init__(f"cannot {action} an {what} that is {state}" if what[0] in "aeiou"
+                         else f"cannot {action} a {what} that is {state}")
         self.action, self.state = action, state
 
 
-def place_of(directory: Directory, location: dict) -> str:
-    """The most specific place of the directory that the location names."""
-    for key in ("building", "compound", "community"):
-        place = location.get(key)
-        if place in directory.places:
-            return place
-    return location["street"]
-
-
-def lead_unit(directory: Directory, place_id: str, category: str) -> Unit:
-    """The nearest unit that handles the category; the street office handles every category."""
-    candidates = directory.units_for(place_id, category)
-    if not candidates:
-        raise LookupError(f"no unit handles {category} at {place_id}; check the directory")
-    return candidates[0]
-
-
-def tier_of(directory: Directory, category: str) -> str:
-    return directory.categories[category].default_tier
-
-
-def after(action: str, state: str) -> str:
+def after(action: str, state: str, table: dict = ASSIGNMENT, what: str = "assignment") -> str | None:
     """The state after `action`, or InvalidTransition naming the current state."""
-    allowed, result = TRANSITIONS[action]
+    allowed, result = table[action]
     if state not in allowed:
-        raise InvalidTransition(action, state)
-    return result
+        raise InvalidTransition(action, state, what)
+    return result if result is not None else state
+
+
+def duplicate_key(location: dict, place_id: str) -> str | None:
+    """Same building, or same compound when no building is named: the same problem twice."""
+    if location.get("building") and (location.get("compound") or location.get("community")):
+        return f"{location.get('compound') or location.get('community')}/{location['building']}"
+    if location.get("compound"):
+        return location["compound"]
+    return None

@@ -1,80 +1,120 @@
-"""Dispatch's schemas: unit actions over HTTP, the payloads it publishes, the reader for submissions."""
+"""Dispatch's schemas: unit and supervisor actions over HTTP, the payloads it publishes,
+readers for the events it consumes."""
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from services.dispatch.events import IssueClaimed, IssueDispatched, IssueResolved
+from services.dispatch import events
+from services.dispatch.model import RETURN_REASONS
 from shared.directory import TIERS
-from shared.outbox import PayloadWriter
+from shared.outbox import PayloadWriter, payload_schema
 
 
-class ClaimSchema(Schema):
-    unit_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+class ReturnSchema(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(RETURN_REASONS))
+    note = fields.String(validate=validate.Length(max=2000))
+
+
+class NoteSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class ResolveSchema(Schema):
-    unit_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     resolution = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class ContactSchema(Schema):
+class RetierSchema(Schema):
+    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class FlagsSchema(Schema):
+    households_affected = fields.Integer(validate=validate.Range(min=0, max=100_000))
+    needs_several_departments = fields.Boolean()
+    repeated_complaint = fields.Boolean()
+
+
+class TriageSchema(Schema):
+    category = fields.String(required=True)
+    flags = fields.Nested(FlagsSchema, load_default=dict)
+
+
+class ArbitrateSchema(Schema):
+    unit_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class MeetingSchema(Schema):
+    street = fields.String(required=True)
+    held_on = fields.Date(required=True)
+    place = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    attending_units = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
+
+
+class _Contact(Schema):
     name = fields.String(required=True)
     phone = fields.String(required=True)
 
 
-class IssueDispatchedSchema(Schema):
-    issue_id = fields.String(required=True)
-    assignment = fields.Integer(required=True, validate=validate.Range(min=1))
-    unit_id = fields.String(required=True)
-    unit_name = fields.String(required=True)
-    unit_contacts = fields.List(fields.Nested(ContactSchema), required=True)
-    supervisor_id = fields.String(required=True, allow_none=True)
-    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
-    category = fields.String(required=True)
-    category_name = fields.String(required=True)
-    street = fields.String(required=True)
-    place_id = fields.String(required=True)
-    place_name = fields.String(required=True)
-    dispatched_at = fields.AwareDateTime(required=True)
+_tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+write_payload = PayloadWriter({
+    events.IssueDispatched: payload_schema(
+        events.IssueDispatched, tier=_tier, role=fields.String(required=True, validate=validate.OneOf(("lead", "co"))),
+        unit_contacts=fields.List(fields.Nested(_Contact), required=True)),
+    events.IssueClaimed: payload_schema(events.IssueClaimed, tier=_tier),
+    events.IssueReturned: payload_schema(
+        events.IssueReturned, reason=fields.String(required=True, validate=validate.OneOf(RETURN_REASONS))),
+    events.ArbitrationNeeded: payload_schema(events.ArbitrationNeeded),
+    events.TriageNeeded: payload_schema(events.TriageNeeded),
+    events.ProgressNoted: payload_schema(events.ProgressNoted),
+    events.IssueResolved: payload_schema(events.IssueResolved),
+    events.IssueClosed: payload_schema(
+        events.IssueClosed, reason=fields.String(required=True, validate=validate.OneOf(
+            ("satisfied", "no_feedback", "with_linked")))),
+    events.IssueReopened: payload_schema(events.IssueReopened, tier=_tier),
+    events.IssueRetiered: payload_schema(events.IssueRetiered, from_tier=_tier, to_tier=_tier),
+    events.IssueLinked: payload_schema(events.IssueLinked),
+})
 
 
-class IssueClaimedSchema(Schema):
-    issue_id = fields.String(required=True)
-    assignment = fields.Integer(required=True)
-    unit_id = fields.String(required=True)
-    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
-    street = fields.String(required=True)
-    claimed_at = fields.AwareDateTime(required=True)
-
-
-class IssueResolvedSchema(Schema):
-    issue_id = fields.String(required=True)
-    assignment = fields.Integer(required=True)
-    unit_id = fields.String(required=True)
-    resolution = fields.String(required=True)
-    resolved_at = fields.AwareDateTime(required=True)
-
-
-write_payload = PayloadWriter({IssueDispatched: IssueDispatchedSchema(), IssueClaimed: IssueClaimedSchema(),
-                               IssueResolved: IssueResolvedSchema()})
-
-
-class LocationReader(Schema):
+class _Reader(Schema):
     class Meta:
         unknown = EXCLUDE
 
+
+class LocationReader(_Reader):
     street = fields.String(required=True)
     community = fields.String(load_default=None)
     compound = fields.String(load_default=None)
     building = fields.String(load_default=None)
 
 
-class SubmittedReader(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class SubmittedReader(_Reader):
+    description = fields.String(load_default="")
     category = fields.String(load_default=None, allow_none=True)
     location = fields.Nested(LocationReader, required=True)
+    attributes = fields.Dict(load_default=dict)
+    meeting_id = fields.String(load_default=None, allow_none=True)
+    promised_by = fields.AwareDateTime(load_default=None, allow_none=True)
+    submitted_at = fields.AwareDateTime(load_default=None)
 
 
-EVENT_READERS = {"issue.submitted": SubmittedReader()}
+class FeedbackReader(_Reader):
+    satisfied = fields.Boolean(required=True)
+    rating = fields.Integer(load_default=None)
+
+
+class EscalatedReader(_Reader):
+    level = fields.Integer(required=True)
+
+
+class ClockArmedReader(_Reader):
+    clock = fields.String(required=True)
+    due_at = fields.AwareDateTime(required=True)
+
+
+EVENT_READERS = {
+    "issue.submitted": SubmittedReader(),
+    "issue.feedback_given": FeedbackReader(),
+    "issue.escalated": EscalatedReader(),
+    "issue.clock_armed": ClockArmedReader(),
+}

@@ -1,39 +1,176 @@
-"""Dispatch's own table: one current assignment per issue."""
+"""Dispatch's own tables: cases (one per issue), assignments (one per unit sent it), progress
+notes, unit tokens and work-day meetings."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, insert, select, update
+import json
+from datetime import datetime
 
+from sqlalchemy import (Boolean, Column, Connection, Integer, MetaData, String, Table, Text, func, insert, select,
+                        update)
+
+from services.dispatch.model import OPEN_CASE_STATES
 from shared.db import UTCDateTime
+from shared.outbox import SEQ_TYPE
 
 metadata = MetaData()
-assignments = Table(
-    "assignments", metadata,
+cases = Table(
+    "cases", metadata,
     Column("issue_id", String(36), primary_key=True),
-    Column("assignment", Integer, nullable=False),
-    Column("unit_id", String(64), nullable=False),
-    Column("tier", String(16), nullable=False),
-    Column("category", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("category", String(32)),
+    Column("tier", String(16)),
+    Column("flags", Text, nullable=False),
+    Column("description", Text, nullable=False),
     Column("street", String(64), nullable=False),
     Column("place_id", String(64), nullable=False),
+    Column("duplicate_key", String(200)),
+    Column("lead_unit_id", String(64)),
+    Column("returns", Integer, nullable=False),
+    Column("reopened", Integer, nullable=False),
+    Column("linked_to", String(36)),
+    Column("meeting_id", String(36)),
+    Column("promised_by", UTCDateTime),
+    Column("escalation_level", Integer, nullable=False),
+    Column("claim_due", UTCDateTime),
+    Column("resolve_due", UTCDateTime),
+    Column("resolution", Text),
+    Column("closed_reason", String(32)),
+    Column("submitted_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("feedback_due", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+assignments = Table(
+    "assignments", metadata,
+    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("issue_id", String(36), nullable=False, index=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("role", String(8), nullable=False),
+    Column("forced", Boolean, nullable=False),
     Column("state", String(16), nullable=False),
+    Column("return_reason", String(32)),
     Column("resolution", Text),
     Column("dispatched_at", UTCDateTime, nullable=False),
     Column("claimed_at", UTCDateTime),
-    Column("resolved_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+)
+notes = Table(
+    "notes", metadata,
+    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("issue_id", String(36), nullable=False, index=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+unit_tokens = Table(
+    "unit_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+meetings = Table(
+    "meetings", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("street", String(64), nullable=False),
+    Column("held_on", String(10), nullable=False),
+    Column("place", String(200), nullable=False),
+    Column("attending", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 
-def add(conn: Connection, **values) -> None:
-    conn.execute(insert(assignments).values(**values))
+def _rows(conn: Connection, query) -> list[dict]:
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def get(conn: Connection, issue_id: str, for_update: bool = False) -> dict | None:
-    query = select(assignments).where(assignments.c.issue_id == issue_id)
+def add_case(conn: Connection, **values) -> None:
+    conn.execute(insert(cases).values(flags=json.dumps(values.pop("flags", {})), **values))
+
+
+def get_case(conn: Connection, issue_id: str, for_update: bool = False) -> dict | None:
+    query = select(cases).where(cases.c.issue_id == issue_id)
     if for_update:
-        query = query.with_for_update()  # two units acting at once are serialized here
+        query = query.with_for_update()  # actions on one issue take turns, across replicas
     row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    return {**row, "flags": json.loads(row["flags"])}
+
+
+def change_case(conn: Connection, issue_id: str, **values) -> None:
+    if "flags" in values:
+        values["flags"] = json.dumps(values["flags"])
+    conn.execute(update(cases).where(cases.c.issue_id == issue_id).values(**values))
+
+
+def open_duplicate(conn: Connection, category: str, duplicate_key: str, issue_id: str) -> dict | None:
+    return conn.execute(select(cases).where(
+        cases.c.category == category, cases.c.duplicate_key == duplicate_key, cases.c.issue_id != issue_id,
+        cases.c.linked_to.is_(None), cases.c.state.in_(OPEN_CASE_STATES)).order_by(cases.c.submitted_at)
+    ).mappings().first()
+
+
+def linked_to(conn: Connection, issue_id: str) -> list[dict]:
+    return _rows(conn, select(cases).where(cases.c.linked_to == issue_id, cases.c.state.in_(("linked", "resolved"))))
+
+
+def add_assignment(conn: Connection, **values) -> int:
+    return conn.execute(insert(assignments).values(**values)).inserted_primary_key[0]
+
+
+def assignments_of(conn: Connection, issue_id: str) -> list[dict]:
+    return _rows(conn, select(assignments).where(assignments.c.issue_id == issue_id).order_by(assignments.c.id))
+
+
+def current_assignment(conn: Connection, issue_id: str, unit_id: str) -> dict | None:
+    """The unit's latest assignment on the issue, locked."""
+    row = conn.execute(select(assignments).where(assignments.c.issue_id == issue_id, assignments.c.unit_id == unit_id)
+                       .order_by(assignments.c.id.desc()).limit(1).with_for_update()).mappings().first()
     return dict(row) if row else None
 
 
-def change(conn: Connection, issue_id: str, **values) -> None:
-    conn.execute(update(assignments).where(assignments.c.issue_id == issue_id).values(**values))
+def change_assignment(conn: Connection, assignment_id: int, **values) -> None:
+    conn.execute(update(assignments).where(assignments.c.id == assignment_id).values(**values))
+
+
+def inbox(conn: Connection, unit_id: str) -> list[dict]:
+    query = (select(assignments, cases.c.category, cases.c.tier, cases.c.street, cases.c.place_id,
+                    cases.c.description, cases.c.claim_due, cases.c.resolve_due, cases.c.promised_by)
+             .join(cases, cases.c.issue_id == assignments.c.issue_id)
+             .where(assignments.c.unit_id == unit_id, assignments.c.state.in_(("dispatched", "claimed")))
+             .order_by(assignments.c.dispatched_at))
+    return _rows(conn, query)
+
+
+def street_queue(conn: Connection, street: str, states: tuple[str, ...]) -> list[dict]:
+    return _rows(conn, select(cases).where(cases.c.street == street, cases.c.state.in_(states))
+                 .order_by(cases.c.submitted_at))
+
+
+def add_note(conn: Connection, **values) -> None:
+    conn.execute(insert(notes).values(**values))
+
+
+def feedback_overdue(conn: Connection, now: datetime, limit: int) -> list[dict]:
+    return _rows(conn, select(cases).where(cases.c.state == "resolved", cases.c.feedback_due <= now)
+                 .order_by(cases.c.feedback_due).limit(limit).with_for_update(skip_locked=True))
+
+
+def open_by_tier(conn: Connection) -> list[tuple[str, str, int]]:
+    query = (select(cases.c.street, cases.c.tier, func.count()).where(cases.c.state.in_(OPEN_CASE_STATES))
+             .group_by(cases.c.street, cases.c.tier))
+    return [tuple(r) for r in conn.execute(query)]
+
+
+def add_meeting(conn: Connection, **values) -> None:
+    conn.execute(insert(meetings).values(**values))
+
+
+def get_meeting(conn: Connection, meeting_id: str) -> dict | None:
+    row = conn.execute(select(meetings).where(meetings.c.id == meeting_id)).mappings().first()
+    return {**row, "attending": json.loads(row["attending"])} if row else None
+
+
+def raised_at(conn: Connection, meeting_id: str) -> list[dict]:
+    return _rows(conn, select(cases).where(cases.c.meeting_id == meeting_id).order_by(cases.c.submitted_at))
