@@ -14,12 +14,14 @@ EXCHANGE_NAME = "loudong.events"
 EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 
 # Who consumes what. The producers: intake → issue.submitted, issue.feedback_given; dispatch → issue.dispatched,
-# issue.claimed, issue.resolved; escalation → issue.escalated, issue.clock_armed;
-# notify → notification.*. intake's issue.feedback_given waits for dispatch's reopen/close.
+# issue.claimed, issue.returned, issue.progress_noted, issue.resolved, issue.closed, issue.reopened,
+# issue.retiered, issue.linked, issue.triage_needed, issue.arbitration_needed; escalation → issue.escalated,
+# issue.clock_armed; notify → notification.*.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "intake": ("issue.dispatched", "issue.claimed", "issue.resolved", "issue.escalated", "issue.clock_armed",
-               "notification.sent", "notification.failed"),
-    "dispatch": ("issue.submitted",),
+    "intake": ("issue.dispatched", "issue.claimed", "issue.returned", "issue.progress_noted", "issue.resolved",
+               "issue.closed", "issue.reopened", "issue.retiered", "issue.linked", "issue.escalated",
+               "issue.clock_armed", "notification.sent", "notification.failed"),
+    "dispatch": ("issue.submitted", "issue.feedback_given", "issue.escalated", "issue.clock_armed"),
     "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved"),
     "notify": ("issue.dispatched", "issue.escalated"),
 }

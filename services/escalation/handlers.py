@@ -10,27 +10,33 @@ from shared.outbox import UnitOfWork
 
 
 def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
-    """The assigned unit must claim within its tier's limit."""
+    """The assigned unit must claim within its tier's limit. Co-units' parts carry no clock."""
     p = event.payload
+    if p["role"] != "lead":
+        return
     existing = store.get_clock(uow.conn, event.issue_id, "claim")
     if model.may_arm(p["assignment"], existing):
         _arm(uow, context, existing, event.issue_id, "claim", p["assignment"], p["unit_id"], p["tier"], p["street"])
 
 
 def on_issue_claimed(uow: UnitOfWork, event: Envelope, context) -> None:
-    """Claimed: the claim clock stops and the resolve clock starts."""
+    """Claimed: the claim clock stops and the resolve clock starts (at the work day's promise, if any)."""
     p = event.payload
+    if p["role"] != "lead":
+        return
     claim = store.get_clock(uow.conn, event.issue_id, "claim")
     if model.may_stop(p["assignment"], claim):
         _stop(uow, context, claim, event.issue_id, "claim", p["assignment"], p["unit_id"], p["tier"], p["street"])
     resolve = store.get_clock(uow.conn, event.issue_id, "resolve")
     if model.may_arm(p["assignment"], resolve):
         _arm(uow, context, resolve, event.issue_id, "resolve", p["assignment"], p["unit_id"], p["tier"],
-             p["street"])
+             p["street"], due_at=p["promised_by"])
 
 
 def on_issue_resolved(uow: UnitOfWork, event: Envelope, context) -> None:
     p = event.payload
+    if p["role"] != "lead":
+        return
     resolve = store.get_clock(uow.conn, event.issue_id, "resolve")
     if model.may_stop(p["assignment"], resolve):
         tier = resolve["tier"] if resolve else "small"
@@ -74,9 +80,9 @@ def _escalate(uow: UnitOfWork, context, clock: dict, now: datetime) -> None:
                            metrics.FIRING_LAG.observe(lag)))
 
 
-def _arm(uow, context, existing, issue_id, clock_name, assignment, unit_id, tier, street) -> None:
+def _arm(uow, context, existing, issue_id, clock_name, assignment, unit_id, tier, street, due_at=None) -> None:
     now = context.clock()
-    due_at = model.deadline(now, context.policies.tiers[tier].limit(clock_name))
+    due_at = due_at or model.deadline(now, context.policies.tiers[tier].limit(clock_name))
     store.put_clock(uow.conn, existing, issue_id=issue_id, clock=clock_name, assignment=assignment, level=0,
                     unit_id=unit_id, tier=tier, street=street, state="armed",
                     due_at=due_at, policy_version=context.policies.version, updated_at=now)

@@ -48,6 +48,7 @@ class _Reader(Schema):
 
 
 class DispatchedReader(_Reader):
+    role = fields.String(load_default="lead")
     assignment = fields.Integer(required=True)
     unit_id = fields.String(required=True)
     tier = fields.String(required=True)
@@ -55,13 +56,16 @@ class DispatchedReader(_Reader):
 
 
 class ClaimedReader(_Reader):
+    role = fields.String(load_default="lead")
     assignment = fields.Integer(required=True)
     unit_id = fields.String(required=True)
     tier = fields.String(required=True)
     street = fields.String(load_default="")
+    promised_by = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class ResolvedReader(_Reader):
+    role = fields.String(load_default="lead")
     assignment = fields.Integer(required=True)
     unit_id = fields.String(required=True)
 

@@ -19,6 +19,8 @@ class IssueSubmitted:
     location: dict
     attributes: dict
     media_urls: list
+    meeting_id: str | None
+    promised_by: datetime | None
     submitted_at: datetime
 
 

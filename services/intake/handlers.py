@@ -8,6 +8,7 @@ from services.intake import model, store
 from services.intake.events import FeedbackGiven, IssueSubmitted
 from shared.envelope import Envelope, utcnow
 from shared.outbox import UnitOfWork
+from shared.subscriber import UnknownIssue
 
 
 class IdempotencyConflict(Exception):
@@ -32,7 +33,8 @@ def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: l
     uow.emit(IssueSubmitted(issue_id=issue_id, channel=submission["channel"], title=submission.get("title"),
                             description=submission["description"], category=submission.get("category"),
                             location=location, attributes=submission.get("attributes") or {},
-                            media_urls=submission.get("media_urls") or [], submitted_at=now))
+                            media_urls=submission.get("media_urls") or [], meeting_id=submission.get("meeting_id"),
+                            promised_by=submission.get("promised_by"), submitted_at=now))
     return issue_id, True  # the timeline's first entry is the issue row itself: one insert fewer
 
 
@@ -50,8 +52,9 @@ def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
     """Every event about an issue lands on its timeline and may move its status."""
     issue = store.get_issue(uow.conn, event.issue_id, for_update=True)
     if issue is None:
-        raise LookupError(f"{event.type} for unknown issue {event.issue_id}")  # retried, then dead-lettered
-    changed = {k: v for k, v in model.changes(issue, event.type, event.payload).items() if issue[k] != v}
+        raise UnknownIssue(event.issue_id)
+    proposed = model.changes(issue, event.type, event.payload, event.occurred_at)
+    changed = {k: v for k, v in proposed.items() if issue[k] != v}
     if event.type not in model.QUIET_EVENTS:
         changed["updated_at"] = utcnow()
         store.add_to_timeline(uow.conn, event.issue_id, event.id, event.type, event.occurred_at,
@@ -63,7 +66,13 @@ def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
 EVENT_HANDLERS = {
     "issue.dispatched": on_issue_event,
     "issue.claimed": on_issue_event,
+    "issue.returned": on_issue_event,
+    "issue.progress_noted": on_issue_event,
     "issue.resolved": on_issue_event,
+    "issue.closed": on_issue_event,
+    "issue.reopened": on_issue_event,
+    "issue.retiered": on_issue_event,
+    "issue.linked": on_issue_event,
     "issue.escalated": on_issue_event,
     "issue.clock_armed": on_issue_event,
     "notification.sent": on_issue_event,

@@ -4,7 +4,8 @@ from __future__ import annotations
 # An issue only moves forward here; events may arrive out of order, so a late
 # "dispatched" never takes a claimed issue back.
 STATUS_RANK = {"received": 0, "dispatched": 1, "claimed": 2, "resolved": 3, "closed": 4}
-STATUS_AFTER = {"issue.dispatched": "dispatched", "issue.claimed": "claimed", "issue.resolved": "resolved"}
+STATUS_AFTER = {"issue.dispatched": "dispatched", "issue.claimed": "claimed", "issue.resolved": "resolved",
+                "issue.closed": "closed"}
 OPEN311_CLOSED = {"resolved", "closed"}
 QUIET_EVENTS = {"issue.clock_armed"}  # they set deadlines; the timeline shows what people did
 
@@ -16,17 +17,29 @@ def next_status(current: str, event_type: str) -> str:
     return proposed
 
 
-def changes(issue: dict, event_type: str, payload: dict) -> dict:
-    """The columns of the issue's public view that an event changes."""
-    found = {"status": next_status(issue["status"], event_type)}
-    if event_type == "issue.dispatched":
+def changes(issue: dict, event_type: str, payload: dict, occurred_at) -> dict:
+    """The columns of the issue's public view that an event changes. A reopening starts the
+    status over; events from before it no longer move the status."""
+    if event_type == "issue.reopened":
+        return {"status": "dispatched", "tier": payload["tier"], "reopened_at": occurred_at, "status_note": None}
+    stale = issue["reopened_at"] is not None and occurred_at < issue["reopened_at"]
+    if event_type in ("issue.claimed", "issue.resolved") and payload.get("role", "lead") != "lead":
+        stale = True  # a co-unit's part does not move the issue
+    found = {} if stale else {"status": next_status(issue["status"], event_type)}
+    if event_type == "issue.dispatched" and payload.get("role", "lead") == "lead" and not stale:
         found.update(assigned_unit_id=payload["unit_id"], assigned_unit_name=payload["unit_name"],
                      tier=payload["tier"], category=issue["category"] or payload["category"])
     elif event_type == "issue.escalated":
         found["escalation_level"] = max(issue["escalation_level"], payload["level"])
         found["status_note"] = summary(event_type, payload)
-    elif event_type == "issue.resolved":
+    elif event_type == "issue.resolved" and not stale:
         found["status_note"] = payload["resolution"] or None
+    elif event_type == "issue.progress_noted":
+        found["status_note"] = payload["note"]
+    elif event_type == "issue.retiered":
+        found["tier"] = payload["to_tier"]
+    elif event_type == "issue.linked":
+        found["status_note"] = f"linked to {payload['primary_issue_id']}, the same problem already open"
     elif event_type == "issue.clock_armed":
         found[f"{payload['clock']}_deadline"] = payload["due_at"]
     return found
@@ -41,7 +54,8 @@ def summary(event_type: str, payload: dict) -> str:
     if event_type == "issue.submitted":
         return "received"
     if event_type == "issue.dispatched":
-        return f"dispatched to {payload.get('unit_name') or payload['unit_id']}"
+        part = " (co-handling)" if payload.get("role") == "co" else ""
+        return f"dispatched to {payload.get('unit_name') or payload['unit_id']}{part}"
     if event_type == "issue.claimed":
         return f"claimed by {payload['unit_id']}"
     if event_type == "issue.resolved":
@@ -49,6 +63,18 @@ def summary(event_type: str, payload: dict) -> str:
     if event_type == "issue.escalated":
         return (f"escalated to level {payload['level']} "
                 f"({payload.get('to_unit_name') or payload['to_unit_id']}): {payload['reason']}")
+    if event_type == "issue.returned":
+        return f"returned by {payload['unit_id']}: {payload['reason']}"
+    if event_type == "issue.progress_noted":
+        return f"progress from {payload['unit_id']}: {payload['note']}"
+    if event_type == "issue.closed":
+        return f"closed ({payload['reason']})"
+    if event_type == "issue.reopened":
+        return f"reopened at tier {payload['tier']}: the resident was not satisfied"
+    if event_type == "issue.retiered":
+        return f"moved from tier {payload['from_tier']} to {payload['to_tier']} by {payload['by_unit_id']}: {payload['reason']}"
+    if event_type == "issue.linked":
+        return f"linked to the open issue {payload['primary_issue_id']}"
     if event_type == "issue.feedback_given":
         return f"resident {'satisfied' if payload['satisfied'] else 'not satisfied'}, rated {payload['rating']}/5"
     if event_type == "notification.sent":

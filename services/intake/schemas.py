@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timezone
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -116,6 +117,18 @@ def submission_schema(places: Directory) -> Schema:
                                  load_default=list, validate=validate.Length(max=10))
         external_id = Text(validate=validate.Length(min=1, max=100))
         attributes = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
+        meeting_id = fields.String(validate=validate.Length(min=1, max=36))
+        promised_by = fields.AwareDateTime()
+
+        @validates_schema
+        def _work_day(self, data, **_kwargs):
+            if data.get("channel") == "work_day" and not data.get("meeting_id"):
+                raise ValidationError("an issue raised at a work day names its meeting", field_name="meeting_id")
+            if data.get("channel") != "work_day" and (data.get("meeting_id") or data.get("promised_by")):
+                raise ValidationError("only issues raised at a work day (channel work_day) carry a meeting",
+                                      field_name="meeting_id")
+            if data.get("promised_by") and data["promised_by"] <= datetime.now(timezone.utc):
+                raise ValidationError("the promised deadline is in the past", field_name="promised_by")
 
         @post_load
         def _answers(self, data, **_kwargs):
@@ -151,6 +164,8 @@ class IssueSubmittedSchema(Schema):
     location = fields.Dict(required=True)
     attributes = fields.Dict(required=True)
     media_urls = fields.List(fields.String(), required=True)
+    meeting_id = fields.String(required=True, allow_none=True)
+    promised_by = fields.AwareDateTime(required=True, allow_none=True)
     submitted_at = fields.AwareDateTime(required=True)
 
 
@@ -170,6 +185,7 @@ class _Reader(Schema):
 
 
 class DispatchedReader(_Reader):
+    role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     unit_name = fields.String(load_default="")
     tier = fields.String(load_default=None)
@@ -178,10 +194,12 @@ class DispatchedReader(_Reader):
 
 
 class ClaimedReader(_Reader):
+    role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
 
 
 class ResolvedReader(_Reader):
+    role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     resolution = fields.String(load_default="")
 
@@ -191,6 +209,35 @@ class EscalatedReader(_Reader):
     reason = fields.String(required=True)
     to_unit_id = fields.String(required=True)
     to_unit_name = fields.String(load_default="")
+
+
+class ReturnedReader(_Reader):
+    unit_id = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class NotedReader(_Reader):
+    unit_id = fields.String(required=True)
+    note = fields.String(required=True)
+
+
+class ClosedReader(_Reader):
+    reason = fields.String(required=True)
+
+
+class ReopenedReader(_Reader):
+    tier = fields.String(required=True)
+
+
+class RetieredReader(_Reader):
+    from_tier = fields.String(required=True)
+    to_tier = fields.String(required=True)
+    reason = fields.String(required=True)
+    by_unit_id = fields.String(required=True)
+
+
+class LinkedReader(_Reader):
+    primary_issue_id = fields.String(required=True)
 
 
 class ClockArmedReader(_Reader):
@@ -207,7 +254,13 @@ class NotificationReader(_Reader):
 EVENT_READERS = {
     "issue.dispatched": DispatchedReader(),
     "issue.claimed": ClaimedReader(),
+    "issue.returned": ReturnedReader(),
+    "issue.progress_noted": NotedReader(),
     "issue.resolved": ResolvedReader(),
+    "issue.closed": ClosedReader(),
+    "issue.reopened": ReopenedReader(),
+    "issue.retiered": RetieredReader(),
+    "issue.linked": LinkedReader(),
     "issue.escalated": EscalatedReader(),
     "issue.clock_armed": ClockArmedReader(),
     "notification.sent": NotificationReader(),

@@ -38,6 +38,7 @@ issues = Table(
     Column("claim_deadline", UTCDateTime),
     Column("resolve_deadline", UTCDateTime),
     Column("status_note", Text),
+    Column("reopened_at", UTCDateTime),
     Column("submitted_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
