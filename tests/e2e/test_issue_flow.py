@@ -38,11 +38,11 @@ def test_an_unclaimed_issue_escalates_and_both_sms_reach_the_provider(deploy, fa
 
 def test_a_claimed_issue_does_not_escalate(deploy, fast_policies, sms_provider):
     deployment = deploy(LOUDONG_POLICIES=fast_policies)
+    unit = deployment.unit_tokens("baian-xincun-property")["baian-xincun-property"]
     issue_id = _submit(deployment)
     wait_for(lambda: sms_provider.messages, what="the dispatch SMS")
 
-    claimed = requests.post(f"{deployment.url('dispatch')}/v1/assignments/{issue_id}/claim",
-                            json={"unit_id": "baian-xincun-property"}, timeout=5)
+    claimed = requests.post(f"{deployment.url('dispatch')}/v1/assignments/{issue_id}/claim", headers=unit, timeout=5)
 
     assert claimed.status_code == 200
     wait_for(lambda: _issue(deployment, issue_id)["status"] == "claimed", what="claimed status")
@@ -54,10 +54,13 @@ def test_a_claimed_issue_does_not_escalate(deploy, fast_policies, sms_provider):
 def test_a_service_killed_mid_flow_loses_and_doubles_nothing(deploy, sms_provider):
     deployment = deploy()  # the shipped policies: hours to claim, so no escalation interferes
 
-    ids = [_submit(deployment) for _ in range(15)]
+    def another(n):  # a different building each time, so that none is linked as a duplicate
+        return _submit(deployment, {**SUBMISSION, "location": {**SUBMISSION["location"], "building": str(n)}})
+
+    ids = [another(n) for n in range(15)]
     deployment.kill("dispatch")
     deployment.kill("notify")
-    ids += [_submit(deployment) for _ in range(10)]  # intake keeps accepting meanwhile
+    ids += [another(n) for n in range(15, 25)]  # intake keeps accepting meanwhile
     deployment.start("dispatch", "notify")
 
     wait_for(lambda: len(sms_provider.messages) >= len(ids), timeout=60, what="one SMS per issue")

@@ -70,7 +70,7 @@ def test_two_sweepers_fire_every_escalation_exactly_once(tmp_path, postgres_urls
     clock.advance(hours=2, seconds=1)
 
     def sweep(service):
-        while sweep_once(service.store, service.subscriber._context):
+        while sweep_once(service.store, service.context):
             pass
 
     threads = [threading.Thread(target=sweep, args=(s,)) for s in sweepers]

@@ -22,7 +22,7 @@ def escalation(tmp_path, clock):
 
 
 def _sweep(service):
-    return sweep_once(service.store, service.subscriber._context)
+    return sweep_once(service.store, service.context)
 
 
 def test_nothing_fires_before_the_claim_deadline(escalation, clock):

@@ -31,7 +31,7 @@ def notify(tmp_path, clock, sms_provider):
 
 
 def _send(service):
-    return send_due(service.store, service.subscriber._context)
+    return send_due(service.store, service.context)
 
 
 def test_a_dispatch_sends_one_sms_to_the_unit(notify, sms_provider):
