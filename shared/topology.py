@@ -13,7 +13,8 @@ from kombu import Exchange, Queue, binding
 EXCHANGE_NAME = "loudong.events"
 EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 
-# Who consumes what. The producers: intake → issue.submitted, issue.feedback_given; dispatch → issue.dispatched,
+# Who consumes what. The producers: intake → issue.submitted, issue.feedback_given,
+# resident.feedback_requested (the one event with a resident's phone: notify alone binds it); dispatch → issue.dispatched,
 # issue.claimed, issue.returned, issue.progress_noted, issue.resolved, issue.closed, issue.reopened,
 # issue.retiered, issue.linked, issue.triage_needed, issue.arbitration_needed; escalation → issue.escalated,
 # issue.clock_armed; notify → notification.*.
@@ -23,7 +24,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
                "issue.clock_armed", "notification.sent", "notification.failed"),
     "dispatch": ("issue.submitted", "issue.feedback_given", "issue.escalated", "issue.clock_armed"),
     "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved"),
-    "notify": ("issue.dispatched", "issue.escalated"),
+    "notify": ("issue.dispatched", "issue.escalated", "resident.feedback_requested"),
 }
 MAX_RETRY_LEVELS = 5
 

@@ -33,3 +33,16 @@ class FeedbackGiven:
     satisfied: bool
     rating: int
     given_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackRequested:
+    """Ask the resident how it went. The one event that carries a resident's phone, and only
+    for residents who consented to be contacted; only notify is bound to it."""
+
+    type: ClassVar[str] = "resident.feedback_requested"
+    issue_id: str
+    phone: str
+    resolution: str
+    linked_to: str | None
+    requested_at: datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.intake import model, store
-from services.intake.events import FeedbackGiven, IssueSubmitted
+from services.intake.events import FeedbackGiven, FeedbackRequested, IssueSubmitted
 from shared.envelope import Envelope, utcnow
 from shared.outbox import UnitOfWork
 from shared.subscriber import UnknownIssue
@@ -61,6 +61,18 @@ def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
                               model.summary(event.type, event.payload))
     if changed:
         store.update_issue(uow.conn, event.issue_id, **changed)
+    if event.type == "issue.resolved" and changed.get("status") == "resolved":
+        _ask_resident(uow, event)
+
+
+def _ask_resident(uow: UnitOfWork, event: Envelope) -> None:
+    """On resolve the resident is asked to rate it, through notify, if they agreed to be contacted."""
+    reporter = store.get_reporter(uow.conn, event.issue_id)
+    if reporter is None or not reporter["consent"]:
+        return
+    uow.emit(FeedbackRequested(issue_id=event.issue_id, phone=reporter["phone"],
+                               resolution=event.payload["resolution"], linked_to=event.payload["linked_to"],
+                               requested_at=utcnow()))
 
 
 EVENT_HANDLERS = {

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.intake.events import FeedbackGiven, IssueSubmitted
+from services.intake.events import FeedbackGiven, FeedbackRequested, IssueSubmitted
 from shared.directory import Directory
-from shared.outbox import PayloadWriter
+from shared.outbox import PayloadWriter, payload_schema
 
 CHANNELS = ("hotline", "app", "web", "wechat", "desk", "work_day")
 STATUSES = ("received", "dispatched", "claimed", "resolved", "closed")
@@ -176,7 +176,8 @@ class FeedbackGivenSchema(Schema):
     given_at = fields.AwareDateTime(required=True)
 
 
-write_payload = PayloadWriter({IssueSubmitted: IssueSubmittedSchema(), FeedbackGiven: FeedbackGivenSchema()})
+write_payload = PayloadWriter({IssueSubmitted: IssueSubmittedSchema(), FeedbackGiven: FeedbackGivenSchema(),
+                               FeedbackRequested: payload_schema(FeedbackRequested)})
 
 
 class _Reader(Schema):
@@ -202,6 +203,7 @@ class ResolvedReader(_Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     resolution = fields.String(load_default="")
+    linked_to = fields.String(load_default=None, allow_none=True)
 
 
 class EscalatedReader(_Reader):

@@ -19,6 +19,10 @@ def on_issue_escalated(uow: UnitOfWork, event: Envelope, context) -> None:
     _plan(uow, event, context, model.escalated_messages(event.issue_id, event.payload))
 
 
+def on_feedback_requested(uow: UnitOfWork, event: Envelope, context) -> None:
+    _plan(uow, event, context, model.feedback_request_messages(event.issue_id, event.payload))
+
+
 def _plan(uow: UnitOfWork, event: Envelope, context, messages: list[model.Message]) -> None:
     """One delivery row per recipient, committed with the inbox record; the sender does the rest."""
     now = context.clock()
@@ -68,4 +72,5 @@ def record_failure(uow: UnitOfWork, delivery: dict, provider: str, reason: str, 
     uow.on_commit(lambda: metrics.FAILED.labels(CHANNEL, provider, reason).inc())
 
 
-EVENT_HANDLERS = {"issue.dispatched": on_issue_dispatched, "issue.escalated": on_issue_escalated}
+EVENT_HANDLERS = {"issue.dispatched": on_issue_dispatched, "issue.escalated": on_issue_escalated,
+                  "resident.feedback_requested": on_feedback_requested}

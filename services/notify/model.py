@@ -46,6 +46,13 @@ def escalated_messages(issue_id: str, payload: dict) -> list[Message]:
     return _to_contacts(payload["to_unit_id"], payload["to_unit_contacts"], text)
 
 
+def feedback_request_messages(issue_id: str, payload: dict) -> list[Message]:
+    resolution = payload["resolution"][:40]
+    text = (f"【楼栋】您反映的问题（单号{reference(issue_id)}）已办结：{resolution}。"
+            f"请通过原渠道告诉我们是否满意。")
+    return [Message("resident", f"resident:{issue_id}", payload["phone"], text)]
+
+
 def _to_contacts(unit_id: str, contacts: list[dict], text: str) -> list[Message]:
     return [Message(unit_id, f"unit:{unit_id}:{i}", c["phone"], text) for i, c in enumerate(contacts)]
 

@@ -63,4 +63,10 @@ class EscalatedReader(_Reader):
     next_deadline = fields.AwareDateTime(required=True)
 
 
-EVENT_READERS = {"issue.dispatched": DispatchedReader(), "issue.escalated": EscalatedReader()}
+class FeedbackRequestedReader(_Reader):
+    phone = fields.String(required=True)
+    resolution = fields.String(load_default="")
+
+
+EVENT_READERS = {"issue.dispatched": DispatchedReader(), "issue.escalated": EscalatedReader(),
+                 "resident.feedback_requested": FeedbackRequestedReader()}

@@ -24,8 +24,8 @@ class Flow:
                 service.bus.poll_once()
 
     def submit(self, **changes) -> str:
-        response = self.services["intake"].app.test_client().post("/v1/issues", headers=AUTH,
-                                                                   json={**SUBMISSION, **changes})
+        body = {**SUBMISSION, "reporter": {**SUBMISSION["reporter"], "consent": True}, **changes}
+        response = self.services["intake"].app.test_client().post("/v1/issues", headers=AUTH, json=body)
         assert response.status_code == 201, response.get_data(as_text=True)
         self.pump()
         return response.json["id"]

@@ -87,3 +87,16 @@ def test_deadlines_come_from_the_clocks_escalation_arms(intake):
     shown = client.get(f"/v1/issues/{issue_id}", headers=AUTH).json
     assert shown["deadlines"] == {"claim": "2026-11-26T04:00:00+00:00", "resolve": None}
     assert [t["type"] for t in shown["timeline"]] == ["issue.submitted"]
+
+
+def test_on_resolve_the_resident_who_consented_is_asked_and_only_they(intake):
+    client = intake.app.test_client()
+    consenting = _submit(client, reporter={**SUBMISSION["reporter"], "consent": True})
+    silent = _submit(client)
+
+    for issue_id in (consenting, silent):
+        intake.subscriber.apply(event("issue.resolved", issue_id, {"unit_id": "u", "resolution": "已疏通"}).to_json())
+
+    [asked] = emitted(intake.store, "resident.feedback_requested")
+    assert asked.issue_id == consenting and asked.payload["phone"] == "+8613800000000"
+    assert all("+8613800000000" not in e.to_json() for e in emitted(intake.store) if e.type != asked.type)

@@ -115,3 +115,13 @@ def test_the_list_of_notifications_masks_the_number(notify, sms_provider):
 
     assert [n["status"] for n in listed] == ["sent"]
     assert "13800000042" not in listed[0]["address"]
+
+
+def test_a_resident_is_asked_to_rate_the_outcome(notify, sms_provider):
+    notify.subscriber.apply(event("resident.feedback_requested", "5f0c2a9e-0000-0000-0000-000000000000", {
+        "phone": "+8613900000000", "resolution": "下水道已疏通", "linked_to": None}).to_json())
+
+    _send(notify)
+
+    [sms] = sms_provider.messages
+    assert sms["to"] == "+8613900000000" and "下水道已疏通" in sms["text"] and "5f0c2a9e" in sms["text"]
