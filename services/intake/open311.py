@@ -149,7 +149,7 @@ def list_requests(fmt: str):
             statuses = set().union(*(STATUS_FILTER[s] for s in _listed(args.get("status"), STATUS_FILTER, "status")))
             codes = _listed(args.get("service_code"), _context().directory.categories, "service_code")
             rows = queries.issues_between(conn, start, end, codes, statuses, MAX_RECORDS)
-    return fmt311.render("service_requests", [fmt311.service_request(r, _names()) for r in rows], fmt)
+    return fmt311.render("service_requests", [fmt311.service_request(r, _context().directory) for r in rows], fmt)
 
 
 @api.get(f"/requests/<issue_id>.{FORMAT}")
@@ -158,7 +158,7 @@ def show_request(issue_id: str, fmt: str):
         issue = store.get_issue(conn, issue_id)
     if issue is None:
         raise Open311Error(404, f"service_request_id {issue_id} not found")
-    return fmt311.render("service_requests", [fmt311.service_request(issue, _names())], fmt)
+    return fmt311.render("service_requests", [fmt311.service_request(issue, _context().directory)], fmt)
 
 
 @api.get(f"/tokens/<token>.{FORMAT}")
@@ -181,10 +181,6 @@ def updates(fmt: str):
         {"update_id": str(r["seq"]), "service_request_id": r["issue_id"],
          "status": "closed" if r["type"] == "issue.resolved" else "open", "updated_datetime": fmt311.w3c(r["occurred_at"]),
          "description": r["summary"], "media_url": None} for r in rows], fmt)
-
-
-def _names() -> dict[str, str]:
-    return {c.id: c.name for c in _context().directory.categories.values()}
 
 
 def _listed(raw: str | None, allowed, name: str) -> list[str]:

@@ -37,8 +37,11 @@ def service_definition(category: Category) -> dict:
         for order, a in enumerate(category.attributes, start=1)]}
 
 
-def service_request(issue: dict, category_names: dict[str, str]) -> dict:
-    address = " ".join(str(issue[k]) for k in ("street", "community", "compound", "building", "address") if issue[k])
+def service_request(issue: dict, directory) -> dict:
+    names = {p.id: p.name for p in directory.places.values()}
+    category_names = {c.id: c.name for c in directory.categories.values()}
+    address = " ".join(names.get(str(issue[k]), str(issue[k]))
+                       for k in ("street", "community", "compound", "building", "address") if issue[k])
     media = json.loads(issue["media_urls"] or "[]")
     return {"service_request_id": issue["id"], "status": open311_status(issue["status"]),
             "status_notes": issue["status_note"], "service_name": category_names.get(issue["category"] or "", ""),

@@ -34,7 +34,8 @@ def reference(issue_id: str) -> str:
 def dispatched_messages(issue_id: str, payload: dict) -> list[Message]:
     category = payload["category_name"] or payload["category"]
     place = payload["place_name"] or payload["place_id"]
-    text = f"【楼栋】新派单 {reference(issue_id)}：{category}，地点{place}，请尽快认领。"
+    kind = "联办任务" if payload["role"] == "co" else "新派单"
+    text = f"【楼栋】{kind} {reference(issue_id)}：{category}，地点{place}，请尽快认领。"
     return _to_contacts(payload["unit_id"], payload["unit_contacts"], text)
 
 

@@ -44,6 +44,7 @@ class ContactReader(_Reader):
 
 
 class DispatchedReader(_Reader):
+    role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     unit_name = fields.String(load_default="")
     unit_contacts = fields.List(fields.Nested(ContactReader), required=True)

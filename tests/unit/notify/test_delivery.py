@@ -125,3 +125,11 @@ def test_a_resident_is_asked_to_rate_the_outcome(notify, sms_provider):
 
     [sms] = sms_provider.messages
     assert sms["to"] == "+8613900000000" and "下水道已疏通" in sms["text"] and "5f0c2a9e" in sms["text"]
+
+
+def test_a_co_handling_department_is_told_it_is_its_part(notify, sms_provider):
+    notify.subscriber.apply(event("issue.dispatched", "i1", {**DISPATCHED, "role": "co"}).to_json())
+
+    _send(notify)
+
+    assert "联办任务" in sms_provider.messages[0]["text"]
