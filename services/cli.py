@@ -118,7 +118,7 @@ def unit_tokens(unit_ids: list[str]) -> int:
     built.store.migrate()
     with built.store.unit_of_work() as uow:
         for unit_id in unit_ids:
-            print(units.issue_token(uow.conn, unit_id))
+            print(units.issue_token(uow, unit_id))
     return 0
 
 

@@ -68,7 +68,8 @@ def create_plumbing_tables_v1(op) -> None:
     plumbing.create_all(bind=op.get_bind())
 
 
-_FIELD_FOR = {"str": fields.String, "int": fields.Integer, "bool": fields.Boolean, "datetime": fields.AwareDateTime,
+_FIELD_FOR = {"str": fields.String, "int": fields.Integer, "float": fields.Float, "bool": fields.Boolean,
+              "datetime": fields.AwareDateTime,
               "list": fields.List, "dict": fields.Dict}
 
 

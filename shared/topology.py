@@ -16,15 +16,20 @@ EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 # Who consumes what. The producers: intake → issue.submitted, issue.feedback_given,
 # resident.feedback_requested (the one event with a resident's phone: notify alone binds it); dispatch → issue.dispatched,
 # issue.claimed, issue.returned, issue.progress_noted, issue.resolved, issue.closed, issue.reopened,
-# issue.retiered, issue.linked, issue.triage_needed, issue.arbitration_needed; escalation → issue.escalated,
-# issue.clock_armed; notify → notification.*.
+# issue.retiered, issue.linked, issue.triage_needed, issue.arbitration_needed, issue.awaiting_resident,
+# issue.resident_replied, unit.token_issued; escalation → issue.escalated, issue.clock_armed, issue.warned,
+# issue.supervision_opened, issue.supervision_closed, issue.deadline_extended; notify → notification.*.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "intake": ("issue.dispatched", "issue.claimed", "issue.returned", "issue.progress_noted", "issue.resolved",
                "issue.closed", "issue.reopened", "issue.retiered", "issue.linked", "issue.escalated",
-               "issue.clock_armed", "notification.sent", "notification.failed"),
+               "issue.clock_armed", "issue.supervision_opened", "issue.supervision_closed",
+               "issue.deadline_extended", "issue.awaiting_resident", "issue.resident_replied",
+               "notification.sent", "notification.failed"),
     "dispatch": ("issue.submitted", "issue.feedback_given", "issue.escalated", "issue.clock_armed"),
-    "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved"),
-    "notify": ("issue.dispatched", "issue.escalated", "resident.feedback_requested"),
+    "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved", "issue.awaiting_resident",
+                   "issue.resident_replied", "issue.arbitration_needed", "issue.reopened", "notification.failed",
+                   "unit.token_issued"),
+    "notify": ("issue.dispatched", "issue.escalated", "issue.warned", "resident.feedback_requested"),
 }
 MAX_RETRY_LEVELS = 5
 

@@ -79,9 +79,9 @@ def sms_provider():
 
 @pytest.fixture
 def fast_policies(tmp_path):
-    """Claim within 2 s, so that an unclaimed issue escalates during a test."""
+    """Claim within 2 s of calendar time, so that an unclaimed issue escalates during a test."""
     path = tmp_path / "policies.yaml"
     path.write_text("tiers:\n" + "".join(
-        f"  {tier}: {{claim_within: PT2S, resolve_within: PT60S}}\n"
+        f"  {tier}: {{claim_within: PT2S, resolve_within: PT60S, time: calendar}}\n"
         for tier in ("private", "small", "big", "hard")))
     return path

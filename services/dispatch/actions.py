@@ -4,7 +4,8 @@ its event together."""
 from __future__ import annotations
 
 from services.dispatch import metrics, model, routing, rules, store
-from services.dispatch.events import IssueClaimed, IssueResolved, IssueRetiered, IssueReturned, ProgressNoted
+from services.dispatch.events import (AwaitingResident, IssueClaimed, IssueResolved, IssueRetiered, IssueReturned,
+                                      ProgressNoted, ResidentReplied)
 from shared.directory import Unit
 from shared.outbox import UnitOfWork
 
@@ -65,6 +66,21 @@ def note(uow: UnitOfWork, context, issue_id: str, unit: Unit, text: str) -> None
     now = context.clock()
     store.add_note(uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now)
     uow.emit(ProgressNoted(issue_id=issue_id, unit_id=unit.id, note=text, noted_at=now))
+
+
+def await_resident(uow: UnitOfWork, context, issue_id: str, unit: Unit, text: str) -> None:
+    """The lead waits for the resident; escalation stops the resolve clock meanwhile."""
+    _, a = _own(uow, issue_id, unit)
+    now = context.clock()
+    store.change_assignment(uow.conn, a["id"], state=model.after("await", a["state"]))
+    store.add_note(uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now)
+    uow.emit(AwaitingResident(issue_id=issue_id, unit_id=unit.id, note=text, at=now))
+
+
+def resident_replied(uow: UnitOfWork, context, issue_id: str, unit: Unit) -> None:
+    _, a = _own(uow, issue_id, unit)
+    store.change_assignment(uow.conn, a["id"], state=model.after("resume", a["state"]))
+    uow.emit(ResidentReplied(issue_id=issue_id, unit_id=unit.id, at=context.clock()))
 
 
 def resolve(uow: UnitOfWork, context, issue_id: str, unit: Unit, resolution: str) -> None:

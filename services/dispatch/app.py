@@ -104,6 +104,18 @@ def add_note(issue_id: str):
     return _act(actions.note, issue_id, json_body(NoteSchema())["note"]), 201
 
 
+@api.post("/assignments/<issue_id>/await-resident")
+def await_resident(issue_id: str):
+    """The unit waits for the resident (the resolve clock stands still meanwhile)."""
+    return _act(actions.await_resident, issue_id, json_body(NoteSchema())["note"])
+
+
+@api.post("/assignments/<issue_id>/resident-replied")
+def resident_replied(issue_id: str):
+    """The resident answered; the resolve clock runs on from where it stood."""
+    return _act(actions.resident_replied, issue_id)
+
+
 @api.post("/assignments/<issue_id>/resolve")
 def resolve(issue_id: str):
     """The unit reports it resolved; the resident is asked next."""

@@ -135,3 +135,34 @@ class IssueLinked:
     issue_id: str
     primary_issue_id: str
     linked_at: datetime
+
+
+@dataclass(frozen=True)
+class AwaitingResident:
+    """The unit waits for the resident (access, documents); the resolve clock stands still."""
+
+    type: ClassVar[str] = "issue.awaiting_resident"
+    issue_id: str
+    unit_id: str
+    note: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ResidentReplied:
+    type: ClassVar[str] = "issue.resident_replied"
+    issue_id: str
+    unit_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class UnitTokenIssued:
+    """A unit got a token here; other services keep its hash so the unit can act there too.
+    The envelope is issue-centred, so its issue_id is `unit:<unit id>`."""
+
+    type: ClassVar[str] = "unit.token_issued"
+    issue_id: str
+    unit_id: str
+    token_hash: str
+    issued_at: datetime

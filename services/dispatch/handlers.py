@@ -74,8 +74,10 @@ def on_escalated(uow: UnitOfWork, event: Envelope, context) -> None:
 
 
 def on_clock_armed(uow: UnitOfWork, event: Envelope, context) -> None:
+    """Claim and resolve deadlines, for the work-day agenda's "overdue"."""
     _case(uow, event)
-    store.change_case(uow.conn, event.issue_id, **{f"{event.payload['clock']}_due": event.payload["due_at"]})
+    if event.payload["clock"] in ("claim", "resolve"):
+        store.change_case(uow.conn, event.issue_id, **{f"{event.payload['clock']}_due": event.payload["due_at"]})
 
 
 def _case(uow: UnitOfWork, event: Envelope) -> dict:

@@ -9,7 +9,9 @@ SUPERVISING_TYPES = ("street_office", "district_leader")
 ASSIGNMENT = {
     "claim": ({"dispatched"}, "claimed"),
     "return": ({"dispatched"}, "returned"),
-    "note": ({"claimed"}, "claimed"),
+    "note": ({"claimed", "awaiting_resident"}, None),
+    "await": ({"claimed"}, "awaiting_resident"),
+    "resume": ({"awaiting_resident"}, "claimed"),
     "resolve": ({"claimed"}, "resolved"),
 }
 # The issue's own lifecycle: action -> (states it is allowed in, the state it leads to).

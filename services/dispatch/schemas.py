@@ -19,6 +19,10 @@ class NoteSchema(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class EmptySchema(Schema):
+    pass
+
+
 class ResolveSchema(Schema):
     resolution = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
@@ -73,6 +77,9 @@ write_payload = PayloadWriter({
     events.IssueReopened: payload_schema(events.IssueReopened, tier=_tier),
     events.IssueRetiered: payload_schema(events.IssueRetiered, from_tier=_tier, to_tier=_tier),
     events.IssueLinked: payload_schema(events.IssueLinked),
+    events.AwaitingResident: payload_schema(events.AwaitingResident),
+    events.ResidentReplied: payload_schema(events.ResidentReplied),
+    events.UnitTokenIssued: payload_schema(events.UnitTokenIssued),
 })
 
 

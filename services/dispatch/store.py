@@ -138,7 +138,8 @@ def inbox(conn: Connection, unit_id: str) -> list[dict]:
     query = (select(assignments, cases.c.category, cases.c.tier, cases.c.street, cases.c.place_id,
                     cases.c.description, cases.c.claim_due, cases.c.resolve_due, cases.c.promised_by)
              .join(cases, cases.c.issue_id == assignments.c.issue_id)
-             .where(assignments.c.unit_id == unit_id, assignments.c.state.in_(("dispatched", "claimed")))
+             .where(assignments.c.unit_id == unit_id,
+                    assignments.c.state.in_(("dispatched", "claimed", "awaiting_resident")))
              .order_by(assignments.c.dispatched_at))
     return _rows(conn, query)
 

@@ -7,16 +7,20 @@ import secrets
 from sqlalchemy import Connection, insert, select
 
 from services.dispatch.store import unit_tokens
+from services.dispatch.events import UnitTokenIssued
 from shared.envelope import utcnow
+from shared.outbox import UnitOfWork
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(conn: Connection, unit_id: str) -> str:
-    token = "lu_" + secrets.token_urlsafe(32)
-    conn.execute(insert(unit_tokens).values(token_hash=_hash(token), unit_id=unit_id, created_at=utcnow()))
+def issue_token(uow: UnitOfWork, unit_id: str) -> str:
+    """A new token; its hash goes out as unit.token_issued so escalation accepts it too."""
+    token, now = "lu_" + secrets.token_urlsafe(32), utcnow()
+    uow.conn.execute(insert(unit_tokens).values(token_hash=_hash(token), unit_id=unit_id, created_at=now))
+    uow.emit(UnitTokenIssued(issue_id=f"unit:{unit_id}", unit_id=unit_id, token_hash=_hash(token), issued_at=now))
     return token
 
 

@@ -36,3 +36,51 @@ class IssueClockArmed:
     level: int
     unit_id: str
     due_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueWarned:
+    """A deadline is near (or, at fraction 1, supervision ran over): tell the unit or its supervisor."""
+
+    type: ClassVar[str] = "issue.warned"
+    issue_id: str
+    clock: str
+    level: int
+    fraction: float
+    to_unit_id: str
+    to_unit_name: str
+    to_unit_contacts: list
+    deadline: datetime
+    warned_at: datetime
+
+
+@dataclass(frozen=True)
+class SupervisionOpened:
+    """The issue reached the district leader in charge: supervision (督辦) with its own deadline."""
+
+    type: ClassVar[str] = "issue.supervision_opened"
+    issue_id: str
+    leader_id: str
+    due_at: datetime
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
+class SupervisionClosed:
+    type: ClassVar[str] = "issue.supervision_closed"
+    issue_id: str
+    by_unit_id: str
+    reason: str
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadlineExtended:
+    type: ClassVar[str] = "issue.deadline_extended"
+    issue_id: str
+    clock: str
+    by_unit_id: str
+    reason: str
+    from_due: datetime
+    to_due: datetime
+    extended_at: datetime

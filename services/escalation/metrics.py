@@ -7,6 +7,7 @@ from prometheus_client.core import GaugeMetricFamily
 from services.escalation import store
 
 ESCALATIONS = Counter("loudong_escalation_escalations_total", "Escalations fired", ["level", "reason"])
+WARNINGS = Counter("loudong_escalation_warnings_total", "Warnings sent before a deadline", ["clock"])
 FIRING_LAG = Histogram("loudong_escalation_firing_lag_seconds", "From a deadline to its escalation committed",
                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
 

@@ -1,8 +1,6 @@
 """Escalation's decisions: when a clock is due, whether an event may move it, who is next."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from shared.directory import Directory, Unit
 
 REASON_BY_CLOCK = {"claim": "claim_overdue", "resolve": "resolve_overdue"}
@@ -25,6 +23,15 @@ def next_rung(directory: Directory, unit_id: str) -> Unit | None:
     return directory.supervisor_of(unit_id)
 
 
-def deadline(start: datetime, limit: timedelta) -> datetime:
-    """Calendar time for now; working time arrives with the working-calendar policies."""
-    return start + limit
+def may_act(directory: Directory, unit: Unit, clock: dict) -> bool:
+    """A supervisor of the clock's unit (anyone above it), its street office, or a district leader."""
+    if unit.type == "district_leader":
+        return True
+    if unit.type == "street_office" and clock["street"] in unit.covers:
+        return True
+    current = clock["unit_id"]
+    while current in directory.units:
+        current = directory.units[current].supervisor
+        if current == unit.id:
+            return True
+    return False

@@ -1,17 +1,22 @@
-"""Time-limit policies from YAML, checked at start: a bad file names its key and stops the service."""
+"""Time-limit policies from YAML, checked at start: a bad file names its key and stops the service.
+
+Per tier, optionally per category: `claim_within` and `resolve_within` (ISO-8601), whether
+each counts working or calendar time, and warning points before each deadline."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import isodate
 import yaml
 
+from services.escalation.calendar import WorkingCalendar
 from shared.directory import TIERS
 
 CLOCKS = ("claim", "resolve")
+RECIPIENTS = ("unit", "supervisor")
 
 
 class PolicyError(Exception):
@@ -19,21 +24,51 @@ class PolicyError(Exception):
 
 
 @dataclass(frozen=True)
-class TierPolicy:
-    claim_within: timedelta
-    resolve_within: timedelta
+class WarningPoint:
+    at: float  # fraction of the limit, 0 < at < 1
+    to: str    # unit or supervisor
 
-    def limit(self, clock: str) -> timedelta:
-        return self.claim_within if clock == "claim" else self.resolve_within
+
+@dataclass(frozen=True)
+class ClockPolicy:
+    within: timedelta
+    working: bool
+    warnings: tuple[WarningPoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class TierPolicy:
+    claim: ClockPolicy
+    resolve: ClockPolicy
+
+    def limit(self, clock: str) -> ClockPolicy:
+        return self.claim if clock == "claim" else self.resolve
 
 
 @dataclass(frozen=True)
 class Policies:
     version: str
     tiers: dict[str, TierPolicy]
+    categories: dict[str, dict[str, TierPolicy]]
+    supervision: ClockPolicy
+    calendar: WorkingCalendar
+
+    def policy_for(self, tier: str, category: str | None = None) -> TierPolicy:
+        return self.categories.get(category or "", {}).get(tier) or self.tiers[tier]
+
+    def deadline(self, start: datetime, clock: ClockPolicy, fraction: float = 1.0) -> datetime:
+        if clock.working:
+            return self.calendar.add(start, clock.within * fraction)
+        return start + clock.within * fraction
+
+    def remaining(self, now: datetime, due: datetime, clock: ClockPolicy) -> timedelta:
+        """What is left of a clock, in its own measure (kept while paused)."""
+        if clock.working:
+            return timedelta(seconds=self.calendar.between(now, due))
+        return max(due - now, timedelta(0))
 
 
-def parse_duration(text: str, where: str) -> timedelta:
+def parse_duration(text, where: str) -> timedelta:
     try:
         value = isodate.parse_duration(str(text))
     except (isodate.ISO8601Error, ValueError) as exc:
@@ -43,6 +78,57 @@ def parse_duration(text: str, where: str) -> timedelta:
     if value <= timedelta(0):
         raise PolicyError(f"{where}: {text!r} must be positive")
     return value
+
+
+def _clock(entry: dict, name: str, where: str, default_working: bool) -> ClockPolicy:
+    key = f"{name}_within"
+    if key not in entry:
+        raise PolicyError(f"{where}.{key}: missing")
+    kind = entry.get(f"{name}_time", entry.get("time", "working" if default_working else "calendar"))
+    if kind not in ("working", "calendar"):
+        raise PolicyError(f"{where}.{name}_time: {kind!r} is neither working nor calendar")
+    warnings = []
+    for i, w in enumerate(entry.get(f"{name}_warnings", entry.get("warnings")) or []):
+        at, to = w.get("at"), w.get("to", "unit")
+        if not isinstance(at, (int, float)) or not 0 < at < 1:
+            raise PolicyError(f"{where}.warnings[{i}].at: {at!r} must be a fraction between 0 and 1 "
+                              "(a warning past the deadline is no warning)")
+        if to not in RECIPIENTS:
+            raise PolicyError(f"{where}.warnings[{i}].to: {to!r} is neither unit nor supervisor")
+        warnings.append(WarningPoint(float(at), to))
+    return ClockPolicy(parse_duration(entry[key], f"{where}.{key}"), kind == "working",
+                       tuple(sorted(warnings, key=lambda w: w.at)))
+
+
+def _tier(entry, where: str, base: TierPolicy | None = None) -> TierPolicy:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where}: expected claim_within and resolve_within")
+    if base is not None:  # a category override only names what differs
+        entry = {**_as_entry(base), **entry}
+    return TierPolicy(_clock(entry, "claim", where, True), _clock(entry, "resolve", where, True))
+
+
+def _as_entry(policy: TierPolicy) -> dict:
+    out = {}
+    for name in CLOCKS:
+        c = policy.limit(name)
+        out[f"{name}_within"] = isodate.duration_isoformat(c.within)
+        out[f"{name}_time"] = "working" if c.working else "calendar"
+        out[f"{name}_warnings"] = [{"at": w.at, "to": w.to} for w in c.warnings]
+    return out
+
+
+def _hours(raw, path) -> list[tuple[time, time]]:
+    hours = []
+    for span in raw or ["09:00-12:00", "14:00-18:00"]:
+        try:
+            start, end = (time.fromisoformat(x.strip()) for x in str(span).split("-"))
+        except ValueError:
+            raise PolicyError(f"{path}: working_hours: {span!r} is not HH:MM-HH:MM") from None
+        if end <= start:
+            raise PolicyError(f"{path}: working_hours: {span!r} ends before it starts")
+        hours.append((start, end))
+    return hours
 
 
 def load(path: Path) -> Policies:
@@ -58,17 +144,18 @@ def load(path: Path) -> Policies:
     for tier, entry in tiers_raw.items():
         if tier not in TIERS:
             raise PolicyError(f"{path}: tiers.{tier}: unknown tier (expected one of {', '.join(TIERS)})")
-        if not isinstance(entry, dict):
-            raise PolicyError(f"{path}: tiers.{tier}: expected claim_within and resolve_within")
-        limits = {}
-        for clock in CLOCKS:
-            key = f"{clock}_within"
-            if key not in entry:
-                raise PolicyError(f"{path}: tiers.{tier}.{key}: missing")
-            limits[key] = parse_duration(entry[key], f"{path}: tiers.{tier}.{key}")
-        tiers[tier] = TierPolicy(**limits)
+        tiers[tier] = _tier(entry, f"{path}: tiers.{tier}")
     missing = [t for t in TIERS if t not in tiers]
     if missing:
         raise PolicyError(f"{path}: tiers: no policy for {', '.join(missing)}")
+    categories = {}
+    for category, entry in (raw.get("categories") or {}).items():
+        categories[category] = {t: _tier(entry, f"{path}: categories.{category}", base) for t, base in tiers.items()}
+    supervision_entry = {"claim_within": raw.get("supervision_within", "P5D"), "time": raw.get("supervision_time", "working")}
+    supervision = _clock(supervision_entry, "claim", f"{path}: supervision", True)
+    calendar = WorkingCalendar(raw.get("timezone", "Asia/Shanghai"), _hours(raw.get("working_hours"), path))
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    return Policies(version=f"{raw.get('version', 1)}-{digest}", tiers=tiers)
+    return Policies(f"{raw.get('version', 1)}-{digest}", tiers, categories, supervision, calendar)
+
+
+__all__ = ["ClockPolicy", "Policies", "PolicyError", "TierPolicy", "WarningPoint", "load", "replace"]

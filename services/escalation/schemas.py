@@ -5,9 +5,11 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.escalation.events import IssueClockArmed, IssueEscalated
 from services.escalation.policies import CLOCKS
-from shared.outbox import PayloadWriter
+from services.escalation import events
+from shared.outbox import PayloadWriter, payload_schema
 
 REASONS = ("claim_overdue", "resolve_overdue", "returned_too_often", "reopened", "undeliverable", "manual")
+CLOCK_NAMES = (*CLOCKS, "supervision", "reopen", "notify", "returns", "manual")
 
 
 class ContactSchema(Schema):
@@ -17,7 +19,7 @@ class ContactSchema(Schema):
 
 class IssueEscalatedSchema(Schema):
     issue_id = fields.String(required=True)
-    clock = fields.String(required=True, validate=validate.OneOf(CLOCKS))
+    clock = fields.String(required=True, validate=validate.OneOf(CLOCK_NAMES))
     assignment = fields.Integer(required=True)
     level = fields.Integer(required=True, validate=validate.Range(min=1))
     reason = fields.String(required=True, validate=validate.OneOf(REASONS))
@@ -32,14 +34,44 @@ class IssueEscalatedSchema(Schema):
 
 class IssueClockArmedSchema(Schema):
     issue_id = fields.String(required=True)
-    clock = fields.String(required=True, validate=validate.OneOf(CLOCKS))
+    clock = fields.String(required=True, validate=validate.OneOf(CLOCK_NAMES))
     assignment = fields.Integer(required=True)
     level = fields.Integer(required=True, validate=validate.Range(min=0))
     unit_id = fields.String(required=True)
     due_at = fields.AwareDateTime(required=True)
 
 
-write_payload = PayloadWriter({IssueEscalated: IssueEscalatedSchema(), IssueClockArmed: IssueClockArmedSchema()})
+write_payload = PayloadWriter({
+    IssueEscalated: IssueEscalatedSchema(), IssueClockArmed: IssueClockArmedSchema(),
+    events.IssueWarned: payload_schema(events.IssueWarned, to_unit_contacts=fields.List(
+        fields.Nested(ContactSchema), required=True)),
+    events.SupervisionOpened: payload_schema(events.SupervisionOpened),
+    events.SupervisionClosed: payload_schema(events.SupervisionClosed),
+    events.DeadlineExtended: payload_schema(events.DeadlineExtended),
+})
+
+
+class ManualEscalationSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ExtensionSchema(Schema):
+    clock = fields.String(required=True, validate=validate.OneOf((*CLOCKS, "supervision")))
+    until = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class CloseSupervisionSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class EscalationQuerySchema(Schema):
+    issue_id = fields.String()
+    reason = fields.String(validate=validate.OneOf(REASONS))
+    to_unit_id = fields.String()
+    level = fields.Integer(validate=validate.Range(min=1))
+    since = fields.AwareDateTime()
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
 class _Reader(Schema):
@@ -52,6 +84,7 @@ class DispatchedReader(_Reader):
     assignment = fields.Integer(required=True)
     unit_id = fields.String(required=True)
     tier = fields.String(required=True)
+    category = fields.String(load_default=None)
     street = fields.String(load_default="")
 
 
@@ -70,8 +103,32 @@ class ResolvedReader(_Reader):
     unit_id = fields.String(required=True)
 
 
+class IssueOnlyReader(_Reader):
+    """Events where only the issue matters (awaiting or replying resident)."""
+
+
+class ArbitrationReader(_Reader):
+    street_office_id = fields.String(required=True)
+
+
+class FailedNotificationReader(_Reader):
+    recipient_unit_id = fields.String(required=True)
+    cause_type = fields.String(required=True)
+
+
+class TokenIssuedReader(_Reader):
+    unit_id = fields.String(required=True)
+    token_hash = fields.String(required=True, validate=validate.Length(equal=64))
+
+
 EVENT_READERS = {
     "issue.dispatched": DispatchedReader(),
     "issue.claimed": ClaimedReader(),
     "issue.resolved": ResolvedReader(),
+    "issue.awaiting_resident": IssueOnlyReader(),
+    "issue.resident_replied": IssueOnlyReader(),
+    "issue.arbitration_needed": ArbitrationReader(),
+    "issue.reopened": IssueOnlyReader(),
+    "notification.failed": FailedNotificationReader(),
+    "unit.token_issued": TokenIssuedReader(),
 }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Column, Connection, Index, Integer, MetaData, String, Table, UniqueConstraint,
-                        func, insert, select, update)
+from sqlalchemy import (Column, Connection, Float, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, func, insert, select, update)
 
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
@@ -24,6 +24,8 @@ clocks = Table(
     Column("due_at", UTCDateTime, nullable=False),
     Column("policy_version", String(32), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("category", String(32)),
+    Column("paused_seconds", Float),  # what was left when the issue began waiting for the resident
 )
 # The sweeper reads only armed rows by due time: its cost follows the due rows, not all clocks.
 Index("ix_clocks_armed_due", clocks.c.due_at, postgresql_where=clocks.c.state == "armed",
@@ -42,6 +44,82 @@ escalations = Table(
     Column("fired_at", UTCDateTime, nullable=False),
     UniqueConstraint("issue_id", "clock", "assignment", "level", name="uq_escalation_step"),
 )
+
+
+warnings = Table(
+    "warnings", metadata,
+    Column("issue_id", String(36), primary_key=True),
+    Column("clock", String(16), primary_key=True),
+    Column("assignment", Integer, primary_key=True),
+    Column("level", Integer, primary_key=True),
+    Column("fraction", Float, primary_key=True),
+    Column("to_unit_id", String(64), nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # armed, fired, cancelled
+)
+Index("ix_warnings_armed_due", warnings.c.due_at, postgresql_where=warnings.c.state == "armed",
+      sqlite_where=warnings.c.state == "armed")
+extensions = Table(
+    "extensions", metadata,
+    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("issue_id", String(36), nullable=False),
+    Column("clock", String(16), nullable=False),
+    Column("by_unit_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("from_due", UTCDateTime, nullable=False),
+    Column("to_due", UTCDateTime, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+unit_tokens = Table(
+    "unit_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+)
+
+
+def arm_warnings(conn: Connection, clock: dict, points: list[tuple[float, str, datetime]]) -> None:
+    """Replace a clock's pending warnings by `points` (fraction, unit to warn, when)."""
+    cancel_warnings(conn, clock["issue_id"], clock["clock"])
+    for fraction, unit_id, due_at in points:
+        conn.execute(insert(warnings).values(
+            issue_id=clock["issue_id"], clock=clock["clock"], assignment=clock["assignment"], level=clock["level"],
+            fraction=fraction, to_unit_id=unit_id, deadline=clock["due_at"], due_at=due_at, state="armed"))
+
+
+def cancel_warnings(conn: Connection, issue_id: str, clock: str) -> None:
+    conn.execute(update(warnings).where(warnings.c.issue_id == issue_id, warnings.c.clock == clock,
+                                        warnings.c.state == "armed").values(state="cancelled"))
+
+
+def due_warnings(conn: Connection, now: datetime, limit: int) -> list[dict]:
+    rows = conn.execute(select(warnings).where(warnings.c.state == "armed", warnings.c.due_at <= now)
+                        .order_by(warnings.c.due_at).limit(limit).with_for_update(skip_locked=True)).mappings()
+    return [dict(r) for r in rows]
+
+
+def mark_warning_fired(conn: Connection, w: dict) -> None:
+    conn.execute(update(warnings).where(*(warnings.c[k] == w[k] for k in
+                                          ("issue_id", "clock", "assignment", "level", "fraction")))
+                 .values(state="fired"))
+
+
+def add_extension(conn: Connection, **values) -> None:
+    conn.execute(insert(extensions).values(**values))
+
+
+def remember_token(conn: Connection, token_hash: str, unit_id: str) -> None:
+    if conn.execute(select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)).first() is None:
+        conn.execute(insert(unit_tokens).values(token_hash=token_hash, unit_id=unit_id))
+
+
+def unit_of_token(conn: Connection, token_hash: str) -> str | None:
+    return conn.execute(select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)).scalar()
+
+
+def escalations_count(conn: Connection, issue_id: str, clock: str) -> int:
+    return conn.execute(select(func.count()).select_from(escalations)
+                        .where(escalations.c.issue_id == issue_id, escalations.c.clock == clock)).scalar_one()
 
 
 def get_clock(conn: Connection, issue_id: str, clock: str) -> dict | None:
@@ -81,11 +159,22 @@ def list_clocks(conn: Connection, issue_id: str) -> list[dict]:
                                           .order_by(clocks.c.clock)).mappings()]
 
 
-def list_escalations(conn: Connection, issue_id: str | None, limit: int) -> list[dict]:
+def list_escalations(conn: Connection, filters: dict, limit: int) -> list[dict]:
     query = select(escalations).order_by(escalations.c.id.desc()).limit(limit)
-    if issue_id:
-        query = query.where(escalations.c.issue_id == issue_id)
+    for key in ("issue_id", "reason", "to_unit_id", "level"):
+        if filters.get(key) is not None:
+            query = query.where(escalations.c[key] == filters[key])
+    if filters.get("since"):
+        query = query.where(escalations.c.fired_at >= filters["since"])
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def overdue_now(conn: Connection, now: datetime) -> list[tuple[str, str, int]]:
+    """(street, unit, count) of armed clocks past due."""
+    query = (select(clocks.c.street, clocks.c.unit_id, func.count()).where(clocks.c.state == "armed",
+                                                                          clocks.c.due_at <= now)
+             .group_by(clocks.c.street, clocks.c.unit_id))
+    return [tuple(r) for r in conn.execute(query)]
 
 
 def overdue_unfired(conn: Connection, now: datetime) -> int:

@@ -87,6 +87,11 @@ EVENT_HANDLERS = {
     "issue.linked": on_issue_event,
     "issue.escalated": on_issue_event,
     "issue.clock_armed": on_issue_event,
+    "issue.supervision_opened": on_issue_event,
+    "issue.supervision_closed": on_issue_event,
+    "issue.deadline_extended": on_issue_event,
+    "issue.awaiting_resident": on_issue_event,
+    "issue.resident_replied": on_issue_event,
     "notification.sent": on_issue_event,
     "notification.failed": on_issue_event,
 }

@@ -40,7 +40,7 @@ def changes(issue: dict, event_type: str, payload: dict, occurred_at) -> dict:
         found["tier"] = payload["to_tier"]
     elif event_type == "issue.linked":
         found["status_note"] = f"linked to {payload['primary_issue_id']}, the same problem already open"
-    elif event_type == "issue.clock_armed":
+    elif event_type == "issue.clock_armed" and payload["clock"] in ("claim", "resolve"):
         found[f"{payload['clock']}_deadline"] = payload["due_at"]
     return found
 
@@ -75,6 +75,16 @@ def summary(event_type: str, payload: dict) -> str:
         return f"moved from tier {payload['from_tier']} to {payload['to_tier']} by {payload['by_unit_id']}: {payload['reason']}"
     if event_type == "issue.linked":
         return f"linked to the open issue {payload['primary_issue_id']}"
+    if event_type == "issue.supervision_opened":
+        return f"under the supervision (督办) of {payload['leader_id']}"
+    if event_type == "issue.supervision_closed":
+        return f"supervision closed by {payload['by_unit_id']}: {payload['reason']}"
+    if event_type == "issue.deadline_extended":
+        return f"{payload['clock']} deadline extended by {payload['by_unit_id']}: {payload['reason']}"
+    if event_type == "issue.awaiting_resident":
+        return f"{payload['unit_id']} is waiting for the resident: {payload['note']}"
+    if event_type == "issue.resident_replied":
+        return "the resident replied"
     if event_type == "issue.feedback_given":
         return f"resident {'satisfied' if payload['satisfied'] else 'not satisfied'}, rated {payload['rating']}/5"
     if event_type == "notification.sent":

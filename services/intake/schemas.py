@@ -242,6 +242,28 @@ class LinkedReader(_Reader):
     primary_issue_id = fields.String(required=True)
 
 
+class SupervisionOpenedReader(_Reader):
+    leader_id = fields.String(required=True)
+    due_at = fields.AwareDateTime(required=True)
+
+
+class SupervisionClosedReader(_Reader):
+    by_unit_id = fields.String(required=True)
+    reason = fields.String(load_default="")
+
+
+class ExtendedReader(_Reader):
+    clock = fields.String(required=True)
+    by_unit_id = fields.String(required=True)
+    reason = fields.String(load_default="")
+    to_due = fields.AwareDateTime(required=True)
+
+
+class ResidentWaitReader(_Reader):
+    unit_id = fields.String(required=True)
+    note = fields.String(load_default="")
+
+
 class ClockArmedReader(_Reader):
     clock = fields.String(required=True)
     due_at = fields.AwareDateTime(required=True)
@@ -265,6 +287,11 @@ EVENT_READERS = {
     "issue.linked": LinkedReader(),
     "issue.escalated": EscalatedReader(),
     "issue.clock_armed": ClockArmedReader(),
+    "issue.supervision_opened": SupervisionOpenedReader(),
+    "issue.supervision_closed": SupervisionClosedReader(),
+    "issue.deadline_extended": ExtendedReader(),
+    "issue.awaiting_resident": ResidentWaitReader(),
+    "issue.resident_replied": ResidentWaitReader(),
     "notification.sent": NotificationReader(),
     "notification.failed": NotificationReader(),
 }

@@ -19,6 +19,10 @@ def on_issue_escalated(uow: UnitOfWork, event: Envelope, context) -> None:
     _plan(uow, event, context, model.escalated_messages(event.issue_id, event.payload))
 
 
+def on_issue_warned(uow: UnitOfWork, event: Envelope, context) -> None:
+    _plan(uow, event, context, model.warning_messages(event.issue_id, event.payload))
+
+
 def on_feedback_requested(uow: UnitOfWork, event: Envelope, context) -> None:
     _plan(uow, event, context, model.feedback_request_messages(event.issue_id, event.payload))
 
@@ -73,4 +77,5 @@ def record_failure(uow: UnitOfWork, delivery: dict, provider: str, reason: str, 
 
 
 EVENT_HANDLERS = {"issue.dispatched": on_issue_dispatched, "issue.escalated": on_issue_escalated,
+                  "issue.warned": on_issue_warned,
                   "resident.feedback_requested": on_feedback_requested}

@@ -47,6 +47,19 @@ def escalated_messages(issue_id: str, payload: dict) -> list[Message]:
     return _to_contacts(payload["to_unit_id"], payload["to_unit_contacts"], text)
 
 
+CLOCK_WORDS = {"claim": "认领", "resolve": "办结", "supervision": "督办"}
+
+
+def warning_messages(issue_id: str, payload: dict) -> list[Message]:
+    deadline = payload["deadline"].astimezone(LOCAL_TIME).strftime("%m-%d %H:%M")
+    what = CLOCK_WORDS.get(payload["clock"], payload["clock"])
+    if payload["fraction"] >= 1:
+        text = f"【楼栋】督办超期 {reference(issue_id)}：督办时限{deadline}已过，请即督促办结。"
+    else:
+        text = f"【楼栋】时限提醒 {reference(issue_id)}：请于{deadline}前{what}，逾期将逐级上报。"
+    return _to_contacts(payload["to_unit_id"], payload["to_unit_contacts"], text)
+
+
 def feedback_request_messages(issue_id: str, payload: dict) -> list[Message]:
     resolution = payload["resolution"][:40]
     text = (f"【楼栋】您反映的问题（单号{reference(issue_id)}）已办结：{resolution}。"

@@ -64,10 +64,19 @@ class EscalatedReader(_Reader):
     next_deadline = fields.AwareDateTime(required=True)
 
 
+class WarnedReader(_Reader):
+    clock = fields.String(required=True)
+    fraction = fields.Float(required=True)
+    to_unit_id = fields.String(required=True)
+    to_unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
+    deadline = fields.AwareDateTime(required=True)
+
+
 class FeedbackRequestedReader(_Reader):
     phone = fields.String(required=True)
     resolution = fields.String(load_default="")
 
 
 EVENT_READERS = {"issue.dispatched": DispatchedReader(), "issue.escalated": EscalatedReader(),
+                 "issue.warned": WarnedReader(),
                  "resident.feedback_requested": FeedbackRequestedReader()}

@@ -4,6 +4,8 @@ The events are the real ones: issues are taken through all four services in this
 (dispatched, escalated, claimed, noted, resolved, reopened, returned, linked, re-tiered,
 closed, notified and failed to notify), and whatever lands in the outboxes is read back by
 each subscriber."""
+from datetime import timedelta
+
 import pytest
 import requests
 
@@ -30,12 +32,21 @@ class Flow:
         self.pump()
         return response.json["id"]
 
-    def unit(self, unit_id: str, issue_id: str, action: str, body=None) -> None:
-        dispatch = self.services["dispatch"]
-        with dispatch.store.unit_of_work() as uow:
-            headers = {"Authorization": f"Bearer {units.issue_token(uow.conn, unit_id)}"}
-        path = f"/v1/issues/{issue_id}/tier" if action == "tier" else f"/v1/assignments/{issue_id}/{action}"
-        response = dispatch.app.test_client().post(path, headers=headers, json=body or {})
+    def token(self, unit_id: str) -> dict:
+        with self.services["dispatch"].store.unit_of_work() as uow:
+            headers = {"Authorization": f"Bearer {units.issue_token(uow, unit_id)}"}
+        self.pump()
+        return headers
+
+    def unit(self, unit_id: str, issue_id: str, action: str, body=None, service: str = "dispatch") -> None:
+        headers = self.token(unit_id)
+        if service == "escalation":
+            path = f"/v1/issues/{issue_id}/{action}"
+        elif action in ("tier", "arbitrate"):
+            path = f"/v1/issues/{issue_id}/{action}"
+        else:
+            path = f"/v1/assignments/{issue_id}/{action}"
+        response = self.services[service].app.test_client().post(path, headers=headers, json=body or {})
         assert response.status_code < 300, response.get_data(as_text=True)
         self.pump()
 
@@ -56,8 +67,12 @@ class Flow:
 @pytest.fixture
 def all_events(tmp_path, sms_provider):
     clock = FakeClock()
+    policies = tmp_path / "policies.yaml"
+    policies.write_text("supervision_within: PT8H\nsupervision_time: calendar\ntiers:\n" + "".join(
+        f"  {t}: {{claim_within: PT2H, resolve_within: PT8H, time: calendar, warnings: [{{at: 0.5}}]}}\n"
+        for t in ("private", "small", "big", "hard")))
     services = {name: build(name, tmp_path, clock if name != "intake" else None, LOUDONG_SMS_URL=sms_provider.url,
-                            LOUDONG_SMS_MAX_ATTEMPTS=1) for name in SERVICES}
+                            LOUDONG_SMS_MAX_ATTEMPTS=1, LOUDONG_POLICIES=policies) for name in SERVICES}
     flow = Flow(services, sms_provider, clock)
     property_unit = "baian-xincun-property"
 
@@ -65,9 +80,16 @@ def all_events(tmp_path, sms_provider):
     flow.submit(description="3栋楼道还是堆满杂物")  # the same problem at the same building: linked
     requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
     flow.sweep_and_send()
-    clock.advance(hours=3)
+    clock.advance(hours=1, minutes=10)  # past half time: the unit is warned
     flow.sweep_and_send()
-    for action, body in [("claim", None), ("notes", {"note": "在处理"}), ("resolve", {"resolution": "已清理"})]:
+    for _ in range(3):  # up the ladder to the leader in charge: supervision opens
+        clock.advance(hours=3)
+        flow.sweep_and_send()
+    flow.unit("leader-north", first, "extend", {"clock": "supervision", "until": (clock.now + timedelta(days=9))
+                                                 .isoformat(), "reason": "需协调多部门"}, service="escalation")
+    flow.unit("leader-north", first, "supervision/close", {"reason": "已部署"}, service="escalation")
+    for action, body in [("claim", None), ("notes", {"note": "在处理"}), ("await-resident", {"note": "等居民在家"}),
+                         ("resident-replied", None), ("resolve", {"resolution": "已清理"})]:
         flow.unit(property_unit, first, action, body)
     flow.feedback(first, satisfied=False)
     flow.unit(property_unit, first, "return", {"reason": "wrong_function"})
@@ -77,6 +99,10 @@ def all_events(tmp_path, sms_provider):
     flow.unit("wuqiao-office", other, "claim")
     flow.unit("wuqiao-office", other, "resolve", {"resolution": "已协调"})
     flow.feedback(other, satisfied=True)
+
+    bounced = flow.submit(category="neighbour_dispute", location={"street": "taibai", "community": "wenhua"})
+    for lead in ("wenhua-committee", "taibai-office"):  # nobody left to try: the street office arbitrates
+        flow.unit(lead, bounced, "return", {"reason": "unclear_ownership"})
     yield services, [e for s in services.values() for e in emitted(s.store)]
     for service in services.values():
         service.store.dispose()

@@ -1,4 +1,6 @@
 """An issue from submission to escalation and SMS, with every service its own process."""
+import time
+
 import requests
 
 from services.notify.model import reference
@@ -36,8 +38,11 @@ def test_an_unclaimed_issue_escalates_and_both_sms_reach_the_provider(deploy, fa
         t["type"] for t in shown["timeline"]}
 
 
-def test_a_claimed_issue_does_not_escalate(deploy, fast_policies, sms_provider):
-    deployment = deploy(LOUDONG_POLICIES=fast_policies)
+def test_a_claimed_issue_does_not_escalate(deploy, tmp_path, sms_provider):
+    policies = tmp_path / "six-seconds.yaml"
+    policies.write_text("tiers:\n" + "".join(f"  {t}: {{claim_within: PT6S, resolve_within: PT60S, time: calendar}}\n"
+                                             for t in ("private", "small", "big", "hard")))
+    deployment = deploy(LOUDONG_POLICIES=policies)
     unit = deployment.unit_tokens("baian-xincun-property")["baian-xincun-property"]
     issue_id = _submit(deployment)
     wait_for(lambda: sms_provider.messages, what="the dispatch SMS")
@@ -45,9 +50,14 @@ def test_a_claimed_issue_does_not_escalate(deploy, fast_policies, sms_provider):
     claimed = requests.post(f"{deployment.url('dispatch')}/v1/assignments/{issue_id}/claim", headers=unit, timeout=5)
 
     assert claimed.status_code == 200
-    wait_for(lambda: _issue(deployment, issue_id)["status"] == "claimed", what="claimed status")
-    clocks = requests.get(f"{deployment.url('escalation')}/v1/issues/{issue_id}/clocks", timeout=5).json()
-    assert {c["clock"]: c["state"] for c in clocks["clocks"]}["claim"] == "stopped"
+    clocks_url = f"{deployment.url('escalation')}/v1/issues/{issue_id}/clocks"
+    states = wait_for(lambda: (lambda s: s if s.get("resolve") == "armed" else None)(
+        {c["clock"]: c["state"] for c in requests.get(clocks_url, timeout=5).json().get("clocks", [])}),
+        what="clocks moved")
+    assert states["claim"] == "stopped"
+    deadline_passed = time.monotonic() + 7  # the claim deadline would have passed by now
+    wait_for(lambda: time.monotonic() > deadline_passed, what="the old claim deadline")
+    assert _issue(deployment, issue_id)["escalation_level"] == 0
     assert [m["to"] for m in sms_provider.messages] == [UNIT_PHONE]
 
 

@@ -15,10 +15,10 @@ from tests.helpers import SERVICES, FakeClock, build, event
 pytestmark = pytest.mark.postgres
 
 
-def _on_postgres(name, tmp_path, postgres_urls, clock=None):
+def _on_postgres(name, tmp_path, postgres_urls, clock=None, **extra):
     """Bootstrapped, never started: the broker URL is only there because PostgreSQL stores need one."""
     return build(name, tmp_path, clock, LOUDONG_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
-                 **{f"LOUDONG_{name.upper()}_DATABASE_URL": postgres_urls[name]})
+                 **{f"LOUDONG_{name.upper()}_DATABASE_URL": postgres_urls[name]}, **extra)
 
 
 def test_every_service_migrates_its_own_database_and_a_second_start_changes_nothing(tmp_path, postgres_urls):
@@ -62,7 +62,11 @@ def test_two_relays_publish_each_event_exactly_once(tmp_path, postgres_urls):
 
 def test_two_sweepers_fire_every_escalation_exactly_once(tmp_path, postgres_urls):
     clock = FakeClock()
-    sweepers = [_on_postgres("escalation", tmp_path / str(i), postgres_urls, clock) for i in range(2)]
+    policies = tmp_path / "policies.yaml"
+    policies.write_text("tiers:\n" + "".join(f"  {t}: {{claim_within: PT2H, resolve_within: P3D, time: calendar}}\n"
+                                             for t in ("private", "small", "big", "hard")))
+    sweepers = [_on_postgres("escalation", tmp_path / str(i), postgres_urls, clock, LOUDONG_POLICIES=policies)
+                for i in range(2)]
     first = sweepers[0]
     for i in range(300):
         first.subscriber.apply(event("issue.dispatched", f"i{i}", {

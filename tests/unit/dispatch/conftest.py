@@ -29,7 +29,7 @@ def as_unit(dispatch):
     """as_unit(unit_id) -> Authorization headers carrying a fresh token of that unit."""
     def headers(unit_id: str) -> dict:
         with dispatch.store.unit_of_work() as uow:
-            return {"Authorization": f"Bearer {units.issue_token(uow.conn, unit_id)}"}
+            return {"Authorization": f"Bearer {units.issue_token(uow, unit_id)}"}
     return headers
 
 

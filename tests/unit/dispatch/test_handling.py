@@ -40,10 +40,10 @@ def test_the_inbox_shows_a_unit_its_own_assignments_only(dispatch, submit, as_un
     ("claim", None, 403, None),
 ])
 def test_another_units_assignment_cannot_be_touched(dispatch, submit, as_unit, path, body, status, named):
-    issue_id = submit()
+    issue_id, other_unit = submit(), as_unit("lianhua-committee")
     before = len(emitted(dispatch.store))
 
-    response = _post(dispatch, f"/v1/assignments/{issue_id}/{path}", as_unit("lianhua-committee"), body)
+    response = _post(dispatch, f"/v1/assignments/{issue_id}/{path}", other_unit, body)
 
     assert response.status_code == status and response.mimetype == "application/problem+json"
     assert len(emitted(dispatch.store)) == before

@@ -133,3 +133,15 @@ def test_a_co_handling_department_is_told_it_is_its_part(notify, sms_provider):
     _send(notify)
 
     assert "联办任务" in sms_provider.messages[0]["text"]
+
+
+def test_a_warning_before_the_deadline_reaches_the_unit(notify, sms_provider):
+    notify.subscriber.apply(event("issue.warned", "5f0c2a9e-0000-0000-0000-000000000000", {
+        "clock": "claim", "level": 0, "fraction": 0.5, "to_unit_id": "baian-xincun-property",
+        "to_unit_contacts": [{"name": "物业前台", "phone": "+8613800000042"}],
+        "deadline": datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc).isoformat()}).to_json())
+
+    _send(notify)
+
+    [sms] = sms_provider.messages
+    assert sms["to"] == "+8613800000042" and "16:00前认领" in sms["text"]
