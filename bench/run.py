@@ -21,6 +21,8 @@ Measured, in this order (figures are printed, never asserted; each is one stdout
    a durable queue, at most 1000 unconfirmed (bench/raw_publish.py).
 5. outbox relay msgs/s — shared.relay.relay_once with shared.publisher.ConfirmedPublisher
    draining 50,000 rows from a PostgreSQL outbox, 1000 a batch (bench/relay_bench.py).
+6. escalation firing lag p50/p99 with 100,000 open clocks — 300 deadlines due over 6 s among
+   100,000 armed clocks due next year, fired by the real sweeper (bench/firing_lag.py).
 
 The services are stopped before (4) and (5), so the broker ceilings do not share the CPU
 with them. Every child process is stopped, whatever happens; the service logs are checked
@@ -38,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import infra, latency, load, procs, raw_publish, relay_bench
+from bench import firing_lag, infra, latency, load, procs, raw_publish, relay_bench
 from shared.config import SERVICES
 
 SERVICE_PORTS = {"intake": 18081, "dispatch": 18082, "escalation": 18083, "notify": 18084}
@@ -228,6 +230,12 @@ def run(tmp: Path, children: list[procs.Child]) -> None:
     raw_rate = measure_raw_publish()
     note("outbox relay")
     measure_relay(raw_rate)
+    note("escalation firing lag with 100,000 open clocks")
+    p50, p99, fired = firing_lag.measure()
+    if fired < 300:
+        warn(f"only {fired} of 300 due deadlines fired")
+    report("escalation firing lag p50 with 100,000 open clocks", f"{p50:.0f} ms")
+    report("escalation firing lag p99 with 100,000 open clocks", f"{p99:.0f} ms")
 
 
 def _stop_on_sigterm(signum, _frame) -> None:

@@ -184,3 +184,7 @@ def overdue_unfired(conn: Connection, now: datetime) -> int:
 
 def armed_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(clocks).where(clocks.c.state == "armed")).scalar_one()
+
+
+def escalations_count_all(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(escalations)).scalar_one()
