@@ -3,7 +3,8 @@
 `POST /messages` {to, text, idempotency_key} answers 201 {message_id}; a repeated key gets
 the first message's id and is not counted again, as a well-behaved provider does.
 `GET /messages` lists what was accepted, with the time each arrived. `POST /faults`
-{"fail_next": N, "status": 503} makes the next N requests fail, to test retries.
+{"fail_next": N, "status": 503} makes the next N requests fail, {"delay_next": N, "delay": 3}
+makes the next N wait that long before answering (a timeout), to test retries.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class SmsSink:
         self.messages: list[dict] = []
         self.requests = 0
         self._by_key: dict[str, str] = {}
-        self._faults = {"fail_next": 0, "status": 503}
+        self._faults = {"fail_next": 0, "status": 503, "delay_next": 0, "delay": 0}
         self._lock = threading.Lock()
         self._journal = open(journal, "a", encoding="utf-8") if journal else None
         self._server = ThreadingHTTPServer((host, port), self._handler())
@@ -44,6 +45,12 @@ class SmsSink:
         self._server.server_close()
 
     def accept(self, body: dict) -> tuple[int, dict]:
+        with self._lock:
+            delay = self._faults["delay"] if self._faults["delay_next"] > 0 else 0
+            self._faults["delay_next"] = max(0, self._faults["delay_next"] - 1)
+        if delay:
+            time.sleep(delay)  # the caller has given up by now; a real provider may still send
+            return 503, {"error": "too slow"}
         with self._lock:
             self.requests += 1
             if self._faults["fail_next"] > 0:

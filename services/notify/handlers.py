@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.notify import metrics, model, store
+from services.notify import metrics, model, store, templates
 from services.notify.events import NotificationFailed, NotificationSent
 from shared.envelope import Envelope
 from shared.outbox import UnitOfWork
@@ -11,33 +11,22 @@ from shared.outbox import UnitOfWork
 CHANNEL = "sms"
 
 
-def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
-    _plan(uow, event, context, model.dispatched_messages(event.issue_id, event.payload))
-
-
-def on_issue_escalated(uow: UnitOfWork, event: Envelope, context) -> None:
-    _plan(uow, event, context, model.escalated_messages(event.issue_id, event.payload))
-
-
-def on_issue_warned(uow: UnitOfWork, event: Envelope, context) -> None:
-    _plan(uow, event, context, model.warning_messages(event.issue_id, event.payload))
-
-
-def on_feedback_requested(uow: UnitOfWork, event: Envelope, context) -> None:
-    _plan(uow, event, context, model.feedback_request_messages(event.issue_id, event.payload))
-
-
-def _plan(uow: UnitOfWork, event: Envelope, context, messages: list[model.Message]) -> None:
+def on_event(uow: UnitOfWork, event: Envelope, context) -> None:
     """One delivery row per recipient, committed with the inbox record; the sender does the rest."""
     now = context.clock()
-    for message in messages:
-        delivery_id = model.delivery_id(event.id, message.recipient_key, CHANNEL)
+    text = templates.fit(context.renderer.render(event.type, model.reference(event.issue_id), event.payload),
+                         context.max_parts)
+    for recipient in model.recipients(event.type, event.issue_id, event.payload):
+        delivery_id = model.delivery_id(event.id, recipient.key, CHANNEL)
         if store.exists(uow.conn, delivery_id):
             continue
+        held = model.quiet_until(now, recipient, context.quiet_hours)
         store.add(uow.conn, id=delivery_id, event_id=event.id, cause_type=event.type, issue_id=event.issue_id,
-                  recipient_key=message.recipient_key, recipient_unit_id=message.recipient_unit_id,
-                  channel=CHANNEL, address=message.address, text=message.text, status="pending", attempts=0,
-                  next_attempt_at=now, created_at=now)
+                  recipient_key=recipient.key, recipient_unit_id=recipient.unit_id, channel=CHANNEL,
+                  address=recipient.address, text=text, status="pending", attempts=0, next_attempt_at=held or now,
+                  created_at=now)
+        if held:
+            uow.on_commit(lambda: metrics.HELD.labels(CHANNEL).inc())
     uow.on_commit(context.deliveries_planned.set)
 
 
@@ -76,6 +65,4 @@ def record_failure(uow: UnitOfWork, delivery: dict, provider: str, reason: str, 
     uow.on_commit(lambda: metrics.FAILED.labels(CHANNEL, provider, reason).inc())
 
 
-EVENT_HANDLERS = {"issue.dispatched": on_issue_dispatched, "issue.escalated": on_issue_escalated,
-                  "issue.warned": on_issue_warned,
-                  "resident.feedback_requested": on_feedback_requested}
+EVENT_HANDLERS = {event_type: on_event for event_type in model.ROUTES}

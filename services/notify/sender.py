@@ -11,7 +11,7 @@ import threading
 from datetime import timedelta
 
 from services.notify import handlers, store
-from services.notify.sms import PermanentError, TransientError
+from services.notify.providers import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -28,20 +28,20 @@ def send_due(service_store, context) -> int:
 
 
 def _send(service_store, context, delivery: dict) -> None:
-    provider = context.provider
+    providers = context.provider
     try:
-        message_id = provider.send(delivery["address"], delivery["text"], delivery["id"])
+        provider, message_id = providers.send(delivery["address"], delivery["text"], delivery["id"])
     except TransientError as exc:
         with service_store.unit_of_work() as uow:
-            handlers.record_failure(uow, delivery, provider.name, exc.reason, False, exc.retry_after, context,
+            handlers.record_failure(uow, delivery, providers.name, exc.reason, False, exc.retry_after, context,
                                     context.clock())
         return
     except PermanentError as exc:
         with service_store.unit_of_work() as uow:
-            handlers.record_failure(uow, delivery, provider.name, str(exc), True, None, context, context.clock())
+            handlers.record_failure(uow, delivery, providers.name, exc.reason, True, None, context, context.clock())
         return
     with service_store.unit_of_work() as uow:
-        handlers.record_sent(uow, delivery, provider.name, message_id, context.clock())
+        handlers.record_sent(uow, delivery, provider, message_id, context.clock())
 
 
 def run_sender(service_store, context, interval: float, stop: threading.Event) -> None:

@@ -28,6 +28,8 @@ deliveries = Table(
     Column("last_error", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
+    Column("receipt_status", String(16)),
+    Column("receipt_at", UTCDateTime),
     UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
 )
 Index("ix_deliveries_pending", deliveries.c.next_attempt_at,
@@ -68,3 +70,10 @@ def change(conn: Connection, delivery_id: str, **values) -> None:
 def for_issue(conn: Connection, issue_id: str) -> list[dict]:
     return [dict(r) for r in conn.execute(select(deliveries).where(deliveries.c.issue_id == issue_id)
                                           .order_by(deliveries.c.created_at)).mappings()]
+
+
+def by_provider_message(conn: Connection, provider: str, message_id: str) -> dict | None:
+    row = conn.execute(select(deliveries).where(deliveries.c.provider == provider,
+                                                deliveries.c.provider_message_id == message_id)
+                       .with_for_update()).mappings().first()
+    return dict(row) if row else None

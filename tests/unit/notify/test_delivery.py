@@ -6,6 +6,7 @@ import requests
 
 from services.notify import store as notify_store
 from services.notify.sender import send_due
+from shared.config import ConfigError
 from tests.helpers import FakeClock, build, count_rows, emitted, event
 
 DISPATCHED = {"unit_id": "baian-xincun-property", "unit_name": "百安新村物业公司",
@@ -145,3 +146,55 @@ def test_a_warning_before_the_deadline_reaches_the_unit(notify, sms_provider):
 
     [sms] = sms_provider.messages
     assert sms["to"] == "+8613800000042" and "16:00前认领" in sms["text"]
+
+
+def test_a_resident_is_not_woken_at_night_the_message_waits_for_seven(tmp_path, sms_provider):
+    night = FakeClock(datetime(2026, 11, 26, 15, 30, tzinfo=timezone.utc))  # 23:30 in Beijing
+    notify = build("notify", tmp_path, night, LOUDONG_SMS_URL=sms_provider.url)
+    notify.subscriber.apply(event("resident.feedback_requested", "i1", {
+        "phone": "+8613900000000", "resolution": "已疏通", "linked_to": None}).to_json())
+    notify.subscriber.apply(event("issue.escalated", "i1", ESCALATED).to_json())
+
+    _send(notify)
+    assert [m["to"] for m in sms_provider.messages] == ["+8613800000032", "+8613800000033"]  # units: at once
+    night.advance(hours=7, minutes=29)  # 06:59
+    _send(notify)
+    assert len(sms_provider.messages) == 2
+    night.advance(minutes=1)  # 07:00
+    _send(notify)
+
+    assert sms_provider.messages[-1]["to"] == "+8613900000000"
+    notify.store.dispose()
+
+
+def test_templates_render_in_english_too(tmp_path, sms_provider):
+    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_NOTIFY_LANGUAGE="en")
+    notify.subscriber.apply(event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json())
+
+    _send(notify)
+
+    assert sms_provider.messages[0]["text"].startswith("[Loudong] New assignment 5f0c2a9e")
+    notify.store.dispose()
+
+
+def test_a_template_that_does_not_render_stops_the_service_naming_it(tmp_path):
+    broken = tmp_path / "templates"
+    for language in ("zh", "en"):
+        (broken / language).mkdir(parents=True)
+        for name in ("issue.dispatched", "issue.escalated", "issue.warned", "resident.feedback_requested"):
+            (broken / language / f"{name}.j2").write_text("{{ ref }}")
+    (broken / "zh" / "issue.warned.j2").write_text("{{ no_such_field }}")
+
+    with pytest.raises(ConfigError) as raised:
+        build("notify", tmp_path, FakeClock(), LOUDONG_TEMPLATES=broken)
+
+    assert "zh/issue.warned.j2" in str(raised.value)
+
+
+def test_the_preview_renders_a_template_with_its_sms_length(notify):
+    response = notify.app.test_client().post("/v1/templates/preview", json={"type": "issue.escalated"})
+
+    assert response.status_code == 200
+    assert response.json["encoding"] == "ucs2" and response.json["parts"] == 1 and "超时未认领" in response.json["text"]
+    bad = notify.app.test_client().post("/v1/templates/preview", json={"type": "issue.exploded"})
+    assert bad.status_code == 422 and "type" in bad.json["errors"]
