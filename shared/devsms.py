@@ -4,7 +4,8 @@
 the first message's id and is not counted again, as a well-behaved provider does.
 `GET /messages` lists what was accepted, with the time each arrived. `POST /faults`
 {"fail_next": N, "status": 503} makes the next N requests fail, {"delay_next": N, "delay": 3}
-makes the next N wait that long before answering (a timeout), to test retries.
+makes the next N wait that long before answering (a timeout), and {"hold_next": N, "hold": 3}
+accepts the next N and only then waits before answering (the caller may die meanwhile).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class SmsSink:
         self.messages: list[dict] = []
         self.requests = 0
         self._by_key: dict[str, str] = {}
-        self._faults = {"fail_next": 0, "status": 503, "delay_next": 0, "delay": 0}
+        self._faults = {"fail_next": 0, "status": 503, "delay_next": 0, "delay": 0, "hold_next": 0, "hold": 0}
         self._lock = threading.Lock()
         self._journal = open(journal, "a", encoding="utf-8") if journal else None
         self._server = ThreadingHTTPServer((host, port), self._handler())
@@ -69,7 +70,11 @@ class SmsSink:
             if self._journal:
                 self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self._journal.flush()
-            return 201, {"message_id": message_id}
+            hold = self._faults["hold"] if self._faults["hold_next"] > 0 else 0
+            self._faults["hold_next"] = max(0, self._faults["hold_next"] - 1)
+        if hold:
+            time.sleep(hold)
+        return 201, {"message_id": message_id}
 
     def _handler(self):
         sink = self
