@@ -6,6 +6,7 @@ entry, and the service refuses to start.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class DirectoryError(Exception):
 class Contact:
     name: str
     phone: str
+    email: str | None = None  # where notify falls back when SMS cannot reach them
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class Unit:
     handles: tuple[str, ...]
     supervisor: str | None
     contacts: tuple[Contact, ...]
+    webhook_url: str | None = None  # a unit with its own system is also told by a signed POST
+
+    def contact_list(self) -> list[dict]:
+        """The contacts as events carry them."""
+        return [{"name": c.name, "phone": c.phone, **({"email": c.email} if c.email else {})} for c in self.contacts]
 
 
 @dataclass(frozen=True)
@@ -118,10 +125,11 @@ def _build(raw: dict, path: Path) -> Directory:
                                     entry.get("parent"), centroid)
     units = {}
     for entry in raw.get("units") or []:
-        contacts = tuple(Contact(c.get("name", ""), str(c["phone"])) for c in entry.get("contacts") or [])
+        contacts = tuple(Contact(c.get("name", ""), str(c["phone"]), c.get("email"))
+                         for c in entry.get("contacts") or [])
         units[entry["id"]] = Unit(entry["id"], entry.get("name", entry["id"]), entry.get("type", ""),
                                   tuple(entry.get("covers") or ()), tuple(entry.get("handles") or ()),
-                                  entry.get("supervisor"), contacts)
+                                  entry.get("supervisor"), contacts, entry.get("webhook_url"))
     directory = Directory(places, units, categories)
     _check(directory, path)
     return directory
@@ -161,6 +169,12 @@ def _check(d: Directory, path: Path) -> None:
             problems.append(f"unit {u.id}: unknown supervisor {u.supervisor!r}")
         if not u.contacts:
             problems.append(f"unit {u.id}: has no contacts to notify")
+        problems += [f"unit {u.id}: contact {c.name}: {c.phone!r} is not an E.164 phone number"
+                     for c in u.contacts if not re.fullmatch(r"\+[1-9]\d{7,14}", c.phone)]
+        problems += [f"unit {u.id}: contact {c.name}: {c.email!r} is not an email address"
+                     for c in u.contacts if c.email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", c.email)]
+        if u.webhook_url and not re.match(r"https?://", u.webhook_url):
+            problems.append(f"unit {u.id}: webhook_url must be http or https")
     if sum(p.kind == "district" for p in d.places.values()) != 1:
         problems.append("places: exactly one place of kind district is expected")
     problems += _cycles(d)

@@ -19,6 +19,7 @@ class IssueDispatched:
     unit_id: str
     unit_name: str
     unit_contacts: list
+    unit_webhook: str | None
     supervisor_id: str | None
     overseer_id: str | None
     tier: str

@@ -31,7 +31,7 @@ def send(uow: UnitOfWork, context, case: dict, unit: Unit, role: str, forced: bo
     overseer = rules.leader_in_charge(d, case["street"]) if case["tier"] == "hard" else None
     uow.emit(IssueDispatched(
         issue_id=case["issue_id"], assignment=number, role=role, forced=forced, unit_id=unit.id, unit_name=unit.name,
-        unit_contacts=[{"name": c.name, "phone": c.phone} for c in unit.contacts], supervisor_id=unit.supervisor,
+        unit_contacts=unit.contact_list(), unit_webhook=unit.webhook_url, supervisor_id=unit.supervisor,
         overseer_id=overseer.id if overseer else None, tier=case["tier"], category=case["category"],
         category_name=d.categories[case["category"]].name, street=case["street"], place_id=case["place_id"],
         place_name=d.places[case["place_id"]].name, promised_by=case["promised_by"], meeting_id=case["meeting_id"],

@@ -57,6 +57,7 @@ class MeetingSchema(Schema):
 class _Contact(Schema):
     name = fields.String(required=True)
     phone = fields.String(required=True)
+    email = fields.Email()
 
 
 _tier = fields.String(required=True, validate=validate.OneOf(TIERS))

@@ -20,6 +20,7 @@ class IssueEscalated:
     to_unit_id: str
     to_unit_name: str
     to_unit_contacts: list
+    to_unit_webhook: str | None
     missed_deadline: datetime
     next_deadline: datetime
     escalated_at: datetime
@@ -50,6 +51,7 @@ class IssueWarned:
     to_unit_id: str
     to_unit_name: str
     to_unit_contacts: list
+    to_unit_webhook: str | None
     deadline: datetime
     warned_at: datetime
 

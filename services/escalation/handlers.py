@@ -96,8 +96,9 @@ def on_reopened(uow: UnitOfWork, event: Envelope, context) -> None:
 def on_notification_failed(uow: UnitOfWork, event: Envelope, context) -> None:
     """A unit could not be told of its work: its supervisor is, instead."""
     p = event.payload
-    if p["cause_type"] not in NOTIFIED_ABOUT_UNIT_WORK or p["recipient_unit_id"] not in context.directory.units:
-        return
+    if not p["final"] or p["cause_type"] not in NOTIFIED_ABOUT_UNIT_WORK \
+            or p["recipient_unit_id"] not in context.directory.units:
+        return  # a fallback channel is still trying, or it was not about a unit's work
     clock = store.get_clock(uow.conn, event.issue_id, "claim") or store.get_clock(uow.conn, event.issue_id, "resolve")
     supervisor = model.next_rung(context.directory, p["recipient_unit_id"])
     if clock is not None and supervisor is not None:
@@ -165,7 +166,7 @@ def _record(uow, context, clock: dict, from_unit_id: str, to_unit: Unit, reason:
     uow.emit(IssueEscalated(
         issue_id=clock["issue_id"], clock=clock["clock"], assignment=clock["assignment"], level=clock["level"],
         reason=reason, from_unit_id=from_unit_id, to_unit_id=to_unit.id, to_unit_name=to_unit.name,
-        to_unit_contacts=_contacts(to_unit), missed_deadline=missed, next_deadline=next_deadline, escalated_at=now))
+        to_unit_contacts=_contacts(to_unit), to_unit_webhook=to_unit.webhook_url, missed_deadline=missed, next_deadline=next_deadline, escalated_at=now))
     lag, level = (now - missed).total_seconds(), clock["level"]
     uow.on_commit(lambda: (metrics.ESCALATIONS.labels(str(min(level, 5)), reason).inc(),
                            metrics.FIRING_LAG.observe(lag) if reason.endswith("_overdue") else None))
@@ -196,7 +197,8 @@ def _emit_warning(uow, context, issue_id, clock_name, level, fraction, unit_id, 
     if unit is None:
         return
     uow.emit(IssueWarned(issue_id=issue_id, clock=clock_name, level=level, fraction=fraction, to_unit_id=unit.id,
-                         to_unit_name=unit.name, to_unit_contacts=_contacts(unit), deadline=deadline, warned_at=now))
+                         to_unit_name=unit.name, to_unit_contacts=_contacts(unit), to_unit_webhook=unit.webhook_url,
+                         deadline=deadline, warned_at=now))
     uow.on_commit(lambda: metrics.WARNINGS.labels(clock_name).inc())
 
 
@@ -243,7 +245,7 @@ def _policy(context, clock: dict) -> ClockPolicy:
 
 
 def _contacts(unit: Unit) -> list[dict]:
-    return [{"name": c.name, "phone": c.phone} for c in unit.contacts]
+    return unit.contact_list()
 
 
 EVENT_HANDLERS = {

@@ -15,6 +15,7 @@ CLOCK_NAMES = (*CLOCKS, "supervision", "reopen", "notify", "returns", "manual")
 class ContactSchema(Schema):
     name = fields.String(required=True)
     phone = fields.String(required=True)
+    email = fields.Email()
 
 
 class IssueEscalatedSchema(Schema):
@@ -27,6 +28,7 @@ class IssueEscalatedSchema(Schema):
     to_unit_id = fields.String(required=True)
     to_unit_name = fields.String(required=True)
     to_unit_contacts = fields.List(fields.Nested(ContactSchema), required=True)
+    to_unit_webhook = fields.Url(required=True, allow_none=True, require_tld=False)
     missed_deadline = fields.AwareDateTime(required=True)
     next_deadline = fields.AwareDateTime(required=True)
     escalated_at = fields.AwareDateTime(required=True)
@@ -114,6 +116,7 @@ class ArbitrationReader(_Reader):
 class FailedNotificationReader(_Reader):
     recipient_unit_id = fields.String(required=True)
     cause_type = fields.String(required=True)
+    final = fields.Boolean(load_default=True)
 
 
 class TokenIssuedReader(_Reader):

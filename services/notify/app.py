@@ -77,7 +77,7 @@ def receipt(provider: str):
     """A provider's delivery receipt, signed with the shared secret; duplicates are ignored."""
     context = current_app.extensions["loudong"]["context"]
     try:
-        if provider not in {p.name for p in context.provider.providers}:
+        if provider not in {p.name for p in context.channels["sms"].providers}:
             raise receipts.Rejected(404, "unknown_provider", f"no provider {provider}")
         receipts.verify(context.receipt_secret, request.headers.get("X-Loudong-Timestamp"),
                         request.headers.get("X-Loudong-Signature"), request.get_data())

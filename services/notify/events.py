@@ -31,4 +31,5 @@ class NotificationFailed:
     cause_type: str
     reason: str
     attempts: int
+    final: bool  # false when a fallback channel is still trying
     failed_at: datetime

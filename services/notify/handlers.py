@@ -1,4 +1,5 @@
-"""Notify's handlers: plan deliveries from events, then record what the provider said."""
+"""Notify's handlers: plan deliveries from events, then record what the channel said, falling
+back to email when SMS cannot reach a contact."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,26 +9,35 @@ from services.notify.events import NotificationFailed, NotificationSent
 from shared.envelope import Envelope
 from shared.outbox import UnitOfWork
 
-CHANNEL = "sms"
-
 
 def on_event(uow: UnitOfWork, event: Envelope, context) -> None:
-    """One delivery row per recipient, committed with the inbox record; the sender does the rest."""
+    """One delivery row per (recipient, channel), committed with the inbox record; the sender does the rest."""
     now = context.clock()
-    text = templates.fit(context.renderer.render(event.type, model.reference(event.issue_id), event.payload),
-                         context.max_parts)
+    text = context.renderer.render(event.type, model.reference(event.issue_id), event.payload)
     for recipient in model.recipients(event.type, event.issue_id, event.payload):
-        delivery_id = model.delivery_id(event.id, recipient.key, CHANNEL)
-        if store.exists(uow.conn, delivery_id):
-            continue
+        if recipient.channel not in context.channels:
+            continue  # e.g. a unit's webhook when no webhook secret is configured
         held = model.quiet_until(now, recipient, context.quiet_hours)
-        store.add(uow.conn, id=delivery_id, event_id=event.id, cause_type=event.type, issue_id=event.issue_id,
-                  recipient_key=recipient.key, recipient_unit_id=recipient.unit_id, channel=CHANNEL,
-                  address=recipient.address, text=text, status="pending", attempts=0, next_attempt_at=held or now,
-                  created_at=now)
-        if held:
-            uow.on_commit(lambda: metrics.HELD.labels(CHANNEL).inc())
+        planned = plan(uow, context, event.id, event.type, event.issue_id, recipient.key, recipient.unit_id,
+                       recipient.channel, recipient.address, text, held or now, recipient.fallback)
+        if planned and held:
+            uow.on_commit(lambda: metrics.HELD.labels(recipient.channel).inc())
     uow.on_commit(context.deliveries_planned.set)
+
+
+def plan(uow: UnitOfWork, context, event_id: str, cause_type: str, issue_id: str, key: str, unit_id: str,
+         channel: str, address: str, text: str, when: datetime, fallback: str | None = None) -> bool:
+    """A pending delivery, unless this (event, recipient, channel) already has one."""
+    delivery_id = model.delivery_id(event_id, key, channel)
+    if store.exists(uow.conn, delivery_id):
+        return False
+    if channel == "sms":
+        text = templates.fit(text, context.max_parts)
+    store.add(uow.conn, id=delivery_id, event_id=event_id, cause_type=cause_type, issue_id=issue_id,
+              recipient_key=key, recipient_unit_id=unit_id, channel=channel, address=address, text=text,
+              status="pending", attempts=0, next_attempt_at=when, created_at=context.clock(),
+              fallback_address=fallback if "email" in context.channels else None)
+    return True
 
 
 def record_sent(uow: UnitOfWork, delivery: dict, provider: str, message_id: str, now: datetime) -> None:
@@ -37,12 +47,12 @@ def record_sent(uow: UnitOfWork, delivery: dict, provider: str, message_id: str,
     attempts = current["attempts"] + 1
     store.change(uow.conn, delivery["id"], status="sent", attempts=attempts, provider=provider,
                  provider_message_id=message_id, finished_at=now, last_error=None)
-    uow.emit(NotificationSent(issue_id=delivery["issue_id"], delivery_id=delivery["id"], channel=CHANNEL,
+    uow.emit(NotificationSent(issue_id=delivery["issue_id"], delivery_id=delivery["id"], channel=delivery["channel"],
                               recipient_unit_id=delivery["recipient_unit_id"], cause_type=delivery["cause_type"],
                               provider_message_id=message_id, attempts=attempts, sent_at=now))
     latency = (now - delivery["created_at"]).total_seconds()
-    uow.on_commit(lambda: (metrics.SENT.labels(CHANNEL, provider).inc(),
-                           metrics.DELIVERY_SECONDS.labels(CHANNEL).observe(latency)))
+    uow.on_commit(lambda: (metrics.SENT.labels(delivery["channel"], provider).inc(),
+                           metrics.DELIVERY_SECONDS.labels(delivery["channel"]).observe(latency)))
 
 
 def record_failure(uow: UnitOfWork, delivery: dict, provider: str, reason: str, permanent: bool,
@@ -50,19 +60,24 @@ def record_failure(uow: UnitOfWork, delivery: dict, provider: str, reason: str, 
     current = store.get_pending(uow.conn, delivery["id"])
     if current is None:
         return
-    attempts = current["attempts"] + 1
+    attempts, channel = current["attempts"] + 1, delivery["channel"]
+    uow.on_commit(lambda: metrics.PROVIDER_ERRORS.labels(channel, provider, reason.split(":")[0][:40]).inc())
     if not permanent and attempts < context.max_attempts:
         store.change(uow.conn, delivery["id"], attempts=attempts, last_error=reason[:200],
                      next_attempt_at=model.retry_at(now, attempts, context.retry_base, retry_after))
-        uow.on_commit(lambda: metrics.RETRIED.labels(CHANNEL, provider).inc())
+        uow.on_commit(lambda: metrics.RETRIED.labels(channel, provider).inc())
         return
     store.change(uow.conn, delivery["id"], status="failed", attempts=attempts, last_error=reason[:200],
                  provider=provider, finished_at=now)
-    uow.emit(NotificationFailed(issue_id=delivery["issue_id"], delivery_id=delivery["id"], channel=CHANNEL,
-                                recipient_unit_id=delivery["recipient_unit_id"],
-                                cause_type=delivery["cause_type"], reason=reason, attempts=attempts,
-                                failed_at=now))
-    uow.on_commit(lambda: metrics.FAILED.labels(CHANNEL, provider, reason).inc())
+    fallback = current["fallback_address"]
+    if fallback:  # the same notice by email, as its own delivery
+        plan(uow, context, delivery["event_id"], delivery["cause_type"], delivery["issue_id"],
+             delivery["recipient_key"], delivery["recipient_unit_id"], "email", fallback, delivery["text"], now)
+        uow.on_commit(context.deliveries_planned.set)
+    uow.emit(NotificationFailed(issue_id=delivery["issue_id"], delivery_id=delivery["id"], channel=channel,
+                                recipient_unit_id=delivery["recipient_unit_id"], cause_type=delivery["cause_type"],
+                                reason=reason, attempts=attempts, final=not fallback, failed_at=now))
+    uow.on_commit(lambda: metrics.FAILED.labels(channel, provider, reason.split(":")[0][:40]).inc())
 
 
 EVENT_HANDLERS = {event_type: on_event for event_type in model.ROUTES}

@@ -10,6 +10,7 @@ from typing import Callable
 
 from services.notify import model, templates
 from services.notify.app import create_app
+from services.notify.channels import SmtpChannel, WebhookChannel
 from services.notify.templates import Renderer
 from services.notify.handlers import EVENT_HANDLERS
 from services.notify.schemas import EVENT_READERS, write_payload
@@ -25,7 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 @dataclass
 class Context:
-    provider: object
+    channels: dict  # sms (providers with failover), and email and webhook when configured
     provider_timeout: float
     max_attempts: int
     retry_base: float
@@ -48,7 +49,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
         templates.check_all(renderer, model.ROUTES)
     except templates.TemplateError as exc:
         raise ConfigError(f"notify templates: {exc}") from None
-    context = Context(provider=providers_from(settings, timeout), provider_timeout=timeout,
+    context = Context(channels=channels_from(settings, timeout), provider_timeout=timeout,
                       max_attempts=int(env.get("LOUDONG_SMS_MAX_ATTEMPTS") or 5),
                       retry_base=float(env.get("LOUDONG_SMS_RETRY_BASE") or 2), renderer=renderer,
                       max_parts=int(env.get("LOUDONG_SMS_MAX_PARTS") or 2),
@@ -65,6 +66,17 @@ def _quiet(text: str) -> tuple[time, time]:
     except ValueError:
         raise ConfigError(f"LOUDONG_QUIET_HOURS={text!r} is not HH:MM-HH:MM") from None
     return start, end
+
+
+def channels_from(settings: Settings, timeout: float) -> dict:
+    env = settings.env
+    channels = {"sms": providers_from(settings, timeout)}
+    if env.get("LOUDONG_SMTP_HOST"):
+        channels["email"] = SmtpChannel(env["LOUDONG_SMTP_HOST"], int(env.get("LOUDONG_SMTP_PORT") or 25),
+                                        env.get("LOUDONG_SMTP_FROM") or "loudong@localhost", timeout)
+    if env.get("LOUDONG_WEBHOOK_SECRET"):
+        channels["webhook"] = WebhookChannel(env["LOUDONG_WEBHOOK_SECRET"], timeout)
+    return channels
 
 
 def providers_from(settings: Settings, timeout: float) -> Failover:

@@ -3,6 +3,8 @@ from prometheus_client import Counter, Histogram
 
 SENT = Counter("loudong_notify_sent_total", "Messages accepted by a provider", ["channel", "provider"])
 FAILED = Counter("loudong_notify_failed_total", "Deliveries given up on", ["channel", "provider", "reason"])
+PROVIDER_ERRORS = Counter("loudong_notify_provider_errors_total", "Errors from a channel's provider, by code",
+                          ["channel", "provider", "code"])
 RETRIED = Counter("loudong_notify_retried_total", "Delivery attempts to be retried", ["channel", "provider"])
 HELD = Counter("loudong_notify_held_total", "Messages to residents held for the end of quiet hours", ["channel"])
 DELIVERY_SECONDS = Histogram("loudong_notify_delivery_seconds", "From delivery planned to provider acceptance",

@@ -18,6 +18,8 @@ class Recipient:
     unit_id: str   # the unit, or "resident"
     key: str       # stable per (event, person): part of the delivery's identity
     address: str
+    channel: str = "sms"
+    fallback: str | None = None  # an email address to try when this channel fails
 
 
 def delivery_id(event_id: str, recipient_key: str, channel: str) -> str:
@@ -30,15 +32,18 @@ def reference(issue_id: str) -> str:
     return issue_id.replace("-", "")[:8]
 
 
-def _unit(unit_id: str, contacts: list[dict]) -> list[Recipient]:
-    return [Recipient(unit_id, f"unit:{unit_id}:{i}", c["phone"]) for i, c in enumerate(contacts)]
+def _unit(unit_id: str, contacts: list[dict], webhook: str | None) -> list[Recipient]:
+    """Every contact by SMS (email if SMS fails), and the unit's own system if it has a webhook."""
+    told = [Recipient(unit_id, f"unit:{unit_id}:{i}", c["phone"], "sms", c.get("email"))
+            for i, c in enumerate(contacts)]
+    return told + ([Recipient(unit_id, f"unit:{unit_id}:webhook", webhook, "webhook")] if webhook else [])
 
 
 # Who is told what: the routing table from event type to recipients.
 ROUTES = {
-    "issue.dispatched": lambda issue_id, p: _unit(p["unit_id"], p["unit_contacts"]),
-    "issue.escalated": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"]),
-    "issue.warned": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"]),
+    "issue.dispatched": lambda issue_id, p: _unit(p["unit_id"], p["unit_contacts"], p["unit_webhook"]),
+    "issue.escalated": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"], p["to_unit_webhook"]),
+    "issue.warned": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"], p["to_unit_webhook"]),
     "resident.feedback_requested": lambda issue_id, p: [Recipient(RESIDENT, f"resident:{issue_id}", p["phone"])],
 }
 

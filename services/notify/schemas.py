@@ -19,6 +19,7 @@ class NotificationSentSchema(Schema):
 
 
 class NotificationFailedSchema(Schema):
+    final = fields.Boolean(required=True)
     issue_id = fields.String(required=True)
     delivery_id = fields.String(required=True)
     channel = fields.String(required=True)
@@ -41,6 +42,7 @@ class _Reader(Schema):
 class ContactReader(_Reader):
     name = fields.String(load_default="")
     phone = fields.String(required=True)
+    email = fields.String(load_default=None)
 
 
 class DispatchedReader(_Reader):
@@ -48,6 +50,7 @@ class DispatchedReader(_Reader):
     unit_id = fields.String(required=True)
     unit_name = fields.String(load_default="")
     unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
+    unit_webhook = fields.String(load_default=None, allow_none=True)
     category = fields.String(load_default="other")
     category_name = fields.String(load_default=None)
     place_id = fields.String(load_default="")
@@ -61,6 +64,7 @@ class EscalatedReader(_Reader):
     to_unit_id = fields.String(required=True)
     to_unit_name = fields.String(load_default="")
     to_unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
+    to_unit_webhook = fields.String(load_default=None, allow_none=True)
     next_deadline = fields.AwareDateTime(required=True)
 
 
@@ -69,6 +73,7 @@ class WarnedReader(_Reader):
     fraction = fields.Float(required=True)
     to_unit_id = fields.String(required=True)
     to_unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
+    to_unit_webhook = fields.String(load_default=None, allow_none=True)
     deadline = fields.AwareDateTime(required=True)
 
 

@@ -19,7 +19,7 @@ BATCH = 50
 
 def send_due(service_store, context) -> int:
     now = context.clock()
-    lease = timedelta(seconds=context.provider_timeout + 5)
+    lease = timedelta(seconds=context.provider_timeout * 2 + 5)  # failover may try two providers
     with service_store.unit_of_work() as uow:
         due = store.lease_due(uow.conn, now, lease, BATCH)
     for delivery in due:
@@ -28,7 +28,7 @@ def send_due(service_store, context) -> int:
 
 
 def _send(service_store, context, delivery: dict) -> None:
-    providers = context.provider
+    providers = context.channels[delivery["channel"]]
     try:
         provider, message_id = providers.send(delivery["address"], delivery["text"], delivery["id"])
     except TransientError as exc:

@@ -29,6 +29,7 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("receipt_status", String(16)),
+    Column("fallback_address", String(320)),
     Column("receipt_at", UTCDateTime),
     UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
 )
