@@ -39,6 +39,8 @@ VARIABLES = {
     "LOUDONG_SMTP_PORT": "SMTP port (25)",
     "LOUDONG_SMTP_FROM": "sender address of Loudong's email (`loudong@localhost`)",
     "LOUDONG_WEBHOOK_SECRET": "signs webhook POSTs to units with their own systems (HMAC-SHA256); unset: no webhooks",
+    "LOUDONG_RECIPIENT_LIMIT": "messages one resident may be sent per minute, hour or day; more wait (`20/hour`)",
+    "LOUDONG_ADMIN_TOKEN": "the administrator's token for resending a notification; unset: no resends",
     "LOUDONG_SMS_TIMEOUT": "seconds to wait for the SMS provider (10)",
     "LOUDONG_SMS_MAX_ATTEMPTS": "attempts per SMS before `notification.failed` (5)",
     "LOUDONG_SMS_RETRY_BASE": "seconds of the first SMS retry backoff, doubled each attempt, with jitter (2)",

@@ -14,7 +14,7 @@ EXCHANGE_NAME = "loudong.events"
 EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 
 # Who consumes what. The producers: intake → issue.submitted, issue.feedback_given,
-# resident.feedback_requested (the one event with a resident's phone: notify alone binds it); dispatch → issue.dispatched,
+# resident.* (the only events with a resident's phone: notify alone binds them); dispatch → issue.dispatched,
 # issue.claimed, issue.returned, issue.progress_noted, issue.resolved, issue.closed, issue.reopened,
 # issue.retiered, issue.linked, issue.triage_needed, issue.arbitration_needed, issue.awaiting_resident,
 # issue.resident_replied, unit.token_issued; escalation → issue.escalated, issue.clock_armed, issue.warned,
@@ -29,7 +29,8 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved", "issue.awaiting_resident",
                    "issue.resident_replied", "issue.arbitration_needed", "issue.reopened", "notification.failed",
                    "unit.token_issued"),
-    "notify": ("issue.dispatched", "issue.escalated", "issue.warned", "resident.feedback_requested"),
+    "notify": ("issue.dispatched", "issue.escalated", "issue.warned", "resident.acknowledged",
+               "resident.feedback_requested", "resident.closed"),
 }
 MAX_RETRY_LEVELS = 5
 

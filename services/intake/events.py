@@ -46,3 +46,24 @@ class FeedbackRequested:
     resolution: str
     linked_to: str | None
     requested_at: datetime
+
+
+@dataclass(frozen=True)
+class ResidentAcknowledged:
+    """Tell the resident (who consented) that their report was received, with its reference."""
+
+    type: ClassVar[str] = "resident.acknowledged"
+    issue_id: str
+    phone: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ResidentClosed:
+    """Tell the resident (who consented) that the issue is closed."""
+
+    type: ClassVar[str] = "resident.closed"
+    issue_id: str
+    phone: str
+    reason: str
+    at: datetime

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from services.intake import model, store
-from services.intake.events import FeedbackGiven, FeedbackRequested, IssueSubmitted
+from services.intake.events import (FeedbackGiven, FeedbackRequested, IssueSubmitted, ResidentAcknowledged,
+                                    ResidentClosed)
 from shared.envelope import Envelope, utcnow
 from shared.outbox import UnitOfWork
 from shared.subscriber import UnknownIssue
@@ -35,6 +36,9 @@ def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: l
                             location=location, attributes=submission.get("attributes") or {},
                             media_urls=submission.get("media_urls") or [], meeting_id=submission.get("meeting_id"),
                             promised_by=submission.get("promised_by"), submitted_at=now))
+    reporter = submission.get("reporter")
+    if reporter and reporter.get("consent"):
+        uow.emit(ResidentAcknowledged(issue_id=issue_id, phone=reporter["phone"], at=now))
     return issue_id, True  # the timeline's first entry is the issue row itself: one insert fewer
 
 
@@ -63,6 +67,15 @@ def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
         store.update_issue(uow.conn, event.issue_id, **changed)
     if event.type == "issue.resolved" and changed.get("status") == "resolved":
         _ask_resident(uow, event)
+    if event.type == "issue.closed" and changed.get("status") == "closed":
+        _tell_resident_closed(uow, event)
+
+
+def _tell_resident_closed(uow: UnitOfWork, event: Envelope) -> None:
+    reporter = store.get_reporter(uow.conn, event.issue_id)
+    if reporter is not None and reporter["consent"]:
+        uow.emit(ResidentClosed(issue_id=event.issue_id, phone=reporter["phone"], reason=event.payload["reason"],
+                                at=utcnow()))
 
 
 def _ask_resident(uow: UnitOfWork, event: Envelope) -> None:

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.intake.events import FeedbackGiven, FeedbackRequested, IssueSubmitted
+from services.intake.events import (FeedbackGiven, FeedbackRequested, IssueSubmitted, ResidentAcknowledged,
+                                    ResidentClosed)
 from shared.directory import Directory
 from shared.outbox import PayloadWriter, payload_schema
 
@@ -177,7 +178,9 @@ class FeedbackGivenSchema(Schema):
 
 
 write_payload = PayloadWriter({IssueSubmitted: IssueSubmittedSchema(), FeedbackGiven: FeedbackGivenSchema(),
-                               FeedbackRequested: payload_schema(FeedbackRequested)})
+                               FeedbackRequested: payload_schema(FeedbackRequested),
+                               ResidentAcknowledged: payload_schema(ResidentAcknowledged),
+                               ResidentClosed: payload_schema(ResidentClosed)})
 
 
 class _Reader(Schema):

@@ -1,11 +1,13 @@
 """Notify's HTTP API: what was sent about an issue."""
 from __future__ import annotations
 
+import hmac
+
 from flask import Blueprint, Flask, current_app, request
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from services.notify import metrics, model, receipts, store, templates
+from services.notify import handlers, metrics, model, receipts, store, templates
 from services.notify.schemas import EVENT_READERS
 from shared.http import Problem, json_body
 
@@ -90,3 +92,19 @@ def receipt(provider: str):
     if not changed:
         metrics.RECEIPTS_REJECTED.labels("duplicate").inc()
     return {"applied": changed}
+
+
+@api.post("/notifications/<delivery_id>/resend")
+def resend(delivery_id: str):
+    """An administrator sends a delivery again (Authorization: Bearer LOUDONG_ADMIN_TOKEN)."""
+    context = current_app.extensions["loudong"]["context"]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if not context.admin_token or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(),
+                                                                                          context.admin_token):
+        raise Problem(401, "Unauthorized", "an administrator's token is needed (LOUDONG_ADMIN_TOKEN)",
+                      headers={"WWW-Authenticate": 'Bearer realm="loudong-admin"'})
+    with current_app.extensions["loudong"]["store"].unit_of_work() as uow:
+        new_id = handlers.resend(uow, context, delivery_id)
+    if new_id is None:
+        raise Problem(404, "Not Found", f"no delivery {delivery_id}")
+    return {"id": new_id, "resends": delivery_id}, 201

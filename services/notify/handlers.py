@@ -21,7 +21,7 @@ def on_event(uow: UnitOfWork, event: Envelope, context) -> None:
         planned = plan(uow, context, event.id, event.type, event.issue_id, recipient.key, recipient.unit_id,
                        recipient.channel, recipient.address, text, held or now, recipient.fallback)
         if planned and held:
-            uow.on_commit(lambda: metrics.HELD.labels(recipient.channel).inc())
+            uow.on_commit(lambda channel=recipient.channel: metrics.HELD.labels(channel, "quiet_hours").inc())
     uow.on_commit(context.deliveries_planned.set)
 
 
@@ -33,6 +33,12 @@ def plan(uow: UnitOfWork, context, event_id: str, cause_type: str, issue_id: str
         return False
     if channel == "sms":
         text = templates.fit(text, context.max_parts)
+    if unit_id == model.RESIDENT:  # units are told everything at once; residents are not flooded
+        limit, window = context.recipient_limit
+        recent = store.recent_to(uow.conn, address, context.clock() - window, limit)
+        if len(recent) >= limit:  # this address had its share: the message waits, it is not dropped
+            when = max(when, recent[-1] + window)
+            uow.on_commit(lambda: metrics.HELD.labels(channel, "rate_limit").inc())
     store.add(uow.conn, id=delivery_id, event_id=event_id, cause_type=cause_type, issue_id=issue_id,
               recipient_key=key, recipient_unit_id=unit_id, channel=channel, address=address, text=text,
               status="pending", attempts=0, next_attempt_at=when, created_at=context.clock(),
@@ -81,3 +87,16 @@ def record_failure(uow: UnitOfWork, delivery: dict, provider: str, reason: str, 
 
 
 EVENT_HANDLERS = {event_type: on_event for event_type in model.ROUTES}
+
+
+def resend(uow: UnitOfWork, context, delivery_id: str) -> str | None:
+    """An administrator's resend: a new delivery of the same text to the same address."""
+    original = store.get(uow.conn, delivery_id)
+    if original is None:
+        return None
+    n = store.resends_of(uow.conn, original["recipient_key"], original["event_id"]) + 1
+    key = f"{original['recipient_key']}#resend{n}"
+    plan(uow, context, original["event_id"], original["cause_type"], original["issue_id"], key,
+         original["recipient_unit_id"], original["channel"], original["address"], original["text"], context.clock())
+    uow.on_commit(context.deliveries_planned.set)
+    return model.delivery_id(original["event_id"], key, original["channel"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -34,6 +34,8 @@ class Context:
     max_parts: int
     quiet_hours: tuple[time, time]
     receipt_secret: str | None = None
+    recipient_limit: tuple[int, timedelta] = (20, timedelta(hours=1))
+    admin_token: str | None = None
     clock: Callable[[], datetime] = utcnow
     deliveries_planned: threading.Event = field(default_factory=threading.Event)
 
@@ -54,7 +56,9 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
                       retry_base=float(env.get("LOUDONG_SMS_RETRY_BASE") or 2), renderer=renderer,
                       max_parts=int(env.get("LOUDONG_SMS_MAX_PARTS") or 2),
                       quiet_hours=_quiet(env.get("LOUDONG_QUIET_HOURS") or "22:00-07:00"),
-                      receipt_secret=env.get("LOUDONG_SMS_RECEIPT_SECRET"), clock=clock)
+                      receipt_secret=env.get("LOUDONG_SMS_RECEIPT_SECRET"),
+                      recipient_limit=_limit(env.get("LOUDONG_RECIPIENT_LIMIT") or "20/hour"),
+                      admin_token=env.get("LOUDONG_ADMIN_TOKEN"), clock=clock)
     service_store = Store("notify", settings.database_url, MIGRATIONS, write_payload)
     loops = {"sender": partial(run_sender, service_store, context, settings.poll_interval)}
     return assemble(settings, service_store, EVENT_HANDLERS, EVENT_READERS, context, create_app, loops)
@@ -96,3 +100,11 @@ def providers_from(settings: Settings, timeout: float) -> Failover:
         else:
             raise ConfigError(f"LOUDONG_SMS_PROVIDERS: unknown provider {name!r} (generic, aliyun)")
     return Failover(chain)
+
+
+def _limit(text: str) -> tuple[int, timedelta]:
+    units = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+    count, _, per = text.partition("/")
+    if not count.isdigit() or per not in units or int(count) < 1:
+        raise ConfigError(f"LOUDONG_RECIPIENT_LIMIT={text!r} is not like 20/hour (per minute, hour or day)")
+    return int(count), units[per]

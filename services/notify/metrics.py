@@ -6,7 +6,8 @@ FAILED = Counter("loudong_notify_failed_total", "Deliveries given up on", ["chan
 PROVIDER_ERRORS = Counter("loudong_notify_provider_errors_total", "Errors from a channel's provider, by code",
                           ["channel", "provider", "code"])
 RETRIED = Counter("loudong_notify_retried_total", "Delivery attempts to be retried", ["channel", "provider"])
-HELD = Counter("loudong_notify_held_total", "Messages to residents held for the end of quiet hours", ["channel"])
+HELD = Counter("loudong_notify_held_total", "Messages held: residents' quiet hours, or a recipient's rate limit",
+               ["channel", "reason"])
 DELIVERY_SECONDS = Histogram("loudong_notify_delivery_seconds", "From delivery planned to provider acceptance",
                              ["channel"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 RECEIPTS = Counter("loudong_notify_receipts_total", "Delivery receipts applied", ["provider", "status"])

@@ -44,7 +44,9 @@ ROUTES = {
     "issue.dispatched": lambda issue_id, p: _unit(p["unit_id"], p["unit_contacts"], p["unit_webhook"]),
     "issue.escalated": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"], p["to_unit_webhook"]),
     "issue.warned": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"], p["to_unit_webhook"]),
+    "resident.acknowledged": lambda issue_id, p: [Recipient(RESIDENT, f"resident:{issue_id}", p["phone"])],
     "resident.feedback_requested": lambda issue_id, p: [Recipient(RESIDENT, f"resident:{issue_id}", p["phone"])],
+    "resident.closed": lambda issue_id, p: [Recipient(RESIDENT, f"resident:{issue_id}", p["phone"])],
 }
 
 

@@ -82,6 +82,12 @@ class FeedbackRequestedReader(_Reader):
     resolution = fields.String(load_default="")
 
 
+class ResidentReader(_Reader):
+    phone = fields.String(required=True)
+    reason = fields.String(load_default="")
+
+
 EVENT_READERS = {"issue.dispatched": DispatchedReader(), "issue.escalated": EscalatedReader(),
                  "issue.warned": WarnedReader(),
-                 "resident.feedback_requested": FeedbackRequestedReader()}
+                 "resident.feedback_requested": FeedbackRequestedReader(),
+                 "resident.acknowledged": ResidentReader(), "resident.closed": ResidentReader()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import (Column, Connection, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        insert, select, update)
+                        func, insert, select, update)
 
 from shared.db import UTCDateTime
 
@@ -78,3 +78,20 @@ def by_provider_message(conn: Connection, provider: str, message_id: str) -> dic
                                                 deliveries.c.provider_message_id == message_id)
                        .with_for_update()).mappings().first()
     return dict(row) if row else None
+
+
+def recent_to(conn: Connection, address: str, since: datetime, limit: int) -> list[datetime]:
+    """When the latest `limit` deliveries to one address were planned, newest first, within the window."""
+    return list(conn.execute(select(deliveries.c.created_at).where(deliveries.c.address == address,
+                                                                   deliveries.c.created_at > since)
+                             .order_by(deliveries.c.created_at.desc()).limit(limit)).scalars())
+
+
+def get(conn: Connection, delivery_id: str) -> dict | None:
+    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def resends_of(conn: Connection, recipient_key: str, event_id: str) -> int:
+    return conn.execute(select(func.count()).select_from(deliveries).where(
+        deliveries.c.event_id == event_id, deliveries.c.recipient_key.like(f"{recipient_key}#resend%"))).scalar_one()

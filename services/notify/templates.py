@@ -70,6 +70,8 @@ SAMPLES = {  # what each template is checked against at start, and previewed wit
     "issue.escalated": {"reason": "claim_overdue", "level": 1, "next_deadline": datetime(2026, 10, 8, 1, 0).astimezone()},
     "issue.warned": {"clock": "claim", "fraction": 0.5, "deadline": datetime(2026, 10, 8, 1, 0).astimezone()},
     "resident.feedback_requested": {"resolution": "楼道杂物已清理"},
+    "resident.acknowledged": {},
+    "resident.closed": {"reason": "satisfied"},
 }
 
 

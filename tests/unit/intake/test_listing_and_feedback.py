@@ -99,4 +99,16 @@ def test_on_resolve_the_resident_who_consented_is_asked_and_only_they(intake):
 
     [asked] = emitted(intake.store, "resident.feedback_requested")
     assert asked.issue_id == consenting and asked.payload["phone"] == "+8613800000000"
-    assert all("+8613800000000" not in e.to_json() for e in emitted(intake.store) if e.type != asked.type)
+    [acknowledged] = emitted(intake.store, "resident.acknowledged")
+    assert acknowledged.issue_id == consenting
+    assert all("+8613800000000" not in e.to_json() for e in emitted(intake.store) if not e.type.startswith("resident."))
+
+
+def test_the_consenting_resident_hears_the_issue_closed(intake):
+    client = intake.app.test_client()
+    issue_id = _submit(client, reporter={**SUBMISSION["reporter"], "consent": True})
+
+    intake.subscriber.apply(event("issue.closed", issue_id, {"reason": "satisfied"}).to_json())
+
+    [closed] = emitted(intake.store, "resident.closed")
+    assert closed.issue_id == issue_id and closed.payload["reason"] == "satisfied"

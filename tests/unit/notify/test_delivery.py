@@ -181,7 +181,8 @@ def test_a_template_that_does_not_render_stops_the_service_naming_it(tmp_path):
     broken = tmp_path / "templates"
     for language in ("zh", "en"):
         (broken / language).mkdir(parents=True)
-        for name in ("issue.dispatched", "issue.escalated", "issue.warned", "resident.feedback_requested"):
+        for name in ("issue.dispatched", "issue.escalated", "issue.warned", "resident.feedback_requested",
+                     "resident.acknowledged", "resident.closed"):
             (broken / language / f"{name}.j2").write_text("{{ ref }}")
     (broken / "zh" / "issue.warned.j2").write_text("{{ no_such_field }}")
 
@@ -198,3 +199,37 @@ def test_the_preview_renders_a_template_with_its_sms_length(notify):
     assert response.json["encoding"] == "ucs2" and response.json["parts"] == 1 and "超时未认领" in response.json["text"]
     bad = notify.app.test_client().post("/v1/templates/preview", json={"type": "issue.exploded"})
     assert bad.status_code == 422 and "type" in bad.json["errors"]
+
+
+def test_past_its_rate_a_resident_waits_rather_than_losing_messages_and_units_do_not(tmp_path, sms_provider):
+    clock = FakeClock()
+    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_RECIPIENT_LIMIT="2/hour")
+    for n in range(3):
+        notify.subscriber.apply(event("resident.acknowledged", f"i{n}", {"phone": "+8613900000000"}).to_json())
+        notify.subscriber.apply(event("issue.dispatched", f"i{n}", DISPATCHED).to_json())
+
+    _send(notify)
+    assert [m["to"] for m in sms_provider.messages].count("+8613900000000") == 2
+    assert [m["to"] for m in sms_provider.messages].count("+8613800000042") == 3
+    clock.advance(hours=1, seconds=1)
+    _send(notify)
+
+    assert [m["to"] for m in sms_provider.messages].count("+8613900000000") == 3
+    notify.store.dispose()
+
+
+def test_an_administrator_resends_and_nobody_else_can(tmp_path, sms_provider):
+    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_ADMIN_TOKEN="adm1n")
+    notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+    _send(notify)
+    [original] = notify.app.test_client().get("/v1/notifications?issue_id=i1").json["notifications"]
+    client = notify.app.test_client()
+
+    refused = client.post(f"/v1/notifications/{original['id']}/resend", headers={"Authorization": "Bearer guess"})
+    resent = client.post(f"/v1/notifications/{original['id']}/resend", headers={"Authorization": "Bearer adm1n"})
+    _send(notify)
+
+    assert refused.status_code == 401 and resent.status_code == 201
+    assert [m["to"] for m in sms_provider.messages] == ["+8613800000042", "+8613800000042"]
+    assert len({m["idempotency_key"] for m in sms_provider.messages}) == 2
+    notify.store.dispose()
