@@ -40,6 +40,11 @@ def problem_response(status: int, title: str, detail: str | None = None, errors:
                     headers=headers)
 
 
+def plain(row: dict) -> dict:
+    """A store row as JSON: datetimes in ISO 8601, everything else as it is."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
 def json_body(schema: Schema) -> dict:
     """The request body loaded by `schema`, or a Problem naming what is wrong with it."""
     if request.mimetype != "application/json":

@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from services.dispatch import actions, meetings, model, store, units
 from services.dispatch.schemas import (ArbitrateSchema, MeetingSchema, NoteSchema, ResolveSchema, RetierSchema,
                                        ReturnSchema, TriageSchema)
-from shared.http import Problem, json_body, problem_response
+from shared.http import Problem, json_body, plain, problem_response
 
 api = Blueprint("dispatch", __name__, url_prefix="/v1")
 PUBLIC_ENDPOINTS = {"dispatch.directory"}
@@ -69,7 +69,7 @@ def inbox():
     """The calling unit's open assignments, oldest first."""
     with _store().read() as conn:
         rows = store.inbox(conn, g.unit.id)
-    return {"unit": g.unit.id, "assignments": [_plain(r) for r in rows]}
+    return {"unit": g.unit.id, "assignments": [plain(r) for r in rows]}
 
 
 @api.get("/assignments/<issue_id>")
@@ -82,7 +82,7 @@ def show(issue_id: str):
         sent = store.assignments_of(conn, issue_id)
     if g.unit.id not in {a["unit_id"] for a in sent} and not actions.supervises(_context(), g.unit, case):
         raise model.NotFound(f"no issue {issue_id} for {g.unit.id}")
-    return {**_plain(case), "assignments": [_plain(a) for a in sent]}
+    return {**plain(case), "assignments": [plain(a) for a in sent]}
 
 
 @api.post("/assignments/<issue_id>/claim")
@@ -135,7 +135,7 @@ def triage_queue():
     street = _office_street()
     with _store().read() as conn:
         rows = store.street_queue(conn, street, ("triage", "arbitration"))
-    return {"street": street, "issues": [_plain(r) for r in rows]}
+    return {"street": street, "issues": [plain(r) for r in rows]}
 
 
 @api.post("/issues/<issue_id>/triage")
@@ -193,7 +193,3 @@ def _office_street() -> str:
     if g.unit.type != "street_office":
         raise model.Forbidden("only a street office may do this")
     return next(p for p in g.unit.covers if p in _context().directory.streets)
-
-
-def _plain(row: dict) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

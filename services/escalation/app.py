@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from services.escalation import manual, store
 from services.escalation.schemas import (CloseSupervisionSchema, EscalationQuerySchema, ExtensionSchema,
                                          ManualEscalationSchema)
-from shared.http import Problem, json_body, problem_response
+from shared.http import Problem, json_body, plain, problem_response
 
 api = Blueprint("escalation", __name__, url_prefix="/v1")
 ERRORS = {manual.NotFound: (404, "Not Found"), manual.Forbidden: (403, "Forbidden"), manual.Conflict: (409, "Conflict")}
@@ -38,10 +38,6 @@ def _store():
 
 def _context():
     return current_app.extensions["loudong"]["context"]
-
-
-def _view(row: dict) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
 def _unit():
@@ -72,7 +68,7 @@ def clocks(issue_id: str):
         rows = store.list_clocks(conn, issue_id)
     if not rows:
         raise Problem(404, "Not Found", f"no clocks for issue {issue_id}")
-    return {"issue_id": issue_id, "clocks": [_view(r) for r in rows]}
+    return {"issue_id": issue_id, "clocks": [plain(r) for r in rows]}
 
 
 @api.post("/issues/<issue_id>/escalate")
@@ -104,7 +100,7 @@ def escalations():
         raise Problem(400, "Bad Request", "some query parameters are invalid", errors=exc.normalized_messages())
     with _store().read() as conn:
         rows = store.list_escalations(conn, filters, filters["limit"])
-    return {"escalations": [_view(r) for r in rows]}
+    return {"escalations": [plain(r) for r in rows]}
 
 
 @api.get("/overdue")

@@ -1,7 +1,5 @@
 """The stores on the real PostgreSQL: migrations, and replicas that never do the same work twice."""
 import threading
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import func, insert, inspect, select
 

@@ -91,7 +91,7 @@ def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(started, r
 
 
 def test_the_same_event_delivered_twice_by_the_broker_sends_one_sms(started, rabbitmq_url, sms_provider):
-    notify = started("notify", LOUDONG_SMS_URL=sms_provider.url)
+    started("notify", LOUDONG_SMS_URL=sms_provider.url)
     dispatched = event("issue.dispatched", "i1", {
         "unit_id": "taibai-office", "unit_name": "太白街道办事处", "category": "other", "place_id": "taibai",
         "unit_contacts": [{"name": "值班室", "phone": "+8613800000023"}]}).to_json()

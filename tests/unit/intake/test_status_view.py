@@ -2,17 +2,11 @@
 import pytest
 
 from services.intake import store as intake_store
-from tests.helpers import AUTH, SUBMISSION, build, count_rows, event
+from tests.helpers import AUTH, SUBMISSION, count_rows, event
 
 DISPATCHED = {"unit_id": "baian-xincun-property", "unit_name": "百安新村物业公司", "tier": "small",
               "category": "property_management", "assignment": 1}
 
-
-@pytest.fixture
-def intake(tmp_path):
-    service = build("intake", tmp_path)
-    yield service
-    service.store.dispose()
 
 
 @pytest.fixture

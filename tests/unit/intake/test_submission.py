@@ -5,14 +5,8 @@ import pytest
 
 from services.intake import store as intake_store
 from shared.outbox import outbox
-from tests.helpers import AUTH, SUBMISSION, build, count_rows, emitted
+from tests.helpers import AUTH, SUBMISSION, count_rows, emitted
 
-
-@pytest.fixture
-def intake(tmp_path):
-    service = build("intake", tmp_path)
-    yield service
-    service.store.dispose()
 
 
 def test_accepts_an_issue_with_its_event_and_answers_201(intake):
