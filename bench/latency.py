@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import requests
 
 from bench import infra
-from bench.load import AUTH, SUBMISSION
+from bench.load import AUTH, submission
 from services.notify.model import reference
 
 _REFERENCE = re.compile(r"[0-9a-f]{8}")
@@ -68,7 +68,7 @@ def submit_paced(intake_url: str, count: int, rate: float) -> tuple[dict[str, fl
             if delay > 0:
                 time.sleep(delay)
             began = time.time()
-            response = session.post(f"{intake_url}/v1/issues", json=SUBMISSION, timeout=30)
+            response = session.post(f"{intake_url}/v1/issues", json=submission(f"p{i}"), timeout=30)
             if response.status_code == 201:
                 submitted_at[response.json()["id"]] = began
             else:

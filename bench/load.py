@@ -15,19 +15,32 @@ API_KEY = "ld_bench_key_not_secret_0001"  # the services' demo gateway key durin
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 SUBMISSION = {
     "channel": "hotline", "description": "楼道堆放杂物", "category": "property_management",
-    "location": {"street": "baianba", "community": "baian", "compound": "baian-xincun"},
+    "location": {"street": "baianba", "community": "baian", "compound": "baian-xincun", "building": "__N__"},
     "reporter": {"name": "张三", "phone": "13800000000"},
 }
 
-# One Lua state per wrk thread: each counts its own 201s; done() adds them up.
+
+def submission(n) -> dict:
+    """Each submission at its own building: the same problem at one building would be linked
+    to the first as a duplicate (and never dispatched), which is not the load we mean."""
+    return {**SUBMISSION, "location": {**SUBMISSION["location"], "building": str(n)}}
+
+
+# One Lua state per wrk thread: each counts its own 201s; done() adds them up. Every request
+# names its own building (thread id and a counter), for the reason submission() gives.
 _SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(key)s"
-wrk.body = [==[%(body)s]==]
+local template = [==[%(body)s]==]
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) created = 0 end
+function setup(thread) thread:set("thread_id", #threads) table.insert(threads, thread) end
+function init(args) created = 0 counter = 0 end
+function request()
+  counter = counter + 1
+  local body = template:gsub("__N__", "w" .. thread_id .. "-" .. counter)
+  return wrk.format(nil, nil, nil, body)
+end
 function response(status, headers, body)
   if status == 201 then created = created + 1 end
 end
