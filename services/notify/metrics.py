@@ -5,6 +5,7 @@ SENT = Counter("loudong_notify_sent_total", "Messages accepted by a provider", [
 FAILED = Counter("loudong_notify_failed_total", "Deliveries given up on", ["channel", "provider", "reason"])
 PROVIDER_ERRORS = Counter("loudong_notify_provider_errors_total", "Errors from a channel's provider, by code",
                           ["channel", "provider", "code"])
+BUNDLED = Counter("loudong_notify_bundled_total", "Notices that went out inside another's message", ["channel"])
 RETRIED = Counter("loudong_notify_retried_total", "Delivery attempts to be retried", ["channel", "provider"])
 HELD = Counter("loudong_notify_held_total", "Messages held: residents' quiet hours, or a recipient's rate limit",
                ["channel", "reason"])

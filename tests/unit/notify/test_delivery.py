@@ -208,13 +208,16 @@ def test_past_its_rate_a_resident_waits_rather_than_losing_messages_and_units_do
         notify.subscriber.apply(event("resident.acknowledged", f"i{n}", {"phone": "+8613900000000"}).to_json())
         notify.subscriber.apply(event("issue.dispatched", f"i{n}", DISPATCHED).to_json())
 
+    def told(phone):  # the references each phone has heard of, whether bundled or not
+        return sorted(ref for m in sms_provider.messages if m["to"] == phone for ref in ("i0", "i1", "i2")
+                      if f"单号{ref}" in m["text"] or f"新派单 {ref}" in m["text"])
+
     _send(notify)
-    assert [m["to"] for m in sms_provider.messages].count("+8613900000000") == 2
-    assert [m["to"] for m in sms_provider.messages].count("+8613800000042") == 3
+    assert told("+8613900000000") == ["i0", "i1"] and told("+8613800000042") == ["i0", "i1", "i2"]
     clock.advance(hours=1, seconds=1)
     _send(notify)
 
-    assert [m["to"] for m in sms_provider.messages].count("+8613900000000") == 3
+    assert told("+8613900000000") == ["i0", "i1", "i2"]
     notify.store.dispose()
 
 
@@ -232,4 +235,20 @@ def test_an_administrator_resends_and_nobody_else_can(tmp_path, sms_provider):
     assert refused.status_code == 401 and resent.status_code == 201
     assert [m["to"] for m in sms_provider.messages] == ["+8613800000042", "+8613800000042"]
     assert len({m["idempotency_key"] for m in sms_provider.messages}) == 2
+    notify.store.dispose()
+
+
+def test_notices_due_together_for_one_phone_are_bundled_but_never_cut(tmp_path, sms_provider):
+    clock = FakeClock()
+    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMS_MAX_PARTS=2)
+    ids = [f"{n:08d}-0000-0000-0000-000000000000" for n in range(6)]
+    for issue_id in ids:
+        notify.subscriber.apply(event("issue.dispatched", issue_id, DISPATCHED).to_json())
+
+    _send(notify)
+
+    texts = [m["text"] for m in sms_provider.messages]
+    assert 1 < len(texts) < len(ids)  # bundled, in as many messages as their parts need
+    assert sorted(issue_id[:8] for issue_id in ids for t in texts if issue_id[:8] in t) == sorted(i[:8] for i in ids)
+    assert all("…" not in t for t in texts)
     notify.store.dispose()
