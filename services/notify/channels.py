@@ -58,9 +58,9 @@ class WebhookChannel:
         self._secret, self._timeout = secret, timeout
         self._session = requests.Session()
 
-    def send(self, url: str, text: str, idempotency_key: str, notice: dict | None = None) -> tuple[str, str]:
-        body = json.dumps({"delivery_id": idempotency_key, "text": text, **(notice or {})},
-                          ensure_ascii=False).encode()
+    def send(self, url: str, notice: str, idempotency_key: str) -> tuple[str, str]:
+        """`notice` is the JSON notify planned: the event and its rendered text."""
+        body = json.dumps({"delivery_id": idempotency_key, **json.loads(notice)}, ensure_ascii=False).encode()
         stamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
                    "X-Loudong-Timestamp": stamp, "X-Loudong-Signature": webhook_signature(self._secret, stamp, body)}

@@ -2,6 +2,7 @@
 back to email when SMS cannot reach a contact."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from services.notify import metrics, model, store, templates
@@ -18,8 +19,10 @@ def on_event(uow: UnitOfWork, event: Envelope, context) -> None:
         if recipient.channel not in context.channels:
             continue  # e.g. a unit's webhook when no webhook secret is configured
         held = model.quiet_until(now, recipient, context.quiet_hours)
+        body = text if recipient.channel != "webhook" else json.dumps(  # a unit's system gets the event itself
+            {"event": json.loads(event.to_json()), "text": text}, ensure_ascii=False, default=str)
         planned = plan(uow, context, event.id, event.type, event.issue_id, recipient.key, recipient.unit_id,
-                       recipient.channel, recipient.address, text, held or now, recipient.fallback)
+                       recipient.channel, recipient.address, body, held or now, recipient.fallback)
         if planned and held:
             uow.on_commit(lambda channel=recipient.channel: metrics.HELD.labels(channel, "quiet_hours").inc())
     uow.on_commit(context.deliveries_planned.set)

@@ -45,7 +45,12 @@ def bundles(due: list[dict], max_parts: int) -> list[list[dict]]:
 
 def _send(service_store, context, group: list[dict]) -> None:
     first = group[0]
-    providers = context.channels[first["channel"]]
+    providers = context.channels.get(first["channel"])
+    if providers is None:  # planned when that channel was configured, and it no longer is
+        with service_store.unit_of_work() as uow:
+            for delivery in group:
+                handlers.record_failure(uow, delivery, "none", "unknown_channel", True, None, context, context.clock())
+        return
     text = "\n".join(d["text"] for d in group)
     if first["channel"] == "sms":
         text = templates.fit(text, context.max_parts)

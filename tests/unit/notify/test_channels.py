@@ -102,6 +102,25 @@ def test_a_unit_with_its_own_system_gets_a_signed_webhook_too(tmp_path, sms_prov
     [(headers, body)] = received
     expected = hmac.new(b"s3cret", headers["X-Loudong-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
     assert headers["X-Loudong-Signature"] == expected
-    assert json.loads(body)["text"].startswith("【楼栋】新派单") and headers["Idempotency-Key"]
+    posted = json.loads(body)
+    assert posted["text"].startswith("【楼栋】新派单") and headers["Idempotency-Key"] == posted["delivery_id"]
+    assert posted["event"]["type"] == "issue.dispatched" and posted["event"]["issue_id"] == "i1"
     assert len(sms_provider.messages) == 1  # and the SMS as well
     notify.store.dispose()
+
+
+def test_a_delivery_for_a_channel_no_longer_configured_fails_counted_not_stuck(tmp_path, sms_provider):
+    clock, port = FakeClock(), _free_port()
+    with_smtp = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMTP_HOST="127.0.0.1",
+                      LOUDONG_SMTP_PORT=port)
+    requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
+    with_smtp.subscriber.apply(event("issue.dispatched", "i1", WITH_EMAIL).to_json())
+    send_due(with_smtp.store, with_smtp.context)  # SMS refused: an email is planned
+    with_smtp.store.dispose()
+    without = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url)  # restarted without SMTP
+
+    send_due(without.store, without.context)
+
+    reasons = [f.payload["reason"] for f in emitted(without.store, "notification.failed")]
+    assert reasons == ["http_400", "unknown_channel"]
+    without.store.dispose()
