@@ -97,7 +97,8 @@ def start_system(tmp: Path, children: list[procs.Child]) -> tuple[str, str]:
     sms_url = f"http://127.0.0.1:{sms_port}"
     env.update(LOUDONG_BROKER_URL=infra.BROKER_URL, LOUDONG_SMS_URL=sms_url, LOUDONG_WEB_WORKERS="2",
                LOUDONG_DATA_DIR=str(data_dir), LOUDONG_DEMO_API_KEY=load.API_KEY,
-               LOUDONG_RATE_LIMIT="1000000/second")  # the bench is one gateway at full speed
+               LOUDONG_RATE_LIMIT="1000000/second",  # the bench is one gateway at full speed
+               LOUDONG_UNIT_RECIPIENT_LIMIT="1000000/hour")  # ...and one unit takes every issue
     sink = procs.start("sms-sink", ["-m", "services.cli", "sms-sink", "--port", str(sms_port)], env, tmp)
     children.append(sink)
     ports = {}

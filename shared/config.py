@@ -40,6 +40,7 @@ VARIABLES = {
     "LOUDONG_SMTP_FROM": "sender address of Loudong's email (`loudong@localhost`)",
     "LOUDONG_WEBHOOK_SECRET": "signs webhook POSTs to units with their own systems (HMAC-SHA256); unset: no webhooks",
     "LOUDONG_RECIPIENT_LIMIT": "messages one resident may be sent per minute, hour or day; more wait (`20/hour`)",
+    "LOUDONG_UNIT_RECIPIENT_LIMIT": "the same for one unit contact's address (`600/hour`)",
     "LOUDONG_ADMIN_TOKEN": "the administrator's token for resending a notification; unset: no resends",
     "LOUDONG_SMS_TIMEOUT": "seconds to wait for the SMS provider (10)",
     "LOUDONG_SMS_MAX_ATTEMPTS": "attempts per SMS before `notification.failed` (5)",

@@ -22,30 +22,32 @@ def on_event(uow: UnitOfWork, event: Envelope, context) -> None:
         body = text if recipient.channel != "webhook" else json.dumps(  # a unit's system gets the event itself
             {"event": json.loads(event.to_json()), "text": text}, ensure_ascii=False, default=str)
         planned = plan(uow, context, event.id, event.type, event.issue_id, recipient.key, recipient.unit_id,
-                       recipient.channel, recipient.address, body, held or now, recipient.fallback)
+                       recipient.channel, recipient.address, body, held or now, recipient.fallback,
+                       event_at=event.occurred_at)
         if planned and held:
             uow.on_commit(lambda channel=recipient.channel: metrics.HELD.labels(channel, "quiet_hours").inc())
     uow.on_commit(context.deliveries_planned.set)
 
 
 def plan(uow: UnitOfWork, context, event_id: str, cause_type: str, issue_id: str, key: str, unit_id: str,
-         channel: str, address: str, text: str, when: datetime, fallback: str | None = None) -> bool:
+         channel: str, address: str, text: str, when: datetime, fallback: str | None = None,
+         event_at: datetime | None = None) -> bool:
     """A pending delivery, unless this (event, recipient, channel) already has one."""
     delivery_id = model.delivery_id(event_id, key, channel)
     if store.exists(uow.conn, delivery_id):
         return False
     if channel == "sms":
         text = templates.fit(text, context.max_parts)
-    if unit_id == model.RESIDENT:  # units are told everything at once; residents are not flooded
-        limit, window = context.recipient_limit
-        recent = store.recent_to(uow.conn, address, context.clock() - window, limit)
-        if len(recent) >= limit:  # this address had its share: the message waits, it is not dropped
-            when = max(when, recent[-1] + window)
-            uow.on_commit(lambda: metrics.HELD.labels(channel, "rate_limit").inc())
+    # Residents are not flooded; units have a far higher limit (bundling keeps their bursts short).
+    limit, window = context.recipient_limit if unit_id == model.RESIDENT else context.unit_limit
+    recent = store.recent_to(uow.conn, address, context.clock() - window, limit)
+    if len(recent) >= limit:  # this address had its share: the message waits, it is not dropped
+        when = max(when, recent[-1] + window)
+        uow.on_commit(lambda: metrics.HELD.labels(channel, "rate_limit").inc())
     store.add(uow.conn, id=delivery_id, event_id=event_id, cause_type=cause_type, issue_id=issue_id,
               recipient_key=key, recipient_unit_id=unit_id, channel=channel, address=address, text=text,
               status="pending", attempts=0, next_attempt_at=when, created_at=context.clock(),
-              fallback_address=fallback if "email" in context.channels else None)
+              fallback_address=fallback if "email" in context.channels else None, event_at=event_at)
     return True
 
 
@@ -59,7 +61,7 @@ def record_sent(uow: UnitOfWork, delivery: dict, provider: str, message_id: str,
     uow.emit(NotificationSent(issue_id=delivery["issue_id"], delivery_id=delivery["id"], channel=delivery["channel"],
                               recipient_unit_id=delivery["recipient_unit_id"], cause_type=delivery["cause_type"],
                               provider_message_id=message_id, attempts=attempts, sent_at=now))
-    latency = (now - delivery["created_at"]).total_seconds()
+    latency = (now - (delivery["event_at"] or delivery["created_at"])).total_seconds()
     uow.on_commit(lambda: (metrics.SENT.labels(delivery["channel"], provider).inc(),
                            metrics.DELIVERY_SECONDS.labels(delivery["channel"]).observe(latency)))
 

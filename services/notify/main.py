@@ -35,6 +35,7 @@ class Context:
     quiet_hours: tuple[time, time]
     receipt_secret: str | None = None
     recipient_limit: tuple[int, timedelta] = (20, timedelta(hours=1))
+    unit_limit: tuple[int, timedelta] = (600, timedelta(hours=1))
     admin_token: str | None = None
     clock: Callable[[], datetime] = utcnow
     deliveries_planned: threading.Event = field(default_factory=threading.Event)
@@ -58,6 +59,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
                       quiet_hours=_quiet(env.get("LOUDONG_QUIET_HOURS") or "22:00-07:00"),
                       receipt_secret=env.get("LOUDONG_SMS_RECEIPT_SECRET"),
                       recipient_limit=_limit(env.get("LOUDONG_RECIPIENT_LIMIT") or "20/hour"),
+                      unit_limit=_limit(env.get("LOUDONG_UNIT_RECIPIENT_LIMIT") or "600/hour"),
                       admin_token=env.get("LOUDONG_ADMIN_TOKEN"), clock=clock)
     service_store = Store("notify", settings.database_url, MIGRATIONS, write_payload)
     loops = {"sender": partial(run_sender, service_store, context, settings.poll_interval)}
@@ -106,5 +108,5 @@ def _limit(text: str) -> tuple[int, timedelta]:
     units = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
     count, _, per = text.partition("/")
     if not count.isdigit() or per not in units or int(count) < 1:
-        raise ConfigError(f"LOUDONG_RECIPIENT_LIMIT={text!r} is not like 20/hour (per minute, hour or day)")
+        raise ConfigError(f"recipient limit {text!r} is not like 20/hour (per minute, hour or day)")
     return int(count), units[per]

@@ -46,7 +46,7 @@ def apply(uow: UnitOfWork, provider: str, receipt: dict, now) -> bool:
             recipient_unit_id=delivery["recipient_unit_id"], cause_type=delivery["cause_type"],
             reason=f"undelivered:{receipt.get('error_code') or 'unknown'}", attempts=delivery["attempts"],
             final=True, failed_at=now))
-    seconds = (now - delivery["created_at"]).total_seconds()
+    seconds = (now - (delivery["event_at"] or delivery["created_at"])).total_seconds()
     uow.on_commit(lambda: (metrics.RECEIPTS.labels(provider, receipt["status"]).inc(),
                            metrics.RECEIPT_SECONDS.labels(delivery["channel"]).observe(seconds)))
     return True

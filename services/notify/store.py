@@ -30,6 +30,7 @@ deliveries = Table(
     Column("finished_at", UTCDateTime),
     Column("receipt_status", String(16)),
     Column("fallback_address", String(320)),
+    Column("event_at", UTCDateTime),  # when the event behind it happened: latency starts there
     Column("receipt_at", UTCDateTime),
     UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
 )

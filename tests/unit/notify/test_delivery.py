@@ -201,9 +201,11 @@ def test_the_preview_renders_a_template_with_its_sms_length(notify):
     assert bad.status_code == 422 and "type" in bad.json["errors"]
 
 
-def test_past_its_rate_a_resident_waits_rather_than_losing_messages_and_units_do_not(tmp_path, sms_provider):
+def test_past_its_rate_a_resident_waits_rather_than_losing_messages_and_units_have_their_own(tmp_path,
+                                                                                                sms_provider):
     clock = FakeClock()
-    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_RECIPIENT_LIMIT="2/hour")
+    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_RECIPIENT_LIMIT="2/hour",
+                   LOUDONG_UNIT_RECIPIENT_LIMIT="5/hour")
     for n in range(3):
         notify.subscriber.apply(event("resident.acknowledged", f"i{n}", {"phone": "+8613900000000"}).to_json())
         notify.subscriber.apply(event("issue.dispatched", f"i{n}", DISPATCHED).to_json())
@@ -251,4 +253,19 @@ def test_notices_due_together_for_one_phone_are_bundled_but_never_cut(tmp_path, 
     assert 1 < len(texts) < len(ids)  # bundled, in as many messages as their parts need
     assert sorted(issue_id[:8] for issue_id in ids for t in texts if issue_id[:8] in t) == sorted(i[:8] for i in ids)
     assert all("…" not in t for t in texts)
+    notify.store.dispose()
+
+
+def test_a_unit_contact_past_its_own_rate_waits_too(tmp_path, sms_provider):
+    clock = FakeClock()
+    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_UNIT_RECIPIENT_LIMIT="1/hour")
+    for n in range(2):
+        notify.subscriber.apply(event("issue.dispatched", f"i{n}", DISPATCHED).to_json())
+
+    _send(notify)
+    assert len(sms_provider.messages) == 1 and "i0" in sms_provider.messages[0]["text"]
+    clock.advance(hours=1, seconds=1)
+    _send(notify)
+
+    assert len(sms_provider.messages) == 2 and "i1" in sms_provider.messages[1]["text"]
     notify.store.dispose()
