@@ -20,7 +20,7 @@ def on_issue_submitted(uow: UnitOfWork, event: Envelope, context) -> None:
     flags = _flags(p["attributes"])
     case = dict(issue_id=event.issue_id, state="triage", category=category, tier=None, flags=flags,
                 description=p["description"], street=location["street"], place_id=place_id,
-                duplicate_key=model.duplicate_key(location, place_id), returns=0, reopened=0, linked_to=None,
+                duplicate_key=model.duplicate_key(location), returns=0, reopened=0, linked_to=None,
                 meeting_id=p["meeting_id"], promised_by=p["promised_by"], escalation_level=0,
                 submitted_at=p["submitted_at"] or now, updated_at=now)
     if category is None:

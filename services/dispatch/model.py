@@ -54,7 +54,7 @@ def after(action: str, state: str, table: dict = ASSIGNMENT, what: str = "assign
     return result if result is not None else state
 
 
-def duplicate_key(location: dict, place_id: str) -> str | None:
+def duplicate_key(location: dict) -> str | None:
     """Same building, or same compound when no building is named: the same problem twice."""
     if location.get("building") and (location.get("compound") or location.get("community")):
         return f"{location.get('compound') or location.get('community')}/{location['building']}"
