@@ -68,6 +68,7 @@ def install(app: Flask, service: str, ready_checks: dict[str, Callable[[], bool]
             collectors: tuple = ()) -> None:
     """Errors as problem+json, request metrics, and the operations endpoints."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.ensure_ascii = False  # UTF-8 as it is: curl shows 百安新村, not \u767e\u5b89
 
     @app.errorhandler(Problem)
     def _problem(exc: Problem):

@@ -13,7 +13,7 @@ import logging
 import threading
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, inspect, select, update
 from sqlalchemy.exc import OperationalError
 
 from shared import metrics
@@ -104,7 +104,11 @@ class LogBus:
             path = Path(self._source_urls[source].split("///", 1)[1])
             if not path.exists():
                 return None  # that service has not started yet; its events will wait
-            self._engines[source] = create_engines(self._source_urls[source])[1]
+            engine = create_engines(self._source_urls[source])[1]
+            if not inspect(engine).has_table(outbox.name):
+                engine.dispose()  # its file exists but its migrations have not run yet: not an error
+                return None
+            self._engines[source] = engine
         return self._engines[source]
 
     def _deliver(self, source: str, seq: int, body: str, stop: threading.Event | None) -> None:

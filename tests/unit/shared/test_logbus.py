@@ -62,3 +62,30 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(pair):
     assert len(attempts) == 3  # LOUDONG_RETRY_DELAYS=0,0: two retries after the first try
     assert count_rows(dispatch.store, dead_letter) == 1
     assert emitted(dispatch.store) == []
+
+
+def test_a_source_whose_store_is_not_migrated_yet_is_waited_for_quietly(tmp_path, caplog):
+    dispatch = build("dispatch", tmp_path)
+    (tmp_path / "data" / "intake.db").touch()  # intake's file exists, its migrations have not run yet
+
+    with caplog.at_level("WARNING"):
+        seen = dispatch.bus.poll_once()
+
+    assert seen == 0
+    assert dispatch.bus.is_ready()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    dispatch.store.dispose()
+
+
+def test_a_source_read_after_its_migrations_ran_delivers_what_it_waited_for(tmp_path):
+    dispatch = build("dispatch", tmp_path)
+    (tmp_path / "data" / "intake.db").touch()
+    dispatch.bus.poll_once()
+    intake = build("intake", tmp_path)
+    intake.app.test_client().post("/v1/issues", headers=AUTH, json=SUBMISSION)
+
+    seen = dispatch.bus.poll_once()
+
+    assert seen == 1
+    intake.store.dispose()
+    dispatch.store.dispose()
