@@ -37,8 +37,9 @@ class FeedbackGiven:
 
 @dataclass(frozen=True)
 class FeedbackRequested:
-    """Ask the resident how it went. The one event that carries a resident's phone, and only
-    for residents who consented to be contacted; only notify is bound to it."""
+    """Ask the resident how it went. Like resident.acknowledged and resident.closed, the three
+    events that carry a resident's phone, it is written only for a resident who consented to
+    be contacted, and only notify's queue is bound to it."""
 
     type: ClassVar[str] = "resident.feedback_requested"
     issue_id: str

@@ -1,4 +1,4 @@
-"""SMS providers behind one interface: send(to, text, idempotency_key, template) -> message id.
+"""SMS providers behind one interface: send(to, text, idempotency_key) -> the provider's message id.
 
 GenericSmsProvider speaks Loudong's plain HTTP protocol; AliyunSmsProvider speaks Aliyun's
 SendSms (RPC style: HMAC-SHA1 signed query, a registered template code and its parameters).
@@ -42,7 +42,7 @@ class GenericSmsProvider:
         self._timeout = timeout
         self._session = requests.Session()
 
-    def send(self, to: str, text: str, idempotency_key: str, template: dict | None = None) -> str:
+    def send(self, to: str, text: str, idempotency_key: str) -> str:
         try:
             response = self._session.post(self._url, json={"to": to, "text": text, "idempotency_key": idempotency_key},
                                           timeout=self._timeout)
@@ -93,14 +93,14 @@ class AliyunSmsProvider:
         self._timeout, self._region = timeout, region
         self._session = requests.Session()
 
-    def send(self, to: str, text: str, idempotency_key: str, template: dict | None = None) -> str:
+    def send(self, to: str, text: str, idempotency_key: str) -> str:
         """The registered template carries the text as its `content` parameter, with the issue reference."""
         params = {
             "AccessKeyId": self._key_id, "Action": "SendSms", "Format": "JSON", "RegionId": self._region,
             "SignatureMethod": "HMAC-SHA1", "SignatureNonce": str(uuid.uuid4()), "SignatureVersion": "1.0",
             "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": "2017-05-25",
             "PhoneNumbers": to.removeprefix("+86"), "SignName": self._sign_name, "TemplateCode": self._template_code,
-            "TemplateParam": json.dumps({"content": text, **(template or {})}, ensure_ascii=False),
+            "TemplateParam": json.dumps({"content": text}, ensure_ascii=False),
             "OutId": idempotency_key,
         }
         params["Signature"] = aliyun_signature(params, self._secret)
