@@ -1,16 +1,12 @@
 """Intake's HTTP API for gateway systems: submit, follow, list, give feedback."""
 from __future__ import annotations
 
-import hashlib
-import json
-
 from flask import Blueprint, Flask, current_app, g, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
-from services.intake import metrics, open311, openapi, queries, store
+from services.intake import metrics, open311, openapi, queries, store, submissions
 from services.intake.auth import require_scope
-from services.intake.handlers import IdempotencyConflict, give_feedback, submit_issue
+from services.intake.handlers import IdempotencyConflict, give_feedback
 from services.intake.schemas import FeedbackSchema, IssueQuerySchema
 from services.intake.views import issue_view
 from shared.http import Problem, json_body
@@ -55,35 +51,18 @@ def submit():
     """Accept an issue; 201 once it and its event are committed, 200 for a repeat of an earlier one."""
     require_scope(g.principal, "submit")
     submission = json_body(_context().submission_schema)
-    keys = _idempotency_keys(submission)
-    request_hash = hashlib.sha256(json.dumps(submission, sort_keys=True, default=str).encode()).hexdigest()
-    for attempt in range(2):
-        try:
-            with _store().unit_of_work(correlation_id=request.headers.get("X-Request-Id")) as uow:
-                issue_id, created = submit_issue(uow, g.principal.gateway, submission, keys, request_hash)
-            break
-        except IdempotencyConflict as exc:
-            raise Problem(422, "Idempotency conflict", str(exc)) from None
-        except IntegrityError:
-            if attempt:  # a concurrent twin committed first: the retry finds its issue
-                raise
-    if created:
-        metrics.ISSUES_ACCEPTED.labels(submission["channel"], submission.get("category") or "unclassified").inc()
+    headers = request.headers
+    try:
+        keys = submissions.idempotency_keys(headers.get("Idempotency-Key"), submission.get("external_id"))
+        issue_id, created = submissions.accept(_store(), g.principal.gateway, submission, keys,
+                                               headers.get("X-Request-Id"))
+    except submissions.BadIdempotencyKey as exc:
+        raise Problem(400, "Bad Request", str(exc),
+                      errors={"Idempotency-Key": ["1–200 characters"]}) from None
+    except IdempotencyConflict as exc:
+        raise Problem(422, "Idempotency conflict", str(exc)) from None
     location = {"Location": url_for("issues.show", issue_id=issue_id)}
     return {"id": issue_id, "status": "received"}, 201 if created else 200, location
-
-
-def _idempotency_keys(submission: dict) -> list[str]:
-    keys = []
-    header = request.headers.get("Idempotency-Key")
-    if header is not None:
-        if not 1 <= len(header) <= 200:
-            raise Problem(400, "Bad Request", "Idempotency-Key must be 1–200 characters",
-                          errors={"Idempotency-Key": ["1–200 characters"]})
-        keys.append(f"key:{header}")
-    if submission.get("external_id"):
-        keys.append(f"external:{submission['external_id']}")
-    return keys
 
 
 @api.get("/issues/<issue_id>")

@@ -15,6 +15,10 @@ from shared.subscriber import UnknownIssue
 class IdempotencyConflict(Exception):
     """The same idempotency key or external_id came back with a different body."""
 
+    def __init__(self, key: str, issue_id: str):
+        super().__init__("this idempotency key or external_id was used with a different body")
+        self.key, self.issue_id = key, issue_id  # key as stored: "key:<header>" or "external:<id>"
+
 
 def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: list[str],
                  request_hash: str) -> tuple[str, bool]:
@@ -24,7 +28,7 @@ def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: l
         seen = store.find_idempotent(uow.conn, gateway, keys)
         if seen is not None:
             if seen["request_hash"] != request_hash:
-                raise IdempotencyConflict("this idempotency key or external_id was used with a different body")
+                raise IdempotencyConflict(seen["key"], seen["issue_id"])
             return seen["issue_id"], False
     issue_id, now = str(uuid.uuid4()), utcnow()
     store.add_issue(uow.conn, issue_id, gateway, submission, now)

@@ -3,20 +3,27 @@ submit to and follow Loudong. Reads are public, as the spec intends; submitting 
 api_key with the `submit` scope."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
 
-from services.intake import model, queries, store
+from services.intake import metrics, model, queries, store, submissions
 from services.intake import open311_format as fmt311
-from services.intake.handlers import submit_issue
-from shared.http import Problem
+from services.intake.handlers import IdempotencyConflict
+from shared.http import MAX_BODY, Problem
 
 api = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMAT = "<any(json,xml):fmt>"
 POST_FIELDS = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
-               "email", "device_id", "account_id", "first_name", "last_name", "phone", "description", "media_url"}
+               "email", "device_id", "account_id", "first_name", "last_name", "phone", "description",
+               "media_url", "deviceid"}  # deviceid: FixMyStreet's spelling of device_id
+ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]*)\](\[\])?$")  # attribute[code], attribute[code][] (multivalue)
+CLIENT_REFERENCE = "fixmystreet_id"  # FixMyStreet's id of its report: the issue's external_id for the gateway
+FORM_NAMES = {"category": "service_code", "lon": "long", "media_urls": "media_url", "attributes": "attribute",
+              "external_id": f"attribute[{CLIENT_REFERENCE}]"}
 MAX_RECORDS, MAX_DAYS = 1000, 90
 STATUS_FILTER = {"open": {"received", "dispatched", "claimed"}, "closed": {"resolved", "closed"}}
 
@@ -31,6 +38,20 @@ class Open311Error(Exception):
 def _error(exc: Open311Error):
     response = fmt311.errors(request.view_args.get("fmt", "json"), exc.status, *exc.descriptions)
     response.headers.update(exc.headers)
+    return response
+
+
+@api.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    """A body over the limit and the like: in the spec's error list too, which clients parse."""
+    description = f"the body is over {MAX_BODY // 1024} KiB" if exc.code == 413 else exc.description
+    return fmt311.errors((request.view_args or {}).get("fmt", "json"), exc.code or 500, description)
+
+
+@api.after_request
+def _count_rejections(response):
+    if request.method == "POST" and 400 <= response.status_code < 500:
+        metrics.SUBMISSIONS_REJECTED.labels(str(response.status_code)).inc()
     return response
 
 
@@ -74,14 +95,30 @@ def service_definition(code: str, fmt: str):
 
 @api.post(f"/requests.{FORMAT}")
 def create_request(fmt: str):
+    """201 with the new request; 200 with the same answer for a repeat the client sent after a timeout,
+    known by its Idempotency-Key header or its attribute[fixmystreet_id]."""
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise Open311Error(400, "send the request form-encoded (application/x-www-form-urlencoded)")
     principal = _principal(request.form.get("api_key"))
     submission = _submission(request.form)
-    with _store().unit_of_work() as uow:
-        issue_id, _created = submit_issue(uow, principal.gateway, submission, [], "")
-    return fmt311.render("service_requests", [{"service_request_id": issue_id, "service_notice":
-                                               "已受理，将派至责任单位", "account_id": None}], fmt, 201)
+    headers = request.headers
+    try:
+        keys = submissions.idempotency_keys(headers.get("Idempotency-Key"), submission.get("external_id"))
+        issue_id, created = submissions.accept(_store(), principal.gateway, submission, keys,
+                                               headers.get("X-Request-Id"))
+    except submissions.BadIdempotencyKey as exc:
+        raise Open311Error(400, str(exc)) from None
+    except IdempotencyConflict as exc:
+        raise Open311Error(400, _conflict(exc)) from None
+    accepted = {"service_request_id": issue_id, "service_notice": "已受理，将派至责任单位", "account_id": None}
+    return fmt311.render("service_requests", [accepted], fmt, 201 if created else 200)
+
+
+def _conflict(exc: IdempotencyConflict) -> str:
+    kind, _, value = exc.key.partition(":")
+    named = f"Idempotency-Key {value}" if kind == "key" else f"attribute[{CLIENT_REFERENCE}] {value}"
+    return (f"{named} was already used for service_request_id {exc.issue_id}, with a different request; "
+            "send a repeat unchanged, or a new request with a new reference")
 
 
 def _principal(api_key: str | None):
@@ -99,8 +136,7 @@ def _principal(api_key: str | None):
 
 
 def _submission(form) -> dict:
-    attributes = {k[len("attribute["):-1]: v for k, v in form.items() if k.startswith("attribute[") and k.endswith("]")}
-    unknown = sorted(k for k in form if k not in POST_FIELDS and not k.startswith("attribute["))
+    unknown = sorted(k for k in form if k not in POST_FIELDS and not ATTRIBUTE.match(k))
     problems = [f"{k}: not a field of this API" for k in unknown]
     if not form.get("service_code"):
         problems.append("service_code: required")
@@ -115,9 +151,12 @@ def _submission(form) -> dict:
     if problems:
         raise Open311Error(400, *problems)
     name = " ".join(p for p in (form.get("last_name"), form.get("first_name")) if p)
+    attributes = _attributes(form)
+    media = [url for url in form.getlist("media_url") if url]  # FixMyStreet sends one media_url per photo
     body = {"channel": "app", "category": form["service_code"], "description": form.get("description", ""),
-            "location": location, "attributes": attributes,
-            "media_urls": [form["media_url"]] if form.get("media_url") else []}
+            "location": location, "attributes": attributes, "media_urls": media}
+    if attributes.get(CLIENT_REFERENCE, "").strip():
+        body["external_id"] = attributes[CLIENT_REFERENCE]
     if form.get("phone"):
         body["reporter"] = {"name": name or "居民", "phone": form["phone"], "consent": True,
                             **({"email": form["email"]} if form.get("email") else {})}
@@ -127,11 +166,24 @@ def _submission(form) -> dict:
         raise Open311Error(400, *_flatten(exc.normalized_messages())) from None
 
 
+def _attributes(form) -> dict:
+    """attribute[code]=v, and a multivaluelist's attribute[code][]=v1&attribute[code][]=v2 as "v1,v2"."""
+    attributes = {}
+    for key in form:
+        match = ATTRIBUTE.match(key)
+        if match:
+            attributes[match[1]] = ",".join(v for v in form.getlist(key) if v) if match[2] else form[key]
+    return attributes
+
+
 def _flatten(messages, prefix: str = "") -> list[str]:
+    """Marshmallow's errors as the form's own names: service_code, long, attribute[code]..."""
     out = []
     for field, value in messages.items():
-        name = {"category": "service_code", "lat": "lat", "lon": "long"}.get(field, field)
-        if isinstance(value, dict):
+        name = FORM_NAMES.get(field, field)
+        if field == "attributes" and isinstance(value, dict):
+            out += [f"attribute[{code}]: {'; '.join(map(str, v))}" for code, v in value.items()]
+        elif isinstance(value, dict):
             out += _flatten(value, "" if field in ("location", "reporter") else f"{prefix}{name}.")
         else:
             out.append(f"{prefix}{name}: {'; '.join(map(str, value))}")

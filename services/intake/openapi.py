@@ -52,6 +52,8 @@ class IssueSchema(Schema):
     location = fields.Dict(required=True)
     media_urls = fields.List(fields.String(), required=True)
     attributes = fields.Dict(required=True)
+    extra_attributes = fields.Dict(metadata={
+        "description": "attributes the category does not ask for, as the gateway sent them; to it alone"})
     assigned_unit = fields.Nested(UnitRefSchema, allow_none=True, required=True)
     escalation_level = fields.Integer(required=True)
     deadlines = fields.Nested(DeadlinesSchema, required=True)

@@ -62,25 +62,62 @@ class ReporterSchema(Schema):
     consent = fields.Boolean(load_default=False)
 
 
-def check_attributes(directory: Directory, category: str | None, answers: dict) -> dict:
-    """Answers to a category's extra questions: known codes, right types, required ones present."""
+# The client's own attributes: FixMyStreet sends about a dozen, and a value may be as long as
+# Open311's description, which FixMyStreet repeats in attribute[description].
+MAX_EXTRA_ATTRIBUTES, MAX_EXTRA_VALUE = 20, 4000
+_EXTRA_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def _unanswered(answer) -> bool:
+    """Open311: "optional means empty param == absent param"; clients send blank fields as ''."""
+    return answer is None or (isinstance(answer, str) and not answer.strip())
+
+
+def check_attributes(directory: Directory, category: str | None, sent: dict) -> tuple[dict, dict]:
+    """(answers to the category's extra questions, the client's own attributes it does not ask for).
+    Answers are strict: right types, required ones present. The client's own (FixMyStreet's
+    fixmystreet_id, report_url, easting...) are kept as text, bounded in number and size."""
     questions = {a.code: a for a in directory.categories[category].attributes} if category else {}
-    errors, clean = {}, {}
-    for code, answer in answers.items():
-        question = questions.get(code)
-        if question is None:
-            errors[code] = ["not a question of this category"]
+    own = {code: value for code, value in sent.items() if code not in questions and not _unanswered(value)}
+    if len(own) > MAX_EXTRA_ATTRIBUTES:
+        raise ValidationError([f"at most {MAX_EXTRA_ATTRIBUTES} attributes that the category does not ask "
+                               f"for; {len(own)} were sent"], field_name="attributes")
+    errors, answers = {}, {}
+    for code, question in questions.items():
+        answer = sent.get(code)
+        if _unanswered(answer):
+            if question.required:
+                errors[code] = ["required"]
         elif question.datatype == "number" and not re.fullmatch(r"-?\d+(\.\d+)?", str(answer)):
             errors[code] = ["must be a number"]
         elif question.datatype.endswith("valuelist") and not set(str(answer).split(",")) <= {
                 k for k, _n in question.values}:
             errors[code] = [f"must be one of {', '.join(k for k, _n in question.values)}"]
         else:
-            clean[code] = str(answer)
-    errors.update({a.code: ["required"] for a in questions.values() if a.required and a.code not in answers})
+            answers[code] = str(answer)
+    extras = {}
+    for code, value in own.items():
+        problem, extras[code] = _own_attribute(code, value)
+        if problem:
+            errors[code[:64]] = [problem]
     if errors:
         raise ValidationError(errors, field_name="attributes")
-    return clean
+    return answers, extras
+
+
+def _own_attribute(code: str, value) -> tuple[str | None, str]:
+    """(what is wrong with one of the client's own attributes or None, its value as NFC text)."""
+    if not _EXTRA_CODE.match(code):
+        return ("not a question of this category; a name of the client's own is 1–64 letters, digits, "
+                "_ . : -"), ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return "must be text or a number", ""
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    if len(text) > MAX_EXTRA_VALUE:
+        return f"at most {MAX_EXTRA_VALUE} characters", text
+    if _CONTROL.search(text):  # line breaks are fine: FixMyStreet's closest_address has them
+        return "contains control characters", text
+    return None, text
 
 
 def submission_schema(places: Directory) -> Schema:
@@ -117,7 +154,10 @@ def submission_schema(places: Directory) -> Schema:
         media_urls = fields.List(fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)),
                                  load_default=list, validate=validate.Length(max=10))
         external_id = Text(validate=validate.Length(min=1, max=100))
-        attributes = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
+        attributes = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict, metadata={
+            "description": "answers to the category's questions (GET /open311/v2/services/<code>.json); "
+                           f"other keys, at most {MAX_EXTRA_ATTRIBUTES}, are kept as the gateway's own and "
+                           "shown to it alone"})
         meeting_id = fields.String(validate=validate.Length(min=1, max=36))
         promised_by = fields.AwareDateTime()
 
@@ -133,7 +173,8 @@ def submission_schema(places: Directory) -> Schema:
 
         @post_load
         def _answers(self, data, **_kwargs):
-            data["attributes"] = check_attributes(places, data.get("category"), data.get("attributes") or {})
+            data["attributes"], data["extra_attributes"] = check_attributes(places, data.get("category"),
+                                                                            data.get("attributes") or {})
             return data
 
     return SubmissionSchema()

@@ -30,6 +30,7 @@ issues = Table(
     Column("lon", Float),
     Column("media_urls", Text),
     Column("attributes", Text),
+    Column("extra_attributes", Text),  # the gateway's own, which its category does not ask for: unpublished
     Column("status", String(16), nullable=False),
     Column("tier", String(16)),
     Column("assigned_unit_id", String(64)),
@@ -87,6 +88,7 @@ def add_issue(conn: Connection, issue_id: str, gateway: str | None, submission: 
         title=submission.get("title"), description=submission["description"], category=submission.get("category"),
         media_urls=json.dumps(submission.get("media_urls") or []),
         attributes=json.dumps(submission.get("attributes") or {}, ensure_ascii=False),
+        extra_attributes=json.dumps(submission.get("extra_attributes") or {}, ensure_ascii=False),
         status="received", escalation_level=0, submitted_at=submitted_at, updated_at=submitted_at,
         **{key: location.get(key) for key in LOCATION_KEYS}))
     if submission.get("reporter"):

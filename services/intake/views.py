@@ -16,6 +16,8 @@ def mask_name(name: str | None) -> str | None:
 
 def issue_view(issue: dict, timeline: list[dict] | None = None, reporter: dict | None = None,
                masked: bool = True) -> dict:
+    """`masked=False` only for the gateway that sent the issue: it alone sees the reporter whole and
+    the attributes of its own that the category does not ask for (they may hold addresses)."""
     view = {
         "id": issue["id"], "status": issue["status"], "channel": issue["channel"], "title": issue["title"],
         "description": issue["description"], "category": issue["category"], "tier": issue["tier"],
@@ -31,6 +33,8 @@ def issue_view(issue: dict, timeline: list[dict] | None = None, reporter: dict |
         "status_note": issue["status_note"],
         "submitted_at": _iso(issue["submitted_at"]), "updated_at": _iso(issue["updated_at"]),
     }
+    if not masked:
+        view["extra_attributes"] = json.loads(issue["extra_attributes"] or "{}")
     if reporter is not None:
         view["reporter"] = _reporter(reporter, masked)
     if timeline is not None:

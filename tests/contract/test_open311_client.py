@@ -62,3 +62,22 @@ def test_the_client_filters_by_status_and_dates(open311_url, request_id):
     assert [r["service_request_id"] for r in client.get_service_requests(status="open")] == [request_id]
     assert client.get_service_requests(status="closed") == []
     assert client.get_service_requests(start_date="2001-01-01T00:00:00Z", end_date="2001-02-01T00:00:00Z") == []
+
+
+def test_a_fixmystreet_post_retried_after_a_timeout_is_one_request_the_client_reads(open311_url):
+    form = {"api_key": DEMO_KEY, "jurisdiction_id": "wanzhou", "service_code": "property_management",
+            "lat": "30.80", "long": "108.39", "description": "三楼楼道堆满杂物", "first_name": "三", "last_name": "张",
+            "email": "z@example.org", "attribute[fixmystreet_id]": "1001", "attribute[title]": "楼道堆满杂物",
+            "attribute[report_url]": "https://fms.example/report/1001", "attribute[easting]": "530000",
+            "attribute[northing]": "180000", "attribute[closest_address]": "Nearest road: 百安路\n\n",
+            "media_url": ["https://img.example/1.jpg", "https://img.example/2.jpg"]}
+
+    first = requests.post(f"{open311_url}/requests.xml", data=form, timeout=5)
+    again = requests.post(f"{open311_url}/requests.xml", data=form, timeout=5)
+
+    assert (first.status_code, again.status_code) == (201, 200), first.text
+    assert again.text == first.text
+    request_id = GeoReport(open311_url, output_format="xml").get_service_requests()["service_request_id"]
+    assert f"<service_request_id>{request_id}</service_request_id>" in first.text
+    shown = requests.get(f"{open311_url}/requests/{request_id}.json", timeout=5).text
+    assert "fms.example" not in shown and "530000" not in shown

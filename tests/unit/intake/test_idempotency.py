@@ -1,5 +1,10 @@
 """A gateway that sends the same issue twice, even at the same moment, gets the first one back."""
+import hashlib
+import json
 import threading
+
+from prometheus_client import REGISTRY
+from sqlalchemy import update
 
 from services.intake import store as intake_store
 from tests.helpers import AUTH, SUBMISSION, count_rows, emitted
@@ -61,3 +66,28 @@ def test_two_identical_requests_racing_make_one_issue(intake):
     assert sorted(code for code, _ in results) == [200, 200, 200, 201]
     assert len({issue_id for _, issue_id in results}) == 1
     assert count_rows(intake.store, intake_store.issues) == 1
+
+
+def test_a_repeat_is_counted_once_among_accepted_issues(intake):
+    client = intake.app.test_client()
+    labels = {"channel": "hotline", "category": "property_management"}
+    before = REGISTRY.get_sample_value("loudong_intake_issues_accepted_total", labels) or 0
+
+    _post(client, key="k-count")
+    _post(client, key="k-count")
+
+    assert REGISTRY.get_sample_value("loudong_intake_issues_accepted_total", labels) - before == 1
+
+
+def test_a_key_remembered_before_extra_attributes_were_kept_still_finds_its_issue(intake):
+    client = intake.app.test_client()
+    first = _post(client, key="k-old")
+    loaded = intake.context.submission_schema.load(SUBMISSION)
+    del loaded["extra_attributes"]  # the submission as the release before this one hashed it
+    old_hash = hashlib.sha256(json.dumps(loaded, sort_keys=True, default=str).encode()).hexdigest()
+    with intake.store.unit_of_work() as uow:
+        uow.conn.execute(update(intake_store.idempotency_keys).values(request_hash=old_hash))
+
+    again = _post(client, key="k-old")
+
+    assert again.status_code == 200 and again.json["id"] == first.json["id"]

@@ -1,9 +1,13 @@
 """Open311 GeoReport v2, every endpoint, in JSON and in XML."""
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
+from prometheus_client import REGISTRY
+from werkzeug.datastructures import MultiDict
 
-from tests.helpers import AUTH, DEMO_KEY, event
+from services.intake import store as intake_store
+from tests.helpers import AUTH, DEMO_KEY, count_rows, emitted, event
 
 BASE = "/open311/v2"
 FORM = {"api_key": DEMO_KEY, "service_code": "property_management", "address_id": "baian-xincun",
@@ -160,3 +164,214 @@ def test_open311_never_shows_the_reporter(client):
     body = client.get(f"{BASE}/requests/{request_id}.xml").get_data(as_text=True)
 
     assert "13800000000" not in body and "张" not in body
+
+
+# FixMyStreet's Open311 client (perllib/Open311.pm) sends its report's own fields as attributes
+# no service definition declares, one media_url per photo, and blank fields as ''.
+FMS_FORM = {"api_key": DEMO_KEY, "service_code": "property_management", "lat": "30.80", "long": "108.39",
+            "description": "title: 楼道堆满杂物\n\ndetail: 三楼楼道堆满杂物\n\nSubmitted via FixMyStreet",
+            "first_name": "三", "last_name": "张", "email": "z@example.org", "phone": "13800000000",
+            "attribute[households_affected]": "6", "attribute[fixmystreet_id]": "1001",
+            "attribute[title]": "楼道堆满杂物", "attribute[description]": "三楼楼道堆满杂物",
+            "attribute[report_url]": "https://fms.example/report/1001", "attribute[easting]": "530000",
+            "attribute[northing]": "180000",
+            "attribute[closest_address]": "Nearest road: 百安路\n\nNearest postcode: 404000"}
+FMS_EXTRAS = {k[len("attribute["):-1]: v for k, v in FMS_FORM.items()
+              if k.startswith("attribute[") and k != "attribute[households_affected]"}
+
+
+def _request_id(response, fmt="json"):
+    if fmt == "json":
+        return response.json[0]["service_request_id"]
+    return _xml(response).find("request").findtext("service_request_id")
+
+
+def _accepted(category="property_management"):
+    return REGISTRY.get_sample_value("loudong_intake_issues_accepted_total",
+                                     {"channel": "app", "category": category}) or 0
+
+
+def _api_key(headers):
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_accepts_fixmystreet_extra_attributes_and_shows_them_to_its_own_gateway_alone(client, make_key, fmt):
+    created = client.post(f"{BASE}/requests.{fmt}", data=FMS_FORM)
+
+    assert created.status_code == 201, created.get_data(as_text=True)
+    request_id = _request_id(created, fmt)
+    own = client.get(f"/v1/issues/{request_id}", headers=AUTH).json
+    assert own["extra_attributes"] == FMS_EXTRAS
+    assert own["attributes"] == {"households_affected": "6"} and own["external_id"] == "1001"
+    other = client.get(f"/v1/issues/{request_id}", headers=make_key("dashboard", "read", "read:all"))
+    assert other.status_code == 200 and "extra_attributes" not in other.json
+    assert "extra_attributes" not in client.get("/v1/issues", headers=AUTH).json["issues"][0]
+    public = [client.get(f"{BASE}/requests/{request_id}.{f}").get_data(as_text=True) for f in ("json", "xml")]
+    public.append(client.get(f"{BASE}/requests.json").get_data(as_text=True))
+    assert not any("fms.example" in body or "530000" in body or "百安路" in body for body in public)
+
+
+def test_the_client_s_own_attributes_stay_off_the_issue_submitted_event(client, intake):
+    client.post(f"{BASE}/requests.json", data=FMS_FORM)
+
+    [submitted] = emitted(intake.store, "issue.submitted")
+
+    assert submitted.payload["attributes"] == {"households_affected": "6"}
+    assert "fms.example" not in submitted.to_json() and "extra_attributes" not in submitted.payload
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_declared_attribute_with_a_wrong_value_is_still_400_among_fixmystreet_extras(client, fmt):
+    wrong = {**FMS_FORM, "attribute[households_affected]": "many"}
+
+    response = client.post(f"{BASE}/requests.{fmt}", data=wrong)
+
+    assert response.status_code == 400
+    descriptions = ([e["description"] for e in response.json] if fmt == "json"
+                    else [e.findtext("description") for e in _xml(response).findall("error")])
+    assert descriptions == ["attribute[households_affected]: must be a number"]
+    assert client.get(f"{BASE}/requests.json").json == []
+
+
+@pytest.mark.parametrize("change, says", [
+    ({f"attribute[extra_{i}]": "x" for i in range(14)}, "at most 20"),  # FMS_FORM has 7 already
+    ({"attribute[report_url]": "x" * 4001}, "attribute[report_url]: at most 4000 characters"),
+    ({"attribute[not a name]": "x"}, "attribute[not a name]: not a question of this category"),
+    ({"attribute[" + "k" * 65 + "]": "x"}, "attribute[" + "k" * 64 + "]"),
+    ({"attribute[title]": "bad\u0007bell"}, "attribute[title]: contains control characters"),
+])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_too_many_too_long_or_oddly_named_extra_attributes_are_400_naming_them(client, change, says, fmt):
+    response = client.post(f"{BASE}/requests.{fmt}", data={**FMS_FORM, **change})
+
+    assert response.status_code == 400
+    descriptions = ([e["description"] for e in response.json] if fmt == "json"
+                    else [e.findtext("description") for e in _xml(response).findall("error")])
+    assert any(says in d for d in descriptions), descriptions
+    assert client.get(f"{BASE}/requests.json").json == []
+
+
+def test_blank_attributes_count_as_absent_as_the_spec_says(client):
+    form = {**FMS_FORM, "attribute[households_affected]": "", "attribute[category]": ""}
+
+    created = client.post(f"{BASE}/requests.json", data=form)
+
+    assert created.status_code == 201, created.get_data(as_text=True)
+    issue = client.get(f"/v1/issues/{_request_id(created)}", headers=AUTH).json
+    assert issue["attributes"] == {} and "category" not in issue["extra_attributes"]
+
+
+def test_a_multivalue_attribute_every_media_url_and_fixmystreet_s_deviceid_are_taken(client):
+    form = [*FORM.items(), ("attribute[hazards][]", "stairs"), ("attribute[hazards][]", "exit"),
+            ("media_url", "https://img.example/b.jpg"), ("deviceid", "fixmystreet-app")]
+
+    created = client.post(f"{BASE}/requests.json", data=MultiDict(form))
+
+    assert created.status_code == 201, created.get_data(as_text=True)
+    issue = client.get(f"/v1/issues/{_request_id(created)}", headers=AUTH).json
+    assert issue["extra_attributes"] == {"hazards": "stairs,exit"}
+    assert issue["media_urls"] == ["https://img.example/a.jpg", "https://img.example/b.jpg"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_repeated_post_with_the_same_fixmystreet_id_returns_the_first_request_counted_once(client, intake, fmt):
+    before = _accepted()
+
+    first = client.post(f"{BASE}/requests.{fmt}", data=FMS_FORM)
+    again = client.post(f"{BASE}/requests.{fmt}", data=FMS_FORM)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_data() == first.get_data()
+    listed = client.get(f"{BASE}/requests.json").json
+    assert [r["service_request_id"] for r in listed] == [_request_id(first, fmt)]
+    assert len(emitted(intake.store, "issue.submitted")) == 1
+    assert _accepted() - before == 1
+
+
+def test_an_open311_repeat_is_known_by_its_idempotency_key_header(client):
+    headers = {"Idempotency-Key": "fms-retry-7"}
+
+    first = client.post(f"{BASE}/requests.json", data=FORM, headers=headers)
+    again = client.post(f"{BASE}/requests.json", data=FORM, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert _request_id(again) == _request_id(first)
+    assert len(client.get(f"{BASE}/requests.json").json) == 1
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_same_fixmystreet_id_with_another_body_is_400_naming_the_conflict(client, fmt):
+    request_id = _request_id(client.post(f"{BASE}/requests.json", data=FMS_FORM))
+
+    response = client.post(f"{BASE}/requests.{fmt}", data={**FMS_FORM, "description": "另一件事"})
+
+    assert response.status_code == 400
+    if fmt == "json":
+        [error] = response.json
+        assert error["code"] == 400
+        description = error["description"]
+    else:
+        [error] = _xml(response).findall("error")
+        description = error.findtext("description")
+    assert "attribute[fixmystreet_id] 1001" in description and request_id in description
+    assert len(client.get(f"{BASE}/requests.json").json) == 1
+
+
+def test_the_same_fixmystreet_id_from_another_gateway_is_another_request(client, make_key):
+    other_key = _api_key(make_key("fixmystreet-2"))
+
+    first = client.post(f"{BASE}/requests.json", data=FMS_FORM)
+    other = client.post(f"{BASE}/requests.json", data={**FMS_FORM, "api_key": other_key})
+
+    assert (first.status_code, other.status_code) == (201, 201)
+    assert _request_id(other) != _request_id(first)
+
+
+def test_two_fixmystreet_retries_racing_make_one_request(intake):
+    results, start = [], threading.Barrier(4)
+
+    def send():
+        client = intake.app.test_client()
+        start.wait()
+        response = client.post(f"{BASE}/requests.json", data=FMS_FORM)
+        results.append((response.status_code, _request_id(response)))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(code for code, _ in results) == [200, 200, 200, 201]
+    assert len({request_id for _, request_id in results}) == 1
+    assert count_rows(intake.store, intake_store.issues) == 1
+
+
+def test_accepted_open311_requests_are_counted(client):
+    before = _accepted("other")
+
+    client.post(f"{BASE}/requests.json", data={**FORM, "service_code": "other"})
+
+    assert _accepted("other") - before == 1
+
+
+def test_refused_open311_requests_are_counted(client):
+    def refused():
+        return REGISTRY.get_sample_value("loudong_intake_submissions_rejected_total", {"status": "403"}) or 0
+    before = refused()
+
+    client.post(f"{BASE}/requests.json", data={**FORM, "api_key": "wrong"})
+
+    assert refused() - before == 1
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_body_over_the_limit_is_413_in_the_spec_error_list(client, fmt):
+    response = client.post(f"{BASE}/requests.{fmt}", data={**FORM, "description": "楼" * 30_000})
+
+    assert response.status_code == 413
+    if fmt == "json":
+        assert response.json[0]["code"] == 413 and "KiB" in response.json[0]["description"]
+    else:
+        assert _xml(response).find("error").findtext("code") == "413"

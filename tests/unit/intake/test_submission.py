@@ -136,3 +136,42 @@ def test_text_is_stored_in_unicode_nfc(intake):
 
     shown = intake.app.test_client().get(f"/v1/issues/{issue_id}", headers=AUTH).json
     assert shown["description"] == "Caf\u00e9 门口积水"
+
+
+def test_keeps_attributes_the_category_does_not_ask_for_and_shows_them_to_its_gateway_alone(intake, make_key):
+    body = {**SUBMISSION, "attributes": {"households_affected": 3, "ticket": "12345-0042", "floor": 3,
+                                         "caller_address": "百安新村3栋2单元\n601室"}}
+    client = intake.app.test_client()
+
+    response = client.post("/v1/issues", headers=AUTH, json=body)
+
+    assert response.status_code == 201, response.json
+    issue_id = response.json["id"]
+    own = client.get(f"/v1/issues/{issue_id}", headers=AUTH).json
+    assert own["attributes"] == {"households_affected": "3"}
+    assert own["extra_attributes"] == {"ticket": "12345-0042", "floor": "3",
+                                       "caller_address": "百安新村3栋2单元\n601室"}
+    other = client.get(f"/v1/issues/{issue_id}", headers=make_key("dashboard", "read", "read:all")).json
+    assert "extra_attributes" not in other
+    [submitted] = emitted(intake.store, "issue.submitted")
+    assert submitted.payload["attributes"] == {"households_affected": "3"}
+    assert "601室" not in submitted.to_json() and "12345-0042" not in submitted.to_json()
+
+
+@pytest.mark.parametrize("attributes, named", [
+    ({f"own_{i}": "x" for i in range(21)}, None),
+    ({"ticket": "x" * 4001}, "ticket"),
+    ({"ticket": {"nested": "no"}}, "ticket"),
+    ({"ticket": True}, "ticket"),
+    ({"has space": "x"}, "has space"),
+    ({"repeated": "maybe", "ticket": "ok"}, "repeated"),
+])
+def test_refuses_attributes_of_the_gateway_s_own_beyond_their_bounds_naming_them(intake, attributes, named):
+    body = {**SUBMISSION, "attributes": attributes}
+
+    response = intake.app.test_client().post("/v1/issues", headers=AUTH, json=body)
+
+    assert response.status_code == 422
+    errors = response.json["errors"]["attributes"]
+    assert named in errors if named else "at most 20" in errors[0]
+    assert _nothing_stored(intake)
