@@ -2,13 +2,16 @@
 classified, which tier it is, and which units may lead it. Pure functions, no I/O."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import isodate
 import yaml
 
+from services.dispatch import folding
 from shared.directory import TIERS, Directory, Unit
 
 SMALL_HANDLERS = ("building_group", "property_company")
@@ -62,11 +65,33 @@ def load(path: Path) -> Rules:
 
 
 def classify(directory: Directory, description: str) -> str | None:
-    """The category whose keywords the description mentions most; None sends it to triage."""
-    text = description.lower()
-    scores = {c.id: sum(k.lower() in text for k in c.keywords) for c in directory.categories.values()}
+    """The category whose keywords the description mentions most (a tie goes to the one listed
+    first); None sends it to triage. Both sides are folded alike, so "路燈壞了" finds 路灯."""
+    text = folding.fold(description)
+    scores = {category: sum(_mentions(text, keyword, as_word) for keyword, as_word in keywords)
+              for category, keywords in _folded_keywords(directory).items()}
     best = max(scores, key=scores.get, default=None)
     return best if best is not None and scores[best] > 0 else None
+
+
+@lru_cache(maxsize=8)
+def _folded_keywords(directory: Directory) -> dict[str, tuple[tuple[str, re.Pattern | None], ...]]:
+    """Each category's keywords, folded and compiled once per loaded directory (reference data,
+    never changed once loaded), not once per issue."""
+    return {c.id: tuple((k, _as_word(k)) for k in map(folding.fold, c.keywords) if k.strip())
+            for c in directory.categories.values()}
+
+
+def _as_word(keyword: str) -> re.Pattern | None:
+    # Chinese is written without spaces, so a Chinese keyword matches anywhere. An English one
+    # matches a whole word or its plural: "light" is not in "flight", nor "neighbour" in
+    # "neighbourhood", while "sewer" finds "sewers".
+    return re.compile(rf"(?<![a-z0-9]){re.escape(keyword)}s?(?![a-z0-9])") if keyword.isascii() else None
+
+
+def _mentions(text: str, keyword: str, as_word: re.Pattern | None) -> bool:
+    # The plain substring test first: it is cheap and rules out almost every keyword.
+    return keyword in text and (as_word is None or as_word.search(text) is not None)
 
 
 def tier_for(directory: Directory, rules: Rules, category: str, flags: dict) -> str:
