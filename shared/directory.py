@@ -47,10 +47,6 @@ class Unit:
     contacts: tuple[Contact, ...]
     webhook_url: str | None = None  # a unit with its own system is also told by a signed POST
 
-    def contact_list(self) -> list[dict]:
-        """The contacts as events carry them."""
-        return [{"name": c.name, "phone": c.phone, **({"email": c.email} if c.email else {})} for c in self.contacts]
-
 
 @dataclass(frozen=True)
 class Attribute:

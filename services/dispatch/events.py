@@ -9,7 +9,9 @@ from typing import ClassVar
 @dataclass(frozen=True)
 class IssueDispatched:
     """Sent to one unit, which must claim it. `assignment` numbers the dispatches of one issue;
-    `role` is lead, or co for a department handling its part of a big matter (聯辦)."""
+    `role` is lead, or co for a department handling its part of a big matter (聯辦).
+    The unit travels by id only: its contacts and webhook are directory data, which notify
+    resolves itself, so no phone rides to every queue bound to this event."""
 
     type: ClassVar[str] = "issue.dispatched"
     issue_id: str
@@ -18,8 +20,6 @@ class IssueDispatched:
     forced: bool
     unit_id: str
     unit_name: str
-    unit_contacts: list
-    unit_webhook: str | None
     supervisor_id: str | None
     overseer_id: str | None
     tier: str

@@ -29,13 +29,12 @@ def send(uow: UnitOfWork, context, case: dict, unit: Unit, role: str, forced: bo
     if role == "lead":
         store.change_case(uow.conn, case["issue_id"], state="dispatched", lead_unit_id=unit.id, updated_at=now)
     overseer = rules.leader_in_charge(d, case["street"]) if case["tier"] == "hard" else None
-    uow.emit(IssueDispatched(
+    uow.emit(IssueDispatched(  # the unit by id: notify looks its contacts up in the directory
         issue_id=case["issue_id"], assignment=number, role=role, forced=forced, unit_id=unit.id, unit_name=unit.name,
-        unit_contacts=unit.contact_list(), unit_webhook=unit.webhook_url, supervisor_id=unit.supervisor,
-        overseer_id=overseer.id if overseer else None, tier=case["tier"], category=case["category"],
-        category_name=d.categories[case["category"]].name, street=case["street"], place_id=case["place_id"],
-        place_name=d.places[case["place_id"]].name, promised_by=case["promised_by"], meeting_id=case["meeting_id"],
-        dispatched_at=now))
+        supervisor_id=unit.supervisor, overseer_id=overseer.id if overseer else None, tier=case["tier"],
+        category=case["category"], category_name=d.categories[case["category"]].name, street=case["street"],
+        place_id=case["place_id"], place_name=d.places[case["place_id"]].name, promised_by=case["promised_by"],
+        meeting_id=case["meeting_id"], dispatched_at=now))
     uow.on_commit(lambda: metrics.DISPATCHED.labels(case["street"], unit.id, case["tier"], role).inc())
 
 

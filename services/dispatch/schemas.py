@@ -54,17 +54,11 @@ class MeetingSchema(Schema):
     attending_units = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
 
 
-class _Contact(Schema):
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
-    email = fields.Email()
-
-
 _tier = fields.String(required=True, validate=validate.OneOf(TIERS))
 write_payload = PayloadWriter({
-    events.IssueDispatched: payload_schema(
-        events.IssueDispatched, tier=_tier, role=fields.String(required=True, validate=validate.OneOf(("lead", "co"))),
-        unit_contacts=fields.List(fields.Nested(_Contact), required=True)),
+    events.IssueDispatched: payload_schema(  # strict: a unit's contacts or webhook would be refused
+        events.IssueDispatched, tier=_tier,
+        role=fields.String(required=True, validate=validate.OneOf(("lead", "co")))),
     events.IssueClaimed: payload_schema(events.IssueClaimed, tier=_tier),
     events.IssueReturned: payload_schema(
         events.IssueReturned, reason=fields.String(required=True, validate=validate.OneOf(RETURN_REASONS))),

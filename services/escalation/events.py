@@ -8,7 +8,8 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class IssueEscalated:
-    """A deadline passed; the issue moved one level up the ladder to `to_unit_id`."""
+    """A deadline passed; the issue moved one level up the ladder to `to_unit_id`. Units travel
+    by id only: notify finds their contacts and webhook in the directory."""
 
     type: ClassVar[str] = "issue.escalated"
     issue_id: str
@@ -19,8 +20,6 @@ class IssueEscalated:
     from_unit_id: str
     to_unit_id: str
     to_unit_name: str
-    to_unit_contacts: list
-    to_unit_webhook: str | None
     missed_deadline: datetime
     next_deadline: datetime
     escalated_at: datetime
@@ -41,7 +40,8 @@ class IssueClockArmed:
 
 @dataclass(frozen=True)
 class IssueWarned:
-    """A deadline is near (or, at fraction 1, supervision ran over): tell the unit or its supervisor."""
+    """A deadline is near (or, at fraction 1, supervision ran over): tell the unit or its supervisor,
+    named by id, like every unit on the bus."""
 
     type: ClassVar[str] = "issue.warned"
     issue_id: str
@@ -50,8 +50,6 @@ class IssueWarned:
     fraction: float
     to_unit_id: str
     to_unit_name: str
-    to_unit_contacts: list
-    to_unit_webhook: str | None
     deadline: datetime
     warned_at: datetime
 

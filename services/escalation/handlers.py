@@ -166,7 +166,7 @@ def _record(uow, context, clock: dict, from_unit_id: str, to_unit: Unit, reason:
     uow.emit(IssueEscalated(
         issue_id=clock["issue_id"], clock=clock["clock"], assignment=clock["assignment"], level=clock["level"],
         reason=reason, from_unit_id=from_unit_id, to_unit_id=to_unit.id, to_unit_name=to_unit.name,
-        to_unit_contacts=_contacts(to_unit), to_unit_webhook=to_unit.webhook_url, missed_deadline=missed, next_deadline=next_deadline, escalated_at=now))
+        missed_deadline=missed, next_deadline=next_deadline, escalated_at=now))
     lag, level = (now - missed).total_seconds(), clock["level"]
     uow.on_commit(lambda: (metrics.ESCALATIONS.labels(str(min(level, 5)), reason).inc(),
                            metrics.FIRING_LAG.observe(lag) if reason.endswith("_overdue") else None))
@@ -197,8 +197,7 @@ def _emit_warning(uow, context, issue_id, clock_name, level, fraction, unit_id, 
     if unit is None:
         return
     uow.emit(IssueWarned(issue_id=issue_id, clock=clock_name, level=level, fraction=fraction, to_unit_id=unit.id,
-                         to_unit_name=unit.name, to_unit_contacts=_contacts(unit), to_unit_webhook=unit.webhook_url,
-                         deadline=deadline, warned_at=now))
+                         to_unit_name=unit.name, deadline=deadline, warned_at=now))
     uow.on_commit(lambda: metrics.WARNINGS.labels(clock_name).inc())
 
 
@@ -242,10 +241,6 @@ def _policy(context, clock: dict) -> ClockPolicy:
     if clock["clock"] == "supervision":
         return context.policies.supervision
     return context.policies.policy_for(clock["tier"], clock["category"]).limit(clock["clock"])
-
-
-def _contacts(unit: Unit) -> list[dict]:
-    return unit.contact_list()
 
 
 EVENT_HANDLERS = {

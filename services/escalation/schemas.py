@@ -12,12 +12,6 @@ REASONS = ("claim_overdue", "resolve_overdue", "returned_too_often", "reopened",
 CLOCK_NAMES = (*CLOCKS, "supervision", "reopen", "notify", "returns", "manual")
 
 
-class ContactSchema(Schema):
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
-    email = fields.Email()
-
-
 class IssueEscalatedSchema(Schema):
     issue_id = fields.String(required=True)
     clock = fields.String(required=True, validate=validate.OneOf(CLOCK_NAMES))
@@ -27,8 +21,6 @@ class IssueEscalatedSchema(Schema):
     from_unit_id = fields.String(required=True)
     to_unit_id = fields.String(required=True)
     to_unit_name = fields.String(required=True)
-    to_unit_contacts = fields.List(fields.Nested(ContactSchema), required=True)
-    to_unit_webhook = fields.Url(required=True, allow_none=True, require_tld=False)
     missed_deadline = fields.AwareDateTime(required=True)
     next_deadline = fields.AwareDateTime(required=True)
     escalated_at = fields.AwareDateTime(required=True)
@@ -45,8 +37,7 @@ class IssueClockArmedSchema(Schema):
 
 write_payload = PayloadWriter({
     IssueEscalated: IssueEscalatedSchema(), IssueClockArmed: IssueClockArmedSchema(),
-    events.IssueWarned: payload_schema(events.IssueWarned, to_unit_contacts=fields.List(
-        fields.Nested(ContactSchema), required=True)),
+    events.IssueWarned: payload_schema(events.IssueWarned),
     events.SupervisionOpened: payload_schema(events.SupervisionOpened),
     events.SupervisionClosed: payload_schema(events.SupervisionClosed),
     events.DeadlineExtended: payload_schema(events.DeadlineExtended),

@@ -3,6 +3,7 @@ back to email when SMS cannot reach a contact."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 
 from services.notify import metrics, model, store, templates
@@ -10,12 +11,19 @@ from services.notify.events import NotificationFailed, NotificationSent
 from shared.envelope import Envelope
 from shared.outbox import UnitOfWork
 
+log = logging.getLogger(__name__)
+
 
 def on_event(uow: UnitOfWork, event: Envelope, context) -> None:
     """One delivery row per (recipient, channel), committed with the inbox record; the sender does the rest."""
     now = context.clock()
+    try:
+        told = model.recipients(event.type, event.issue_id, event.payload, context.directory.units)
+    except model.UnknownUnit as unknown:
+        undeliverable(uow, event, unknown.unit_id, now)
+        return
     text = context.renderer.render(event.type, model.reference(event.issue_id), event.payload)
-    for recipient in model.recipients(event.type, event.issue_id, event.payload):
+    for recipient in told:
         if recipient.channel not in context.channels:
             continue  # e.g. a unit's webhook when no webhook secret is configured
         held = model.quiet_until(now, recipient, context.quiet_hours)
@@ -27,6 +35,20 @@ def on_event(uow: UnitOfWork, event: Envelope, context) -> None:
         if planned and held:
             uow.on_commit(lambda channel=recipient.channel: metrics.HELD.labels(channel, "quiet_hours").inc())
     uow.on_commit(context.deliveries_planned.set)
+
+
+def undeliverable(uow: UnitOfWork, event: Envelope, unit_id: str, now: datetime) -> None:
+    """The event's unit is not in notify's directory (the files are out of step): nobody can be
+    told, so the notice fails at once, final, as one that reached nobody. Escalation, if it knows
+    the unit, tells its supervisor; the event is not retried, since waiting will not add the unit."""
+    delivery_id = model.delivery_id(event.id, f"unit:{unit_id}", "sms")  # no row: there is no address
+    uow.emit(NotificationFailed(issue_id=event.issue_id, delivery_id=delivery_id, channel="sms",
+                                recipient_unit_id=unit_id, cause_type=event.type,
+                                reason=f"unknown_unit: {unit_id} is not in notify's directory", attempts=0,
+                                final=True, failed_at=now))
+    uow.on_commit(lambda: (metrics.FAILED.labels("sms", "directory", "unknown_unit").inc(),
+                           log.warning("%s %s: unit %s is not in notify's directory; nobody was told",
+                                       event.type, event.id, unit_id)))
 
 
 def plan(uow: UnitOfWork, context, event_id: str, cause_type: str, issue_id: str, key: str, unit_id: str,

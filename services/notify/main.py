@@ -16,7 +16,9 @@ from services.notify.handlers import EVENT_HANDLERS
 from services.notify.schemas import EVENT_READERS, write_payload
 from services.notify.sender import run_sender
 from services.notify.providers import AliyunSmsProvider, Failover, GenericSmsProvider
+from shared import directory
 from shared.config import ConfigError, Settings
+from shared.directory import Directory
 from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble
@@ -33,6 +35,7 @@ class Context:
     renderer: Renderer
     max_parts: int
     quiet_hours: tuple[time, time]
+    directory: Directory  # where a unit's contacts and webhook are found: events name the unit only
     receipt_secret: str | None = None
     recipient_limit: tuple[int, timedelta] = (20, timedelta(hours=1))
     unit_limit: tuple[int, timedelta] = (600, timedelta(hours=1))
@@ -57,6 +60,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
                       retry_base=float(env.get("LOUDONG_SMS_RETRY_BASE") or 2), renderer=renderer,
                       max_parts=int(env.get("LOUDONG_SMS_MAX_PARTS") or 2),
                       quiet_hours=_quiet(env.get("LOUDONG_QUIET_HOURS") or "22:00-07:00"),
+                      directory=directory.load(settings.directory_path),
                       receipt_secret=env.get("LOUDONG_SMS_RECEIPT_SECRET"),
                       recipient_limit=_limit(env.get("LOUDONG_RECIPIENT_LIMIT") or "20/hour"),
                       unit_limit=_limit(env.get("LOUDONG_UNIT_RECIPIENT_LIMIT") or "600/hour"),

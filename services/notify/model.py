@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from shared.directory import Unit
 
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 _DELIVERY_NAMESPACE = uuid.UUID("6f1b7c1e-4a53-4c8e-9c3e-2b0d4d1f0a11")
@@ -32,26 +35,48 @@ def reference(issue_id: str) -> str:
     return issue_id.replace("-", "")[:8]
 
 
-def _unit(unit_id: str, contacts: list[dict], webhook: str | None) -> list[Recipient]:
-    """Every contact by SMS (email if SMS fails), and the unit's own system if it has a webhook."""
-    told = [Recipient(unit_id, f"unit:{unit_id}:{i}", c["phone"], "sms", c.get("email"))
-            for i, c in enumerate(contacts)]
-    return told + ([Recipient(unit_id, f"unit:{unit_id}:webhook", webhook, "webhook")] if webhook else [])
+class UnknownUnit(LookupError):
+    """An event names a unit notify's directory does not have: the services' directory files
+    are out of step. Nobody can be told, so the notice fails as undeliverable."""
+
+    def __init__(self, unit_id: str):
+        super().__init__(unit_id)
+        self.unit_id = unit_id
 
 
-# Who is told what: the routing table from event type to recipients.
+def _unit(units: Mapping[str, Unit], unit_id: str) -> list[Recipient]:
+    """Every contact by SMS (email if SMS fails), and the unit's own system if it has a webhook.
+    Both come from notify's directory: events name the unit only, so no phone rides the bus."""
+    unit = units.get(unit_id)
+    if unit is None:
+        raise UnknownUnit(unit_id)
+    # Keys by position, as before contacts left the bus: a redelivered event keeps its delivery ids.
+    told = [Recipient(unit.id, f"unit:{unit.id}:{i}", c.phone, "sms", c.email)
+            for i, c in enumerate(unit.contacts)]
+    if unit.webhook_url:
+        told.append(Recipient(unit.id, f"unit:{unit.id}:webhook", unit.webhook_url, "webhook"))
+    return told
+
+
+def _resident(issue_id: str, payload: dict) -> list[Recipient]:
+    """The consenting resident's phone is the one a resident event carries: intake alone keeps it."""
+    return [Recipient(RESIDENT, f"resident:{issue_id}", payload["phone"])]
+
+
+# Who is told what: the routing table from event type to recipients, given the directory's units.
 ROUTES = {
-    "issue.dispatched": lambda issue_id, p: _unit(p["unit_id"], p["unit_contacts"], p["unit_webhook"]),
-    "issue.escalated": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"], p["to_unit_webhook"]),
-    "issue.warned": lambda issue_id, p: _unit(p["to_unit_id"], p["to_unit_contacts"], p["to_unit_webhook"]),
-    "resident.acknowledged": lambda issue_id, p: [Recipient(RESIDENT, f"resident:{issue_id}", p["phone"])],
-    "resident.feedback_requested": lambda issue_id, p: [Recipient(RESIDENT, f"resident:{issue_id}", p["phone"])],
-    "resident.closed": lambda issue_id, p: [Recipient(RESIDENT, f"resident:{issue_id}", p["phone"])],
+    "issue.dispatched": lambda issue_id, p, units: _unit(units, p["unit_id"]),
+    "issue.escalated": lambda issue_id, p, units: _unit(units, p["to_unit_id"]),
+    "issue.warned": lambda issue_id, p, units: _unit(units, p["to_unit_id"]),
+    "resident.acknowledged": lambda issue_id, p, units: _resident(issue_id, p),
+    "resident.feedback_requested": lambda issue_id, p, units: _resident(issue_id, p),
+    "resident.closed": lambda issue_id, p, units: _resident(issue_id, p),
 }
 
 
-def recipients(event_type: str, issue_id: str, payload: dict) -> list[Recipient]:
-    return ROUTES[event_type](issue_id, payload)
+def recipients(event_type: str, issue_id: str, payload: dict, units: Mapping[str, Unit]) -> list[Recipient]:
+    """Raises UnknownUnit when the event's unit is not in `units`."""
+    return ROUTES[event_type](issue_id, payload, units)
 
 
 def quiet_until(now: datetime, recipient: Recipient, quiet: tuple[time, time]) -> datetime | None:

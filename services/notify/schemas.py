@@ -39,18 +39,12 @@ class _Reader(Schema):
         unknown = EXCLUDE
 
 
-class ContactReader(_Reader):
-    name = fields.String(load_default="")
-    phone = fields.String(required=True)
-    email = fields.String(load_default=None)
-
-
+# Unit events name the unit only; its contacts and webhook come from notify's directory. An
+# event written before they left the bus still carries them: excluded here, never used.
 class DispatchedReader(_Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     unit_name = fields.String(load_default="")
-    unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
-    unit_webhook = fields.String(load_default=None, allow_none=True)
     category = fields.String(load_default="other")
     category_name = fields.String(load_default=None)
     place_id = fields.String(load_default="")
@@ -63,8 +57,6 @@ class EscalatedReader(_Reader):
     reason = fields.String(required=True)
     to_unit_id = fields.String(required=True)
     to_unit_name = fields.String(load_default="")
-    to_unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
-    to_unit_webhook = fields.String(load_default=None, allow_none=True)
     next_deadline = fields.AwareDateTime(required=True)
 
 
@@ -72,8 +64,6 @@ class WarnedReader(_Reader):
     clock = fields.String(required=True)
     fraction = fields.Float(required=True)
     to_unit_id = fields.String(required=True)
-    to_unit_contacts = fields.List(fields.Nested(ContactReader), required=True)
-    to_unit_webhook = fields.String(load_default=None, allow_none=True)
     deadline = fields.AwareDateTime(required=True)
 
 

@@ -3,17 +3,27 @@
 The events are the real ones: issues are taken through all four services in this process
 (dispatched, escalated, claimed, noted, resolved, reopened, returned, linked, re-tiered,
 closed, notified and failed to notify), and whatever lands in the outboxes is read back by
-each subscriber."""
+each subscriber — and searched for anything private."""
+import re
 from datetime import timedelta
 
 import pytest
 import requests
+import yaml
 
 from services.dispatch import units
 from services.escalation.sweeper import sweep_once
 from services.notify.sender import send_due
-from shared import topology
+from shared import directory, topology
+from shared.config import REPO_ROOT
 from tests.helpers import AUTH, SERVICES, SUBMISSION, FakeClock, build, emitted
+
+PROPERTY_UNIT = "baian-xincun-property"
+PROPERTY_WEBHOOK = "https://baian-xincun.example/loudong"  # so that a webhook on the bus would be seen
+# The consenting resident's phone rides these, written by intake for notify's queue alone.
+RESIDENT_EVENTS = {"resident.acknowledged", "resident.feedback_requested", "resident.closed"}
+PHONE_SHAPED = re.compile(r"(?<![0-9A-Za-z])(?:\+\d{8,15}|(?:86)?1[3-9]\d{9})(?![0-9A-Za-z])")
+EMAIL_SHAPED = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 
 
 class Flow:
@@ -65,16 +75,29 @@ class Flow:
 
 
 @pytest.fixture
-def all_events(tmp_path, sms_provider):
+def directory_file(tmp_path):
+    """deploy/directory.yaml, with a webhook for the property company (the deployed one has none)."""
+    raw = yaml.safe_load((REPO_ROOT / "deploy" / "directory.yaml").read_text(encoding="utf-8"))
+    for unit in raw["units"]:
+        if unit["id"] == PROPERTY_UNIT:
+            unit["webhook_url"] = PROPERTY_WEBHOOK
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def all_events(tmp_path, sms_provider, directory_file):
     clock = FakeClock()
     policies = tmp_path / "policies.yaml"
     policies.write_text("supervision_within: PT8H\nsupervision_time: calendar\ntiers:\n" + "".join(
         f"  {t}: {{claim_within: PT2H, resolve_within: PT8H, time: calendar, warnings: [{{at: 0.5}}]}}\n"
         for t in ("private", "small", "big", "hard")))
     services = {name: build(name, tmp_path, clock if name != "intake" else None, LOUDONG_SMS_URL=sms_provider.url,
-                            LOUDONG_SMS_MAX_ATTEMPTS=1, LOUDONG_POLICIES=policies) for name in SERVICES}
+                            LOUDONG_SMS_MAX_ATTEMPTS=1, LOUDONG_POLICIES=policies, LOUDONG_DIRECTORY=directory_file)
+                for name in SERVICES}
     flow = Flow(services, sms_provider, clock)
-    property_unit = "baian-xincun-property"
+    property_unit = PROPERTY_UNIT
 
     first = flow.submit()
     flow.submit(description="3栋楼道还是堆满杂物")  # the same problem at the same building: linked
@@ -130,3 +153,44 @@ def test_each_service_handles_exactly_the_types_its_queue_is_bound_to(all_events
 
     for name, service in services.items():
         assert set(service.subscriber.event_types) == set(topology.SUBSCRIPTIONS[name])
+
+
+def _texts(value):
+    """Every string in a payload, however deeply nested."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_no_event_carries_a_phone_or_an_address_but_a_consenting_residents_own(all_events, directory_file):
+    # Every queue bound to an event gets it: units' contacts and webhooks are directory data that
+    # notify reads itself, so on the bus a unit is its id, and a phone is only a resident's, for notify.
+    _services, events = all_events
+    units = directory.load(directory_file).units.values()
+    private = {c.phone for u in units for c in u.contacts} | {c.email for u in units for c in u.contacts if c.email} \
+        | {u.webhook_url for u in units if u.webhook_url}
+    assert PROPERTY_WEBHOOK in private
+
+    dispatched = [e for e in events if e.type == "issue.dispatched"]
+    assert {e.payload["role"] for e in dispatched} == {"lead", "co"}  # co-handling units are named the same way
+    assert RESIDENT_EVENTS <= {e.type for e in events}
+    for event in events:
+        payload = event.payload
+        if event.type in RESIDENT_EVENTS:
+            assert event.producer == "intake" and payload["phone"] not in private
+            payload = {k: v for k, v in payload.items() if k != "phone"}
+        for text in _texts(payload):
+            assert not PHONE_SHAPED.search(text), (event.type, "phone-shaped", text[:40])
+            assert not EMAIL_SHAPED.search(text), (event.type, "an email address")
+            assert not [p for p in private if p in text], (event.type, "the directory's contact or webhook")
+
+
+def test_only_notify_is_bound_to_the_events_with_a_residents_phone():
+    bound = {name for name, types in topology.SUBSCRIPTIONS.items() if RESIDENT_EVENTS & set(types)}
+
+    assert bound == {"notify"}

@@ -15,13 +15,26 @@ def test_a_small_matter_goes_to_the_property_company_of_the_compound(dispatch, s
 
     assert dispatched_to(dispatch, issue_id) == [("baian-xincun-property", "lead")]
     [sent] = emitted(dispatch.store, "issue.dispatched")
-    assert sent.payload["tier"] == "small" and sent.payload["unit_contacts"][0]["phone"] == "+8613800000042"
+    assert sent.payload["tier"] == "small" and sent.payload["unit_id"] == "baian-xincun-property"
 
 
 def test_a_big_matter_is_led_by_the_street_office_with_the_department_co_handling(dispatch, submit):
     issue_id = submit(category="urban_management", location={"street": "wuqiao", "community": "lianhua"})
 
     assert dispatched_to(dispatch, issue_id) == [("wuqiao-office", "lead"), ("urban-management-bureau", "co")]
+
+
+def test_lead_and_co_units_are_named_by_id_without_their_contacts_or_webhook(dispatch, submit):
+    # issue.dispatched reaches intake's and escalation's queues too: a unit's phones stay in the
+    # directory, where notify looks them up.
+    submit(category="urban_management", location={"street": "wuqiao", "community": "lianhua"})
+
+    sent = emitted(dispatch.store, "issue.dispatched")
+    assert [s.payload["role"] for s in sent] == ["lead", "co"]
+    for s in sent:
+        unit = dispatch.context.directory.units[s.payload["unit_id"]]
+        assert not {"unit_contacts", "unit_webhook"} & set(s.payload)
+        assert not [c.phone for c in unit.contacts if c.phone in str(s.payload)]
 
 
 def test_a_hard_matter_goes_to_the_department_under_the_leader_in_charge(dispatch, submit):

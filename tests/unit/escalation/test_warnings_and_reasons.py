@@ -110,3 +110,22 @@ def test_a_failed_sms_to_a_resident_is_no_reason_to_escalate(escalation):
         "recipient_unit_id": "resident", "cause_type": "resident.feedback_requested"}).to_json())
 
     assert emitted(escalation.store, "issue.escalated") == []
+
+
+def test_warnings_escalations_and_supervision_name_units_by_id_without_their_contacts(escalation, clock, sweep):
+    # Every queue bound to these events gets them: a unit's phones and webhook stay in the
+    # directory, which notify reads for itself.
+    escalation.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+    for _ in range(3):  # warned at half and 80 % time, then up the ladder to the leader
+        clock.advance(hours=10, seconds=1)
+        sweep()
+    clock.advance(hours=48, seconds=1)  # supervision runs over: the leader is warned
+    sweep()
+
+    published = [e for e in emitted(escalation.store) if e.type != "issue.clock_armed"]
+    assert {"issue.warned", "issue.escalated", "issue.supervision_opened"} <= {e.type for e in published}
+    units = escalation.context.directory.units.values()
+    private = {c.phone for u in units for c in u.contacts} | {c.email for u in units for c in u.contacts if c.email}
+    for e in published:
+        assert not {"to_unit_contacts", "to_unit_webhook"} & set(e.payload), e.type
+        assert not [v for v in private if v in str(e.payload)], e.type

@@ -15,8 +15,10 @@ from services.notify.sender import send_due
 from tests.helpers import FakeClock, build, emitted, event
 from tests.unit.notify.test_delivery import DISPATCHED
 
-WITH_EMAIL = {**DISPATCHED, "unit_contacts": [{"name": "物业前台", "phone": "+8613800000042",
-                                               "email": "front@baian-xincun.example"}]}
+UNIT = DISPATCHED["unit_id"]
+# The property company's front desk has an email address too (deploy/directory.yaml gives none).
+WITH_EMAIL = {UNIT: {"contacts": [{"name": "物业前台", "phone": "+8613800000042",
+                                   "email": "front@baian-xincun.example"}]}}
 
 
 def _free_port() -> int:
@@ -34,12 +36,14 @@ class Inbox:
         return "250 OK"
 
 
-def test_when_sms_fails_the_email_goes_and_waits_out_an_smtp_server_that_is_down(tmp_path, sms_provider):
+def test_when_sms_fails_the_email_goes_and_waits_out_an_smtp_server_that_is_down(tmp_path, sms_provider,
+                                                                                  directory_with):
     clock, port = FakeClock(), _free_port()
     notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMTP_HOST="127.0.0.1",
-                   LOUDONG_SMTP_PORT=port, LOUDONG_SMS_MAX_ATTEMPTS=5, LOUDONG_SMS_TIMEOUT=2)
+                   LOUDONG_SMTP_PORT=port, LOUDONG_SMS_MAX_ATTEMPTS=5, LOUDONG_SMS_TIMEOUT=2,
+                   LOUDONG_DIRECTORY=directory_with(WITH_EMAIL))
     requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
-    notify.subscriber.apply(event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", WITH_EMAIL).to_json())
+    notify.subscriber.apply(event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json())
 
     send_due(notify.store, notify.context)  # SMS refused: the email is planned
     send_due(notify.store, notify.context)  # ...and the SMTP server is down
@@ -60,10 +64,11 @@ def test_when_sms_fails_the_email_goes_and_waits_out_an_smtp_server_that_is_down
     notify.store.dispose()
 
 
-def test_with_no_fallback_left_the_failure_is_final(tmp_path, sms_provider):
-    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url)  # no SMTP configured
+def test_with_no_fallback_left_the_failure_is_final(tmp_path, sms_provider, directory_with):
+    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url,  # no SMTP configured
+                   LOUDONG_DIRECTORY=directory_with(WITH_EMAIL))
     requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
-    notify.subscriber.apply(event("issue.dispatched", "i1", WITH_EMAIL).to_json())
+    notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
 
     send_due(notify.store, notify.context)
 
@@ -92,10 +97,12 @@ def unit_system():
     server.shutdown()
 
 
-def test_a_unit_with_its_own_system_gets_a_signed_webhook_too(tmp_path, sms_provider, unit_system):
+def test_a_unit_with_its_own_system_gets_a_signed_webhook_too(tmp_path, sms_provider, unit_system, directory_with):
     url, received = unit_system
-    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_WEBHOOK_SECRET="s3cret")
-    notify.subscriber.apply(event("issue.dispatched", "i1", {**DISPATCHED, "unit_webhook": url}).to_json())
+    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_WEBHOOK_SECRET="s3cret",
+                   LOUDONG_DIRECTORY=directory_with({UNIT: {"webhook_url": url}}))
+    assert "unit_webhook" not in DISPATCHED  # the webhook is the directory's, like the contacts
+    notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
 
     send_due(notify.store, notify.context)
 
@@ -109,15 +116,17 @@ def test_a_unit_with_its_own_system_gets_a_signed_webhook_too(tmp_path, sms_prov
     notify.store.dispose()
 
 
-def test_a_delivery_for_a_channel_no_longer_configured_fails_counted_not_stuck(tmp_path, sms_provider):
-    clock, port = FakeClock(), _free_port()
+def test_a_delivery_for_a_channel_no_longer_configured_fails_counted_not_stuck(tmp_path, sms_provider,
+                                                                               directory_with):
+    clock, port, directory = FakeClock(), _free_port(), directory_with(WITH_EMAIL)
     with_smtp = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMTP_HOST="127.0.0.1",
-                      LOUDONG_SMTP_PORT=port)
+                      LOUDONG_SMTP_PORT=port, LOUDONG_DIRECTORY=directory)
     requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
-    with_smtp.subscriber.apply(event("issue.dispatched", "i1", WITH_EMAIL).to_json())
+    with_smtp.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     send_due(with_smtp.store, with_smtp.context)  # SMS refused: an email is planned
     with_smtp.store.dispose()
-    without = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url)  # restarted without SMTP
+    without = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url,  # restarted without SMTP
+                    LOUDONG_DIRECTORY=directory)
 
     send_due(without.store, without.context)
 

@@ -1,4 +1,5 @@
-"""Notify tells each contact once, through a real local SMS provider, and says so when it cannot."""
+"""Notify tells each contact once, through a real local SMS provider, and says so when it cannot.
+Events name units only; the contacts are the directory's (see conftest.py)."""
 from datetime import datetime, timezone
 
 import pytest
@@ -10,11 +11,9 @@ from shared.config import ConfigError
 from tests.helpers import FakeClock, build, count_rows, emitted, event
 
 DISPATCHED = {"unit_id": "baian-xincun-property", "unit_name": "百安新村物业公司",
-              "unit_contacts": [{"name": "物业前台", "phone": "+8613800000042"}],
               "category": "property_management", "category_name": "物业管理",
               "place_id": "baian-xincun", "place_name": "百安新村", "tier": "small"}
 ESCALATED = {"level": 1, "reason": "claim_overdue", "to_unit_id": "baian-committee", "to_unit_name": "百安社区居委会",
-             "to_unit_contacts": [{"name": "网格员", "phone": "+8613800000032"}, {"name": "主任", "phone": "+8613800000033"}],
              "next_deadline": datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc).isoformat()}
 
 
@@ -23,10 +22,19 @@ def clock():
     return FakeClock()
 
 
+# The community committee has two people on duty here, where deploy/directory.yaml lists one.
+COMMITTEE_ON_DUTY = [{"name": "网格员", "phone": "+8613800000032"}, {"name": "主任", "phone": "+8613800000033"}]
+
+
 @pytest.fixture
-def notify(tmp_path, clock, sms_provider):
+def directory(directory_with):
+    return directory_with({"baian-committee": {"contacts": COMMITTEE_ON_DUTY}})
+
+
+@pytest.fixture
+def notify(tmp_path, clock, sms_provider, directory):
     service = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMS_TIMEOUT=2,
-                    LOUDONG_SMS_MAX_ATTEMPTS=3)
+                    LOUDONG_SMS_MAX_ATTEMPTS=3, LOUDONG_DIRECTORY=directory)
     yield service
     service.store.dispose()
 
@@ -139,7 +147,6 @@ def test_a_co_handling_department_is_told_it_is_its_part(notify, sms_provider):
 def test_a_warning_before_the_deadline_reaches_the_unit(notify, sms_provider):
     notify.subscriber.apply(event("issue.warned", "5f0c2a9e-0000-0000-0000-000000000000", {
         "clock": "claim", "level": 0, "fraction": 0.5, "to_unit_id": "baian-xincun-property",
-        "to_unit_contacts": [{"name": "物业前台", "phone": "+8613800000042"}],
         "deadline": datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc).isoformat()}).to_json())
 
     _send(notify)
@@ -148,9 +155,9 @@ def test_a_warning_before_the_deadline_reaches_the_unit(notify, sms_provider):
     assert sms["to"] == "+8613800000042" and "16:00前认领" in sms["text"]
 
 
-def test_a_resident_is_not_woken_at_night_the_message_waits_for_seven(tmp_path, sms_provider):
+def test_a_resident_is_not_woken_at_night_the_message_waits_for_seven(tmp_path, sms_provider, directory):
     night = FakeClock(datetime(2026, 11, 26, 15, 30, tzinfo=timezone.utc))  # 23:30 in Beijing
-    notify = build("notify", tmp_path, night, LOUDONG_SMS_URL=sms_provider.url)
+    notify = build("notify", tmp_path, night, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_DIRECTORY=directory)
     notify.subscriber.apply(event("resident.feedback_requested", "i1", {
         "phone": "+8613900000000", "resolution": "已疏通", "linked_to": None}).to_json())
     notify.subscriber.apply(event("issue.escalated", "i1", ESCALATED).to_json())
