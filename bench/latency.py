@@ -1,5 +1,5 @@
 """Submission → SMS at the provider: paced submissions to intake, matched with what the
-local SMS provider (shared.devsms) received by each issue's short reference."""
+local SMS provider (devtools.sms_sink) received by each issue's short reference."""
 from __future__ import annotations
 
 import re

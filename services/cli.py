@@ -123,7 +123,7 @@ def unit_tokens(unit_ids: list[str]) -> int:
 
 
 def sms_sink(host: str, port: int) -> int:
-    from shared.devsms import SmsSink
+    from devtools.sms_sink import SmsSink
     journal = config.data_dir() / "sms.jsonl"
     journal.parent.mkdir(parents=True, exist_ok=True)
     sink = SmsSink(host=host, port=port, journal=str(journal))

@@ -1,6 +1,6 @@
 """Test policy for every layer.
 
-- Real parts: the SQLite stores, the local SMS provider (shared.devsms) and, where marked,
+- Real parts: the SQLite stores, the local SMS provider (devtools.sms_sink) and, where marked,
   the real RabbitMQ on 127.0.0.1:5672 and PostgreSQL on 127.0.0.1:5432.
 - A test that needs RabbitMQ or PostgreSQL skips when it does not answer on a laptop, and
   fails under CI=true: in CI the services are there, so a skip would hide a break.
@@ -71,7 +71,7 @@ def postgres_urls():
 @pytest.fixture
 def sms_provider():
     """The local SMS provider, on a free port, in this process."""
-    from shared.devsms import SmsSink
+    from devtools.sms_sink import SmsSink
     sink = SmsSink().start()
     yield sink
     sink.stop()

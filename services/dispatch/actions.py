@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.dispatch import metrics, model, routing, rules, store
 from services.dispatch.events import (AwaitingResident, IssueClaimed, IssueResolved, IssueRetiered, IssueReturned,
                                       ProgressNoted, ResidentReplied)
-from shared.directory import Unit
+from district.directory import Unit
 from shared.outbox import UnitOfWork
 
 

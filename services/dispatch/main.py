@@ -13,9 +13,9 @@ from services.dispatch.handlers import EVENT_HANDLERS
 from services.dispatch.metrics import OpenCasesCollector
 from services.dispatch.schemas import EVENT_READERS, write_payload
 from services.dispatch.sweeper import run_feedback_sweeper
-from shared import directory
+from district import directory
 from shared.config import REPO_ROOT, Settings
-from shared.directory import Directory
+from district.directory import Directory
 from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble

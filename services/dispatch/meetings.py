@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.dispatch import model, store
-from shared.directory import TIERS
+from district.directory import TIERS
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.dispatch import metrics, rules, store
 from services.dispatch.events import ArbitrationNeeded, IssueDispatched
-from shared.directory import Unit
+from district.directory import Unit
 from shared.outbox import UnitOfWork
 
 

@@ -12,7 +12,7 @@ import isodate
 import yaml
 
 from services.dispatch import folding
-from shared.directory import TIERS, Directory, Unit
+from district.directory import TIERS, Directory, Unit
 
 SMALL_HANDLERS = ("building_group", "property_company")
 

@@ -6,7 +6,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.dispatch import events
 from services.dispatch.model import RETURN_REASONS
-from shared.directory import TIERS
+from district.directory import TIERS
 from shared.outbox import PayloadWriter, payload_schema
 
 

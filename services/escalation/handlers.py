@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from services.escalation import metrics, model, store
 from services.escalation.events import IssueClockArmed, IssueEscalated, IssueWarned, SupervisionOpened
 from services.escalation.policies import ClockPolicy
-from shared.directory import Unit
+from district.directory import Unit
 from shared.envelope import Envelope
 from shared.outbox import UnitOfWork
 

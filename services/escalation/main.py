@@ -13,9 +13,9 @@ from services.escalation.handlers import EVENT_HANDLERS
 from services.escalation.metrics import ClockCollector
 from services.escalation.schemas import EVENT_READERS, write_payload
 from services.escalation.sweeper import run_sweeper
-from shared import directory
+from district import directory
 from shared.config import Settings
-from shared.directory import Directory
+from district.directory import Directory
 from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.escalation import model, store
 from services.escalation.events import DeadlineExtended, IssueClockArmed, SupervisionClosed
 from services.escalation.handlers import move_up
-from shared.directory import Unit
+from district.directory import Unit
 from shared.outbox import UnitOfWork
 
 

@@ -1,7 +1,7 @@
 """Escalation's decisions: when a clock is due, whether an event may move it, who is next."""
 from __future__ import annotations
 
-from shared.directory import Directory, Unit
+from district.directory import Directory, Unit
 
 REASON_BY_CLOCK = {"claim": "claim_overdue", "resolve": "resolve_overdue"}
 

@@ -13,7 +13,7 @@ import isodate
 import yaml
 
 from services.escalation.calendar import WorkingCalendar
-from shared.directory import TIERS
+from district.directory import TIERS
 
 CLOCKS = ("claim", "resolve")
 RECIPIENTS = ("unit", "supervisor")

@@ -11,9 +11,9 @@ from services.intake.app import create_app
 from services.intake.auth import Authenticator
 from services.intake.handlers import EVENT_HANDLERS
 from services.intake.schemas import EVENT_READERS, submission_schema, write_payload
-from shared import directory
+from district import directory
 from shared.config import Settings
-from shared.directory import Directory
+from district.directory import Directory
 from shared.outbox import Store
 from shared.runtime import Service, assemble
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Response
 
 from services.intake.model import open311_status
-from shared.directory import Category
+from district.directory import Category
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 # XML element names of list documents: root -> item.

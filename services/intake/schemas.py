@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from services.intake.events import (FeedbackGiven, FeedbackRequested, IssueSubmitted, ResidentAcknowledged,
                                     ResidentClosed)
-from shared.directory import Directory
+from district.directory import Directory
 from shared.outbox import PayloadWriter, payload_schema
 
 CHANNELS = ("hotline", "app", "web", "wechat", "desk", "work_day")

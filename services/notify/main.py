@@ -16,9 +16,9 @@ from services.notify.handlers import EVENT_HANDLERS
 from services.notify.schemas import EVENT_READERS, write_payload
 from services.notify.sender import run_sender
 from services.notify.providers import AliyunSmsProvider, Failover, GenericSmsProvider
-from shared import directory
+from district import directory
 from shared.config import ConfigError, Settings
-from shared.directory import Directory
+from district.directory import Directory
 from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.directory import Unit
+from district.directory import Unit
 
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 _DELIVERY_NAMESPACE = uuid.UUID("6f1b7c1e-4a53-4c8e-9c3e-2b0d4d1f0a11")

@@ -14,7 +14,8 @@ import yaml
 from services.dispatch import units
 from services.escalation.sweeper import sweep_once
 from services.notify.sender import send_due
-from shared import directory, topology
+from district import directory
+from shared import topology
 from shared.config import REPO_ROOT
 from tests.helpers import AUTH, SERVICES, SUBMISSION, FakeClock, build, emitted
 

@@ -3,7 +3,7 @@ half-width forms: every category's reports are found whichever they use."""
 import pytest
 
 from services.dispatch import rules
-from shared import directory as directory_file
+from district import directory as directory_file
 from shared.config import REPO_ROOT
 from tests.helpers import emitted
 

@@ -1,7 +1,7 @@
 """The directory refuses to load with a broken reference, naming the file and the entry."""
 import pytest
 
-from shared import directory
+from district import directory
 from shared.config import REPO_ROOT
 
 

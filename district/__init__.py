@@ -1,0 +1,5 @@
+"""The district's reference data, read by every service from `deploy/directory.yaml`: places
+(street → community → compound → building), units with their contacts and supervisors,
+categories with their keywords and extra questions, the four tiers, and Beijing time.
+
+Domain facts every service shares, not plumbing: `shared/` stays free of them."""
