@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -100,6 +101,18 @@ class Directory:
     def supervisor_of(self, unit_id: str) -> Unit | None:
         supervisor = self.units[unit_id].supervisor
         return self.units[supervisor] if supervisor else None
+
+    def chain_above(self, unit_id: str) -> Iterator[Unit]:
+        """The units above `unit_id`, nearest first, up to the top of its ladder. The chain
+        is checked for loops when the directory is loaded, so this always ends."""
+        current = self.units.get(unit_id)
+        while current is not None and current.supervisor in self.units:
+            current = self.units[current.supervisor]
+            yield current
+
+    def is_above(self, unit_id: str, other_id: str) -> bool:
+        """`unit_id` supervises `other_id`, directly or further up."""
+        return any(u.id == unit_id for u in self.chain_above(other_id))
 
 
 def load(path: Path) -> Directory:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import time, timedelta
 from pathlib import Path
 
 SERVICES = ("intake", "dispatch", "escalation", "notify")
@@ -61,25 +62,94 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _float(env: dict, name: str, default: float) -> float:
+def _raw(env: dict, name: str) -> str | None:
     raw = env.get(name)
-    if raw in (None, ""):
+    return None if raw is None or raw.strip() == "" else raw.strip()
+
+
+def text(env: dict, name: str, default: str | None = None) -> str | None:
+    """A string setting; unset or blank gives `default`."""
+    raw = _raw(env, name)
+    return default if raw is None else raw
+
+
+def integer(env: dict, name: str, default: int, minimum: int | None = None) -> int:
+    """A whole-number setting, e.g. LOUDONG_PREFETCH=50."""
+    raw = _raw(env, name)
+    if raw is None:
         return default
     try:
-        return float(raw)
+        value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        raise ConfigError(f"{name}={raw!r}: expected a whole number, e.g. {default}") from None
+    return _at_least(name, raw, value, minimum)
 
 
-def _delays(env: dict, name: str, default: str) -> tuple[float, ...]:
-    raw = env.get(name) or default
+def number(env: dict, name: str, default: float, minimum: float | None = None) -> float:
+    """A number setting, e.g. LOUDONG_SMS_TIMEOUT=2.5 (seconds)."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number, e.g. {default}") from None
+    return _at_least(name, raw, value, minimum)
+
+
+def _at_least(name: str, raw: str, value, minimum):
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={raw!r}: expected at least {minimum}")
+    return value
+
+
+def seconds_list(env: dict, name: str, default: str) -> tuple[float, ...]:
+    """Comma-separated seconds, e.g. LOUDONG_RETRY_DELAYS=1,5,30."""
+    raw = _raw(env, name) or default
     try:
         delays = tuple(float(part) for part in raw.split(","))
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} must be comma-separated seconds") from None
+        raise ConfigError(f"{name}={raw!r}: expected comma-separated seconds, e.g. {default}") from None
     if any(d < 0 for d in delays):
-        raise ConfigError(f"{name}={raw!r} has a negative delay")
+        raise ConfigError(f"{name}={raw!r}: expected no negative delay")
     return delays
+
+
+RATE_PERIODS = {"second": timedelta(seconds=1), "minute": timedelta(minutes=1), "hour": timedelta(hours=1),
+                "day": timedelta(days=1)}
+
+
+def rate(env: dict, name: str, default: str) -> tuple[int, timedelta]:
+    """A count per period, e.g. LOUDONG_RECIPIENT_LIMIT=20/hour (second, minute, hour or day)."""
+    raw = _raw(env, name) or default
+    count, _, per = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or per not in RATE_PERIODS:
+        raise ConfigError(f"{name}={raw!r}: expected a count per second, minute, hour or day, e.g. {default}")
+    return int(count), RATE_PERIODS[per]
+
+
+def daily_window(env: dict, name: str, default: str) -> tuple[time, time]:
+    """A time-of-day range, e.g. LOUDONG_QUIET_HOURS=22:00-07:00 (it may run past midnight)."""
+    raw = _raw(env, name) or default
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected HH:MM-HH:MM, e.g. {default}") from None
+    return start, end
+
+
+def choice(env: dict, name: str, default: str, options: tuple[str, ...]) -> str:
+    """One of `options`, e.g. LOUDONG_NOTIFY_LANGUAGE=zh."""
+    raw = _raw(env, name) or default
+    if raw not in options:
+        raise ConfigError(f"{name}={raw!r}: expected one of {', '.join(options)}")
+    return raw
+
+
+def path(env: dict, name: str, default: Path) -> Path:
+    """A file or folder; unset gives `default` (the repository's deploy/ files)."""
+    raw = _raw(env, name)
+    return default if raw is None else Path(raw)
 
 
 @dataclass(frozen=True)
@@ -119,29 +189,23 @@ def data_dir(env: dict | None = None) -> Path:
 
 
 def load(service: str, env: dict | None = None) -> Settings:
+    """The settings every service shares; a service reads its own from `env` in its settings.py."""
     env = dict(os.environ if env is None else env)
     if service not in SERVICES:
         raise ConfigError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
-    port_var = f"LOUDONG_{service.upper()}_PORT"
-    try:
-        port = int(env.get(port_var) or DEFAULT_PORTS[service])
-        workers = int(env.get("LOUDONG_WEB_WORKERS") or 2)
-        prefetch = int(env.get("LOUDONG_PREFETCH") or 50)
-    except ValueError as exc:
-        raise ConfigError(f"an integer setting is malformed: {exc}") from None
     return Settings(
         service=service,
         data_dir=data_dir(env),
         database_url=database_url(service, env),
-        broker_url=env.get("LOUDONG_BROKER_URL") or None,
-        host=env.get("LOUDONG_HOST") or "127.0.0.1",
-        port=port,
-        web_workers=workers,
-        poll_interval=_float(env, "LOUDONG_POLL_INTERVAL", 0.1),
-        retry_delays=_delays(env, "LOUDONG_RETRY_DELAYS", "1,5,30"),
-        prefetch=prefetch,
-        directory_path=Path(env.get("LOUDONG_DIRECTORY") or REPO_ROOT / "deploy" / "directory.yaml"),
-        policies_path=Path(env.get("LOUDONG_POLICIES") or REPO_ROOT / "deploy" / "policies.yaml"),
-        sms_url=env.get("LOUDONG_SMS_URL") or None,
+        broker_url=text(env, "LOUDONG_BROKER_URL"),
+        host=text(env, "LOUDONG_HOST", "127.0.0.1"),
+        port=integer(env, f"LOUDONG_{service.upper()}_PORT", DEFAULT_PORTS[service], minimum=1),
+        web_workers=integer(env, "LOUDONG_WEB_WORKERS", 2, minimum=1),
+        poll_interval=number(env, "LOUDONG_POLL_INTERVAL", 0.1, minimum=0.001),
+        retry_delays=seconds_list(env, "LOUDONG_RETRY_DELAYS", "1,5,30"),
+        prefetch=integer(env, "LOUDONG_PREFETCH", 50, minimum=1),
+        directory_path=path(env, "LOUDONG_DIRECTORY", REPO_ROOT / "deploy" / "directory.yaml"),
+        policies_path=path(env, "LOUDONG_POLICIES", REPO_ROOT / "deploy" / "policies.yaml"),
+        sms_url=text(env, "LOUDONG_SMS_URL"),
         env=env,
     )

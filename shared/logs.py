@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import logging
-import re
 
-_PHONE = re.compile(r"(?<!\d)(\+?86)?1[3-9]\d{9}(?!\d)|\+[1-9]\d{7,14}")
-
-
-def mask(text: str) -> str:
-    return _PHONE.sub(lambda m: m.group(0)[:4] + "****" + m.group(0)[-2:], text)
+from shared.privacy import mask_phones
 
 
 class PhoneMaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask(record.getMessage())
+        record.msg = mask_phones(record.getMessage())
         record.args = ()
         return True
 

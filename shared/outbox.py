@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-import dataclasses
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
 
-from marshmallow import Schema, fields
 from sqlalchemy import (BigInteger, Column, Connection, Index, Integer, MetaData, String, Table,
                         Text, insert, select, text)
 
 from shared.db import UTCDateTime, create_engines, migrate
 from shared.envelope import Envelope, utcnow
+from shared.payloads import PayloadWriter
 
 plumbing = MetaData()
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants a BIGINT.
@@ -66,43 +64,6 @@ def create_plumbing_tables_v1(op) -> None:
     """Called by each service's first migration. The tables above are still their first
     version; when one changes, freeze its old shape here and add a _v2 migration step."""
     plumbing.create_all(bind=op.get_bind())
-
-
-_FIELD_FOR = {"str": fields.String, "int": fields.Integer, "float": fields.Float, "bool": fields.Boolean,
-              "datetime": fields.AwareDateTime,
-              "list": fields.List, "dict": fields.Dict}
-
-
-def payload_schema(event_cls, **overrides) -> Schema:
-    """A strict schema for an event dataclass's payload, built from its fields' types;
-    `overrides` give a field its own validation (OneOf, Range, nested lists...)."""
-    declared = {}
-    for f in dataclasses.fields(event_cls):
-        if f.name in overrides:
-            declared[f.name] = overrides[f.name]
-            continue
-        type_name = str(f.type).replace(" ", "")
-        optional = type_name.endswith("|None")
-        kind = _FIELD_FOR[type_name.removesuffix("|None")]
-        declared[f.name] = (kind(fields.Raw()) if kind is fields.List else kind())
-        declared[f.name].required, declared[f.name].allow_none = True, optional
-    return Schema.from_dict(declared, name=f"{event_cls.__name__}Payload")()
-
-
-class PayloadWriter:
-    """Turns a service's event dataclass into (type, issue_id, payload), strictly:
-    a payload its own schema would refuse is a bug and never reaches the outbox."""
-
-    def __init__(self, schemas: dict[type, Schema]):
-        self._schemas = schemas
-
-    def __call__(self, event) -> tuple[str, str, dict]:
-        schema = self._schemas[type(event)]
-        payload = schema.dump(asdict(event))
-        errors = schema.validate(payload)
-        if errors:
-            raise ValueError(f"{event.type} payload refused by its own schema: {errors}")
-        return event.type, event.issue_id, payload
 
 
 class UnitOfWork:

@@ -2,12 +2,12 @@
 readers for the events it consumes."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from services.dispatch import events
 from services.dispatch.model import RETURN_REASONS
 from district.directory import TIERS
-from shared.outbox import PayloadWriter, payload_schema
+from shared.payloads import PayloadWriter, Reader
 
 
 class ReturnSchema(Schema):
@@ -17,10 +17,6 @@ class ReturnSchema(Schema):
 
 class NoteSchema(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-
-
-class EmptySchema(Schema):
-    pass
 
 
 class ResolveSchema(Schema):
@@ -54,43 +50,31 @@ class MeetingSchema(Schema):
     attending_units = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
 
 
-_tier = fields.String(required=True, validate=validate.OneOf(TIERS))
-write_payload = PayloadWriter({
-    events.IssueDispatched: payload_schema(  # strict: a unit's contacts or webhook would be refused
-        events.IssueDispatched, tier=_tier,
-        role=fields.String(required=True, validate=validate.OneOf(("lead", "co")))),
-    events.IssueClaimed: payload_schema(events.IssueClaimed, tier=_tier),
-    events.IssueReturned: payload_schema(
-        events.IssueReturned, reason=fields.String(required=True, validate=validate.OneOf(RETURN_REASONS))),
-    events.ArbitrationNeeded: payload_schema(events.ArbitrationNeeded),
-    events.TriageNeeded: payload_schema(events.TriageNeeded),
-    events.ProgressNoted: payload_schema(events.ProgressNoted),
-    events.IssueResolved: payload_schema(events.IssueResolved),
-    events.IssueClosed: payload_schema(
-        events.IssueClosed, reason=fields.String(required=True, validate=validate.OneOf(
-            ("satisfied", "no_feedback", "with_linked")))),
-    events.IssueReopened: payload_schema(events.IssueReopened, tier=_tier),
-    events.IssueRetiered: payload_schema(events.IssueRetiered, from_tier=_tier, to_tier=_tier),
-    events.IssueLinked: payload_schema(events.IssueLinked),
-    events.AwaitingResident: payload_schema(events.AwaitingResident),
-    events.ResidentReplied: payload_schema(events.ResidentReplied),
-    events.UnitTokenIssued: payload_schema(events.UnitTokenIssued),
-})
+_tier = fields.String(validate=validate.OneOf(TIERS))
+write_payload = PayloadWriter(  # strict: a unit's contacts or webhook would be refused
+    events.IssueDispatched, events.IssueClaimed, events.IssueReturned, events.ArbitrationNeeded,
+    events.TriageNeeded, events.ProgressNoted, events.IssueResolved, events.IssueClosed, events.IssueReopened,
+    events.IssueRetiered, events.IssueLinked, events.AwaitingResident, events.ResidentReplied,
+    events.UnitTokenIssued,
+    checks={
+        events.IssueDispatched: {"tier": _tier, "role": fields.String(validate=validate.OneOf(("lead", "co")))},
+        events.IssueClaimed: {"tier": _tier},
+        events.IssueReturned: {"reason": fields.String(validate=validate.OneOf(RETURN_REASONS))},
+        events.IssueClosed: {"reason": fields.String(validate=validate.OneOf(
+            ("satisfied", "no_feedback", "with_linked")))},
+        events.IssueReopened: {"tier": _tier},
+        events.IssueRetiered: {"from_tier": _tier, "to_tier": _tier},
+    })
 
 
-class _Reader(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class LocationReader(_Reader):
+class LocationReader(Reader):
     street = fields.String(required=True)
     community = fields.String(load_default=None)
     compound = fields.String(load_default=None)
     building = fields.String(load_default=None)
 
 
-class SubmittedReader(_Reader):
+class SubmittedReader(Reader):
     description = fields.String(load_default="")
     category = fields.String(load_default=None, allow_none=True)
     location = fields.Nested(LocationReader, required=True)
@@ -100,16 +84,16 @@ class SubmittedReader(_Reader):
     submitted_at = fields.AwareDateTime(load_default=None)
 
 
-class FeedbackReader(_Reader):
+class FeedbackReader(Reader):
     satisfied = fields.Boolean(required=True)
     rating = fields.Integer(load_default=None)
 
 
-class EscalatedReader(_Reader):
+class EscalatedReader(Reader):
     level = fields.Integer(required=True)
 
 
-class ClockArmedReader(_Reader):
+class ClockArmedReader(Reader):
     clock = fields.String(required=True)
     due_at = fields.AwareDateTime(required=True)
 

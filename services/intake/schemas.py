@@ -5,12 +5,12 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.intake.events import (FeedbackGiven, FeedbackRequested, IssueSubmitted, ResidentAcknowledged,
                                     ResidentClosed)
 from district.directory import Directory
-from shared.outbox import PayloadWriter, payload_schema
+from shared.payloads import PayloadWriter, Reader
 
 CHANNELS = ("hotline", "app", "web", "wechat", "desk", "work_day")
 STATUSES = ("received", "dispatched", "claimed", "resolved", "closed")
@@ -197,39 +197,16 @@ class IssueQuerySchema(Schema):
     cursor = fields.String(validate=validate.Length(max=200))
 
 
-class IssueSubmittedSchema(Schema):
-    issue_id = fields.String(required=True)
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    title = fields.String(allow_none=True, required=True)
-    description = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    category = fields.String(allow_none=True, required=True)
-    location = fields.Dict(required=True)
-    attributes = fields.Dict(required=True)
-    media_urls = fields.List(fields.String(), required=True)
-    meeting_id = fields.String(required=True, allow_none=True)
-    promised_by = fields.AwareDateTime(required=True, allow_none=True)
-    submitted_at = fields.AwareDateTime(required=True)
+write_payload = PayloadWriter(
+    IssueSubmitted, FeedbackGiven, FeedbackRequested, ResidentAcknowledged, ResidentClosed,
+    checks={
+        IssueSubmitted: {"channel": fields.String(validate=validate.OneOf(CHANNELS)),
+                         "description": fields.String(validate=validate.Length(min=1, max=5000))},
+        FeedbackGiven: {"rating": fields.Integer(validate=validate.Range(1, 5))},
+    })
 
 
-class FeedbackGivenSchema(Schema):
-    issue_id = fields.String(required=True)
-    satisfied = fields.Boolean(required=True)
-    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
-    given_at = fields.AwareDateTime(required=True)
-
-
-write_payload = PayloadWriter({IssueSubmitted: IssueSubmittedSchema(), FeedbackGiven: FeedbackGivenSchema(),
-                               FeedbackRequested: payload_schema(FeedbackRequested),
-                               ResidentAcknowledged: payload_schema(ResidentAcknowledged),
-                               ResidentClosed: payload_schema(ResidentClosed)})
-
-
-class _Reader(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class DispatchedReader(_Reader):
+class DispatchedReader(Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     unit_name = fields.String(load_default="")
@@ -238,82 +215,82 @@ class DispatchedReader(_Reader):
     assignment = fields.Integer(load_default=1)
 
 
-class ClaimedReader(_Reader):
+class ClaimedReader(Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
 
 
-class ResolvedReader(_Reader):
+class ResolvedReader(Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     resolution = fields.String(load_default="")
     linked_to = fields.String(load_default=None, allow_none=True)
 
 
-class EscalatedReader(_Reader):
+class EscalatedReader(Reader):
     level = fields.Integer(required=True)
     reason = fields.String(required=True)
     to_unit_id = fields.String(required=True)
     to_unit_name = fields.String(load_default="")
 
 
-class ReturnedReader(_Reader):
+class ReturnedReader(Reader):
     unit_id = fields.String(required=True)
     reason = fields.String(required=True)
 
 
-class NotedReader(_Reader):
+class NotedReader(Reader):
     unit_id = fields.String(required=True)
     note = fields.String(required=True)
 
 
-class ClosedReader(_Reader):
+class ClosedReader(Reader):
     reason = fields.String(required=True)
 
 
-class ReopenedReader(_Reader):
+class ReopenedReader(Reader):
     tier = fields.String(required=True)
 
 
-class RetieredReader(_Reader):
+class RetieredReader(Reader):
     from_tier = fields.String(required=True)
     to_tier = fields.String(required=True)
     reason = fields.String(required=True)
     by_unit_id = fields.String(required=True)
 
 
-class LinkedReader(_Reader):
+class LinkedReader(Reader):
     primary_issue_id = fields.String(required=True)
 
 
-class SupervisionOpenedReader(_Reader):
+class SupervisionOpenedReader(Reader):
     leader_id = fields.String(required=True)
     due_at = fields.AwareDateTime(required=True)
 
 
-class SupervisionClosedReader(_Reader):
+class SupervisionClosedReader(Reader):
     by_unit_id = fields.String(required=True)
     reason = fields.String(load_default="")
 
 
-class ExtendedReader(_Reader):
+class ExtendedReader(Reader):
     clock = fields.String(required=True)
     by_unit_id = fields.String(required=True)
     reason = fields.String(load_default="")
     to_due = fields.AwareDateTime(required=True)
 
 
-class ResidentWaitReader(_Reader):
+class ResidentWaitReader(Reader):
     unit_id = fields.String(required=True)
     note = fields.String(load_default="")
 
 
-class ClockArmedReader(_Reader):
+class ClockArmedReader(Reader):
     clock = fields.String(required=True)
     due_at = fields.AwareDateTime(required=True)
 
 
-class NotificationReader(_Reader):
+class NotificationReader(Reader):
     recipient_unit_id = fields.String(load_default=None)
     channel = fields.String(load_default="sms")
     reason = fields.String(load_default=None)

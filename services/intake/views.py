@@ -3,15 +3,11 @@ from __future__ import annotations
 
 import json
 
-from shared.logs import mask
+from shared.privacy import mask_name, mask_phones
 
 
 def _iso(value):
     return value.isoformat() if value is not None else None
-
-
-def mask_name(name: str | None) -> str | None:
-    return None if not name else name[0] + "*" * (len(name) - 1)
 
 
 def issue_view(issue: dict, timeline: list[dict] | None = None, reporter: dict | None = None,
@@ -47,5 +43,5 @@ def issue_view(issue: dict, timeline: list[dict] | None = None, reporter: dict |
 def _reporter(reporter: dict, masked: bool) -> dict:
     if not masked:
         return {k: reporter.get(k) for k in ("name", "phone", "email", "consent")}
-    return {"name": mask_name(reporter.get("name")), "phone": mask(reporter.get("phone") or ""),
+    return {"name": mask_name(reporter.get("name")), "phone": mask_phones(reporter.get("phone") or ""),
             "consent": reporter.get("consent")}

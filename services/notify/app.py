@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from services.notify import handlers, metrics, model, receipts, store, templates
 from services.notify.schemas import EVENT_READERS
 from shared.http import Problem, json_body
+from shared.privacy import mask_address
 
 
 class PreviewSchema(Schema):
@@ -28,10 +29,6 @@ def create_app(service_store, context) -> Flask:
     return app
 
 
-def _masked(address: str) -> str:
-    return address[:5] + "****" + address[-2:] if len(address) > 8 else "****"
-
-
 @api.get("/notifications")
 def notifications():
     """Deliveries for ?issue_id=, with addresses masked."""
@@ -42,7 +39,7 @@ def notifications():
         rows = store.for_issue(conn, issue_id)
     keep = ("id", "event_id", "cause_type", "recipient_unit_id", "channel", "status", "attempts",
             "provider", "provider_message_id", "last_error", "receipt_status")
-    return {"notifications": [{**{k: r[k] for k in keep}, "address": _masked(r["address"]),
+    return {"notifications": [{**{k: r[k] for k in keep}, "address": mask_address(r["address"]),
                                "created_at": r["created_at"].isoformat(),
                                "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None}
                               for r in rows]}

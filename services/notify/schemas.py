@@ -1,47 +1,18 @@
 """Notify's schemas: the payloads it publishes and readers for the events that trigger messages."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import Schema, fields
 
 from services.notify.events import NotificationFailed, NotificationSent
-from shared.outbox import PayloadWriter
+from shared.payloads import PayloadWriter, Reader
 
 
-class NotificationSentSchema(Schema):
-    issue_id = fields.String(required=True)
-    delivery_id = fields.String(required=True)
-    channel = fields.String(required=True)
-    recipient_unit_id = fields.String(required=True)
-    cause_type = fields.String(required=True)
-    provider_message_id = fields.String(required=True)
-    attempts = fields.Integer(required=True)
-    sent_at = fields.AwareDateTime(required=True)
-
-
-class NotificationFailedSchema(Schema):
-    final = fields.Boolean(required=True)
-    issue_id = fields.String(required=True)
-    delivery_id = fields.String(required=True)
-    channel = fields.String(required=True)
-    recipient_unit_id = fields.String(required=True)
-    cause_type = fields.String(required=True)
-    reason = fields.String(required=True)
-    attempts = fields.Integer(required=True)
-    failed_at = fields.AwareDateTime(required=True)
-
-
-write_payload = PayloadWriter({NotificationSent: NotificationSentSchema(),
-                               NotificationFailed: NotificationFailedSchema()})
-
-
-class _Reader(Schema):
-    class Meta:
-        unknown = EXCLUDE
+write_payload = PayloadWriter(NotificationSent, NotificationFailed)
 
 
 # Unit events name the unit only; its contacts and webhook come from notify's directory. An
 # event written before they left the bus still carries them: excluded here, never used.
-class DispatchedReader(_Reader):
+class DispatchedReader(Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
     unit_name = fields.String(load_default="")
@@ -52,7 +23,7 @@ class DispatchedReader(_Reader):
     tier = fields.String(load_default="")
 
 
-class EscalatedReader(_Reader):
+class EscalatedReader(Reader):
     level = fields.Integer(required=True)
     reason = fields.String(required=True)
     to_unit_id = fields.String(required=True)
@@ -60,19 +31,19 @@ class EscalatedReader(_Reader):
     next_deadline = fields.AwareDateTime(required=True)
 
 
-class WarnedReader(_Reader):
+class WarnedReader(Reader):
     clock = fields.String(required=True)
     fraction = fields.Float(required=True)
     to_unit_id = fields.String(required=True)
     deadline = fields.AwareDateTime(required=True)
 
 
-class FeedbackRequestedReader(_Reader):
+class FeedbackRequestedReader(Reader):
     phone = fields.String(required=True)
     resolution = fields.String(load_default="")
 
 
-class ResidentReader(_Reader):
+class ResidentReader(Reader):
     phone = fields.String(required=True)
     reason = fields.String(load_default="")
 
