@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench clean
+.PHONY: install run lint test bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ install: $(STAMP)
 run: install  ## all four services, SQLite under ./data, no broker needed
 	$(BIN)/loudong run
 
-test: install  ## unit, integration (real RabbitMQ and PostgreSQL) and end-to-end tests
+lint: install  ## ruff: the linter and the formatter, configured in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint  ## the linter, then unit, integration (real RabbitMQ and PostgreSQL) and end-to-end tests
 	$(BIN)/python -m pytest
 
 bench: install  ## figures on RabbitMQ and PostgreSQL; printed, never asserted

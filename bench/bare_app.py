@@ -5,6 +5,7 @@ validators, and answers 201 with JSON, but touches no database and no broker.
 Served by gunicorn exactly like the services (sync workers, 2 of them):
     python -m gunicorn -w 2 -k sync --no-control-socket -b 127.0.0.1:PORT bench.bare_app:app
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,15 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 CHANNELS = ("hotline", "app", "web", "wechat", "desk", "work_day")
 STREETS = ("baianba", "wuqiao", "taibai", "zhonggulou")
-CATEGORIES = ("urban_management", "social_assistance", "property_management", "traffic_parking",
-              "public_safety", "neighbour_dispute", "other")
+CATEGORIES = (
+    "urban_management",
+    "social_assistance",
+    "property_management",
+    "traffic_parking",
+    "public_safety",
+    "neighbour_dispute",
+    "other",
+)
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 
 
@@ -32,7 +40,9 @@ class PhoneField(fields.String):
 
 class NfcString(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
-        return unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs)).strip()
+        return unicodedata.normalize(
+            "NFC", super()._deserialize(value, attr, data, **kwargs)
+        ).strip()
 
 
 class LocationSchema(Schema):

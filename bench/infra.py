@@ -1,9 +1,10 @@
 """The broker and the database server the bench runs against: fresh databases, purged
 service queues, and short-lived pika connections for declaring and inspecting queues."""
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import pika
 import psycopg

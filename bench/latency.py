@@ -1,5 +1,6 @@
 """Submission → SMS at the provider: paced submissions to intake, matched with what the
 local SMS provider (devtools.sms_sink) received by each issue's short reference."""
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,9 @@ def sink_messages(sms_url: str) -> list[dict]:
     return response.json()["messages"]
 
 
-def wait_for_drain(sms_url: str, queues: list[str], cap: float = 120, stable_for: float = 3
-                   ) -> tuple[bool, float, int]:
+def wait_for_drain(
+    sms_url: str, queues: list[str], cap: float = 120, stable_for: float = 3
+) -> tuple[bool, float, int]:
     """Until the service queues are empty and the provider's message count has not grown
     for `stable_for` seconds. (drained?, seconds waited, messages at the provider)."""
     started = time.monotonic()
@@ -76,7 +78,9 @@ def submit_paced(intake_url: str, count: int, rate: float) -> tuple[dict[str, fl
     return submitted_at, rejected
 
 
-def match_deliveries(sms_url: str, submitted_at: dict[str, float], timeout: float = 60) -> list[float]:
+def match_deliveries(
+    sms_url: str, submitted_at: dict[str, float], timeout: float = 60
+) -> list[float]:
     """Latency (ms) from each submission to the first SMS naming its reference, polling the
     provider until every issue has one or `timeout` passes."""
     by_reference = {reference(issue_id): began for issue_id, began in submitted_at.items()}

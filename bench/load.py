@@ -1,5 +1,6 @@
 """HTTP load with wrk: POST the same JSON body over N keep-alive connections and count
 only the 201 answers (the Lua `response` hook), whatever else came back."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,15 @@ from pathlib import Path
 API_KEY = "ld_bench_key_not_secret_0001"  # the services' demo gateway key during the bench
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 SUBMISSION = {
-    "channel": "hotline", "description": "楼道堆放杂物", "category": "property_management",
-    "location": {"street": "baianba", "community": "baian", "compound": "baian-xincun", "building": "__N__"},
+    "channel": "hotline",
+    "description": "楼道堆放杂物",
+    "category": "property_management",
+    "location": {
+        "street": "baianba",
+        "community": "baian",
+        "compound": "baian-xincun",
+        "building": "__N__",
+    },
     "reporter": {"name": "张三", "phone": "13800000000"},
 }
 
@@ -72,9 +80,16 @@ def ensure_wrk() -> str:
     if found:
         return found
     if os.geteuid() != 0:
-        raise RuntimeError("wrk is not installed: run `sudo apt-get install -y wrk` (Debian/Ubuntu)")
-    print("bench: wrk is missing; installing it: apt-get install -y wrk", file=sys.stderr, flush=True)
-    quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+        raise RuntimeError(
+            "wrk is not installed: run `sudo apt-get install -y wrk` (Debian/Ubuntu)"
+        )
+    print(
+        "bench: wrk is missing; installing it: apt-get install -y wrk", file=sys.stderr, flush=True
+    )
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    }
     if subprocess.run(["apt-get", "install", "-y", "wrk"], **quiet).returncode != 0:
         subprocess.run(["apt-get", "update"], check=True, **quiet)
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, **quiet)
@@ -86,17 +101,34 @@ def ensure_wrk() -> str:
 
 def write_script(directory: Path, body: dict = SUBMISSION) -> Path:
     path = directory / "post_submission.lua"
-    path.write_text(_SCRIPT % {"body": json.dumps(body, ensure_ascii=False), "key": API_KEY}, encoding="utf-8")
+    path.write_text(
+        _SCRIPT % {"body": json.dumps(body, ensure_ascii=False), "key": API_KEY}, encoding="utf-8"
+    )
     return path
 
 
-def run_wrk(wrk: str, script: Path, url: str, seconds: float, connections: int, threads: int) -> LoadResult:
-    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
-               "-s", str(script), url]
+def run_wrk(
+    wrk: str, script: Path, url: str, seconds: float, connections: int, threads: int
+) -> LoadResult:
+    command = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        url,
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    match = re.search(r"BENCH created=(\d+) requests=(\d+) duration_us=(\d+) socket_errors=(\d+)",
-                      completed.stdout)
+    match = re.search(
+        r"BENCH created=(\d+) requests=(\d+) duration_us=(\d+) socket_errors=(\d+)",
+        completed.stdout,
+    )
     if completed.returncode != 0 or not match:
-        raise RuntimeError(f"wrk failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+        raise RuntimeError(
+            f"wrk failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+        )
     created, requests, duration_us, socket_errors = map(int, match.groups())
     return LoadResult(created, requests, duration_us / 1e6, socket_errors)

@@ -1,7 +1,9 @@
 """Child processes of the bench: started with their output in a log file, waited for
 until an HTTP endpoint answers 200, and always stopped (SIGTERM, then SIGKILL)."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,8 +42,15 @@ def start(name: str, args: list[str], env: dict, log_dir: Path) -> Child:
     """Run `python args...` from the repository root in its own process group."""
     log_path = log_dir / f"{name}.log"
     with open(log_path, "wb") as log_file:
-        popen = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        popen = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return Child(name, popen, log_path)
 
 
@@ -50,8 +59,10 @@ def wait_http_ok(child: Child, url: str, timeout: float = 60) -> None:
     last_error = "no answer"
     while time.monotonic() < deadline:
         if child.popen.poll() is not None:
-            raise RuntimeError(f"{child.name} exited with {child.popen.returncode}; see {child.log_path}:\n"
-                               + tail(child.log_path))
+            raise RuntimeError(
+                f"{child.name} exited with {child.popen.returncode}; see {child.log_path}:\n"
+                + tail(child.log_path)
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -60,7 +71,9 @@ def wait_http_ok(child: Child, url: str, timeout: float = 60) -> None:
         except Exception as exc:  # refused while starting, 503 while not ready
             last_error = repr(exc)
         time.sleep(0.3)
-    raise RuntimeError(f"{child.name}: {url} not 200 within {timeout:.0f}s ({last_error}); see {child.log_path}")
+    raise RuntimeError(
+        f"{child.name}: {url} not 200 within {timeout:.0f}s ({last_error}); see {child.log_path}"
+    )
 
 
 def stop_all(children: list[Child], grace: float = 15) -> None:
@@ -79,10 +92,8 @@ def stop_all(children: list[Child], grace: float = 15) -> None:
 
 def _kill_group(child: Child) -> None:
     """Only while the child is unreaped, so its pid (= its group's id) cannot be reused."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.popen.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     try:
         child.popen.wait(5)
     except subprocess.TimeoutExpired:

@@ -5,6 +5,7 @@ durable queue through the default exchange, keeping at most `window` unconfirmed
 each (multiple-)ack tops the window up again. The clock runs from the first publish to
 the last confirm.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -24,31 +25,53 @@ RAW_QUEUE = "loudong.bench.raw"
 
 def message_body(size: int = 1024) -> bytes:
     """A JSON object padded to about `size` bytes, shaped like an event envelope."""
-    envelope = {"id": str(uuid.uuid4()), "type": "bench.raw", "issue_id": str(uuid.uuid4()),
-                "producer": "bench", "occurred_at": "2025-01-01T00:00:00+00:00", "payload": {"pad": ""}}
+    envelope = {
+        "id": str(uuid.uuid4()),
+        "type": "bench.raw",
+        "issue_id": str(uuid.uuid4()),
+        "producer": "bench",
+        "occurred_at": "2025-01-01T00:00:00+00:00",
+        "payload": {"pad": ""},
+    }
     pad = size - len(json.dumps(envelope))
     envelope["payload"]["pad"] = "x" * max(0, pad)
     return json.dumps(envelope).encode()
 
 
 class WindowedPublisher:
-    def __init__(self, url: str, queue: str, body: bytes, total: int, window: int, timeout: float = 120):
-        self.queue, self.body, self.total, self.window, self.timeout = queue, body, total, window, timeout
+    def __init__(
+        self, url: str, queue: str, body: bytes, total: int, window: int, timeout: float = 120
+    ):
+        self.queue, self.body, self.total, self.window, self.timeout = (
+            queue,
+            body,
+            total,
+            window,
+            timeout,
+        )
         self.sent = self.acked = self.nacked = 0
         self.started = self.finished = 0.0
         self.error: str | None = None
         self._unconfirmed: dict[int, None] = {}  # delivery tags, ascending
         self._channel = None
         self._properties = pika.BasicProperties(delivery_mode=2, content_type="application/json")
-        self._conn = SelectConnection(pika.URLParameters(pika_url(url)), on_open_callback=self._on_open,
-                                      on_open_error_callback=self._on_error, on_close_callback=self._on_close)
+        self._conn = SelectConnection(
+            pika.URLParameters(pika_url(url)),
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_error,
+            on_close_callback=self._on_close,
+        )
 
     def run(self) -> float:
         """Publish everything; the elapsed seconds. Raises if the broker failed us."""
-        self._conn.ioloop.call_later(self.timeout, lambda: self._finish(f"timeout after {self.timeout}s"))
+        self._conn.ioloop.call_later(
+            self.timeout, lambda: self._finish(f"timeout after {self.timeout}s")
+        )
         self._conn.ioloop.start()
         if self.error:
-            raise RuntimeError(f"raw publish: {self.error} ({self.acked} of {self.total} confirmed)")
+            raise RuntimeError(
+                f"raw publish: {self.error} ({self.acked} of {self.total} confirmed)"
+            )
         return self.finished - self.started
 
     def _on_open(self, conn) -> None:

@@ -1,12 +1,13 @@
 """The outbox relay on its own: 50,000 committed events in a PostgreSQL outbox, published
 by shared.relay.relay_once through shared.publisher.ConfirmedPublisher (1000 a batch)
 until none is left. The clock covers select-for-update, publish, confirm and mark-sent."""
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -25,13 +26,21 @@ EVENT_TYPE = "bench.relayed"
 
 def fill_outbox(store_url: str, count: int, body_size: int = 1024) -> None:
     """COPY `count` unpublished rows straight into the outbox table."""
-    created_at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()  # the column holds naive UTC
+    created_at = datetime.now(UTC).replace(tzinfo=None).isoformat()  # the column holds naive UTC
     with psycopg.connect(store_url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY outbox (event_id, type, issue_id, body, created_at) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY outbox (event_id, type, issue_id, body, created_at) FROM STDIN"
+        ) as copy:
             for _ in range(count):
                 event_id, issue_id = str(uuid.uuid4()), str(uuid.uuid4())
-                body = {"id": event_id, "type": EVENT_TYPE, "issue_id": issue_id, "producer": "bench",
-                        "occurred_at": created_at + "+00:00", "payload": {"pad": ""}}
+                body = {
+                    "id": event_id,
+                    "type": EVENT_TYPE,
+                    "issue_id": issue_id,
+                    "producer": "bench",
+                    "occurred_at": created_at + "+00:00",
+                    "payload": {"pad": ""},
+                }
                 body["payload"]["pad"] = "x" * max(0, body_size - len(json.dumps(body)))
                 copy.write_row((event_id, EVENT_TYPE, issue_id, json.dumps(body), created_at))
 
@@ -46,7 +55,7 @@ def measure(total: int = 50_000, batch_size: int = 1000) -> tuple[float, int]:
         store.migrate()
         fill_outbox(url, total)
         relayed, started = 0, time.perf_counter()
-        while (published := relay_once(store, publisher.publish_batch, batch_size=batch_size)):
+        while published := relay_once(store, publisher.publish_batch, batch_size=batch_size):
             relayed += published
         elapsed = time.perf_counter() - started
         with infra.broker() as conn:

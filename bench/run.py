@@ -29,6 +29,7 @@ with them. Every child process is stopped, whatever happens; the service logs ar
 for tracebacks and errors at the end. RabbitMQ queues `loudong.<service>` are shared with
 any other Loudong run against the same broker: they are purged at start.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,11 +74,15 @@ def percent(part: float, whole: float) -> str:
 
 def base_env() -> dict:
     """This environment without any Loudong or Prometheus setting that would leak in."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("LOUDONG_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LOUDONG_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
 
 
 # --- setup -------------------------------------------------------------------------------
+
 
 def fresh_stores_and_queues() -> None:
     for service in SERVICES:
@@ -95,17 +100,26 @@ def start_system(tmp: Path, children: list[procs.Child]) -> tuple[str, str]:
     data_dir.mkdir()
     sms_port = procs.free_port()
     sms_url = f"http://127.0.0.1:{sms_port}"
-    env.update(LOUDONG_BROKER_URL=infra.BROKER_URL, LOUDONG_SMS_URL=sms_url, LOUDONG_WEB_WORKERS="2",
-               LOUDONG_DATA_DIR=str(data_dir), LOUDONG_DEMO_API_KEY=load.API_KEY,
-               LOUDONG_RATE_LIMIT="1000000/second",  # the bench is one gateway at full speed
-               LOUDONG_UNIT_RECIPIENT_LIMIT="1000000/hour")  # ...and one unit takes every issue
-    sink = procs.start("sms-sink", ["-m", "services.cli", "sms-sink", "--port", str(sms_port)], env, tmp)
+    env.update(
+        LOUDONG_BROKER_URL=infra.BROKER_URL,
+        LOUDONG_SMS_URL=sms_url,
+        LOUDONG_WEB_WORKERS="2",
+        LOUDONG_DATA_DIR=str(data_dir),
+        LOUDONG_DEMO_API_KEY=load.API_KEY,
+        LOUDONG_RATE_LIMIT="1000000/second",  # the bench is one gateway at full speed
+        LOUDONG_UNIT_RECIPIENT_LIMIT="1000000/hour",
+    )  # ...and one unit takes every issue
+    sink = procs.start(
+        "sms-sink", ["-m", "services.cli", "sms-sink", "--port", str(sms_port)], env, tmp
+    )
     children.append(sink)
     ports = {}
     for service in SERVICES:
         ports[service] = procs.free_port(SERVICE_PORTS[service])
         env[f"LOUDONG_{service.upper()}_PORT"] = str(ports[service])
-        env[f"LOUDONG_{service.upper()}_DATABASE_URL"] = infra.database_url(f"loudong_bench_{service}")
+        env[f"LOUDONG_{service.upper()}_DATABASE_URL"] = infra.database_url(
+            f"loudong_bench_{service}"
+        )
     for service in SERVICES:
         children.append(procs.start(service, ["-m", "services.cli", service], env, tmp))
     procs.wait_http_ok(sink, f"{sms_url}/messages")
@@ -117,6 +131,7 @@ def start_system(tmp: Path, children: list[procs.Child]) -> tuple[str, str]:
 
 # --- measurements --------------------------------------------------------------------------
 
+
 def drive(wrk: str, script: Path, url: str) -> tuple[load.LoadResult, int]:
     """Warm up, then the measured run; (measured result, 201s during the warm-up)."""
     warmup = load.run_wrk(wrk, script, url, WARMUP_SECONDS, CONNECTIONS, WRK_THREADS)
@@ -124,15 +139,33 @@ def drive(wrk: str, script: Path, url: str) -> tuple[load.LoadResult, int]:
     if measured.socket_errors:
         warn(f"wrk saw {measured.socket_errors} socket errors/timeouts on {url}")
     if measured.created < measured.requests:
-        warn(f"{measured.requests - measured.created} of {measured.requests} answers on {url} were not 201")
+        warn(
+            f"{measured.requests - measured.created} of {measured.requests} answers on {url} were not 201"
+        )
     return measured, warmup.created
 
 
 def measure_bare(wrk: str, script: Path, tmp: Path) -> float:
     port = procs.free_port()
-    child = procs.start("bare-app", ["-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
-                                     "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "10",
-                                     "--no-control-socket", "bench.bare_app:app"], base_env(), tmp)
+    child = procs.start(
+        "bare-app",
+        [
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "10",
+            "--no-control-socket",
+            "bench.bare_app:app",
+        ],
+        base_env(),
+        tmp,
+    )
     try:
         procs.wait_http_ok(child, f"http://127.0.0.1:{port}/healthz")
         measured, _ = drive(wrk, script, f"http://127.0.0.1:{port}/v1/issues")
@@ -150,15 +183,20 @@ def measure_intake(wrk: str, script: Path, intake_url: str) -> tuple[float, int]
 def measure_latency(intake_url: str, sms_url: str, accepted: int) -> None:
     note(f"{accepted} issues accepted under load; waiting for the backlog to drain (at most 120 s)")
     drained, waited, messages = latency.wait_for_drain(sms_url, [f"loudong.{s}" for s in SERVICES])
-    note(f"backlog {'drained' if drained else 'NOT drained'} after {waited:.0f} s; "
-         f"{messages} SMS at the provider")
+    note(
+        f"backlog {'drained' if drained else 'NOT drained'} after {waited:.0f} s; "
+        f"{messages} SMS at the provider"
+    )
     if not drained:
         warn("the backlog had not drained after 120 s; the latency below includes queueing")
     result = latency.measure(intake_url, sms_url, LATENCY_ISSUES, LATENCY_RATE)
     if result.rejected:
         warn(f"intake refused {result.rejected} of {LATENCY_ISSUES} paced submissions")
     if result.missing:
-        warn(f"{result.missing} of {result.submitted} paced issues had no SMS within 60 s of the last submission")
+        warn(
+            f"{result.missing} of {result.submitted} paced issues had no SMS "
+            "within 60 s of the last submission"
+        )
     if result.latencies_ms:
         report("submission to SMS latency p50", f"{result.percentile(50):.0f} ms")
         report("submission to SMS latency p99", f"{result.percentile(99):.0f} ms")
@@ -179,10 +217,13 @@ def measure_relay(raw_rate: float) -> None:
     rate, arrived = relay_bench.measure(PUBLISH_MESSAGES, PUBLISH_WINDOW)
     if arrived != PUBLISH_MESSAGES:
         warn(f"{arrived} of {PUBLISH_MESSAGES} relayed events reached the queue")
-    report("outbox relay msgs/s", f"{rate:.0f}", f"{percent(rate, raw_rate)} of raw pika publishing")
+    report(
+        "outbox relay msgs/s", f"{rate:.0f}", f"{percent(rate, raw_rate)} of raw pika publishing"
+    )
 
 
 # --- logs ------------------------------------------------------------------------------------
+
 
 def check_logs(log_dir: Path) -> bool:
     """Warn about tracebacks, errors and warnings in the children's logs; True if any."""
@@ -195,18 +236,23 @@ def check_logs(log_dir: Path) -> bool:
         if tracebacks or errors or warnings:
             found = True
             first = (errors or warnings or [_first_exception(lines)])[0]
-            warn(f"{path.stem} log: {tracebacks} tracebacks, {len(errors)} errors, {len(warnings)} warnings; "
-                 f"first: {first[:300]}")
+            warn(
+                f"{path.stem} log: {tracebacks} tracebacks, {len(errors)} errors, {len(warnings)} warnings; "
+                f"first: {first[:300]}"
+            )
     return found
 
 
 def _first_exception(lines: list[str]) -> str:
     """The `SomeError: message` line that ends the first traceback."""
     start = next(i for i, line in enumerate(lines) if "Traceback" in line)
-    return next((line for line in lines[start + 1:] if line and not line[0].isspace()), lines[start])
+    return next(
+        (line for line in lines[start + 1 :] if line and not line[0].isspace()), lines[start]
+    )
 
 
 # --- main ------------------------------------------------------------------------------------
+
 
 def run(tmp: Path, children: list[procs.Child]) -> None:
     wrk = load.ensure_wrk()
@@ -221,8 +267,11 @@ def run(tmp: Path, children: list[procs.Child]) -> None:
     intake_url, sms_url = start_system(tmp, children)
     note("intake under load")
     intake_rate, accepted = measure_intake(wrk, script, intake_url)
-    report("intake accepted submissions/s", f"{intake_rate:.0f}",
-           f"{percent(intake_rate, bare_rate)} of bare Flask+marshmallow endpoint")
+    report(
+        "intake accepted submissions/s",
+        f"{intake_rate:.0f}",
+        f"{percent(intake_rate, bare_rate)} of bare Flask+marshmallow endpoint",
+    )
     measure_latency(intake_url, sms_url, accepted)
 
     note("stopping the services before the broker ceilings")

@@ -7,6 +7,7 @@ the first message's id and is not counted again, as a well-behaved provider does
 makes the next N wait that long before answering (a timeout), and {"hold_next": N, "hold": 3}
 accepts the next N and only then waits before answering (the caller may die meanwhile).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,17 @@ class SmsSink:
         self.messages: list[dict] = []
         self.requests = 0
         self._by_key: dict[str, str] = {}
-        self._faults = {"fail_next": 0, "status": 503, "delay_next": 0, "delay": 0, "hold_next": 0, "hold": 0}
+        self._faults = {
+            "fail_next": 0,
+            "status": 503,
+            "delay_next": 0,
+            "delay": 0,
+            "hold_next": 0,
+            "hold": 0,
+        }
         self._lock = threading.Lock()
-        self._journal = open(journal, "a", encoding="utf-8") if journal else None
+        # Open as long as the sink runs; closed by stop().
+        self._journal = open(journal, "a", encoding="utf-8") if journal else None  # noqa: SIM115
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -33,7 +42,7 @@ class SmsSink:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "SmsSink":
+    def start(self) -> SmsSink:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -64,8 +73,13 @@ class SmsSink:
                 return 200, {"message_id": self._by_key[key], "duplicate": True}
             message_id = str(uuid.uuid4())
             self._by_key[key] = message_id
-            record = {"message_id": message_id, "to": body["to"], "text": body["text"],
-                      "idempotency_key": key, "received_at": time.time()}
+            record = {
+                "message_id": message_id,
+                "to": body["to"],
+                "text": body["text"],
+                "idempotency_key": key,
+                "received_at": time.time(),
+            }
             self.messages.append(record)
             if self._journal:
                 self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -114,7 +128,9 @@ class SmsSink:
             def do_GET(self):
                 if self.path == "/messages":
                     with sink._lock:
-                        self._reply(200, {"messages": list(sink.messages), "requests": sink.requests})
+                        self._reply(
+                            200, {"messages": list(sink.messages), "requests": sink.requests}
+                        )
                 else:
                     self._reply(404, {"error": "not found"})
 

@@ -4,12 +4,13 @@ It is reference data, read by several services and written by none. Every refere
 checked at load: an unknown place, unit or category is an error naming the file and the
 entry, and the service refuses to start.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
@@ -72,7 +73,9 @@ class Category:
 
 
 class Directory:
-    def __init__(self, places: dict[str, Place], units: dict[str, Unit], categories: dict[str, Category]):
+    def __init__(
+        self, places: dict[str, Place], units: dict[str, Unit], categories: dict[str, Category]
+    ):
         self.places, self.units, self.categories = places, units, categories
 
     @property
@@ -122,7 +125,9 @@ def load(path: Path) -> Directory:
     except (OSError, yaml.YAMLError) as exc:
         raise DirectoryError(f"{path}: cannot read: {exc}") from None
     except (KeyError, TypeError, AttributeError) as exc:
-        raise DirectoryError(f"{path}: an entry is malformed ({type(exc).__name__}: {exc})") from None
+        raise DirectoryError(
+            f"{path}: an entry is malformed ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _build(raw: dict, path: Path) -> Directory:
@@ -130,27 +135,54 @@ def _build(raw: dict, path: Path) -> Directory:
     places = {}
     for entry in raw.get("places") or []:
         centroid = tuple(float(x) for x in entry["centroid"]) if entry.get("centroid") else None
-        places[entry["id"]] = Place(entry["id"], entry.get("name", entry["id"]), entry.get("kind", ""),
-                                    entry.get("parent"), centroid)
+        places[entry["id"]] = Place(
+            entry["id"],
+            entry.get("name", entry["id"]),
+            entry.get("kind", ""),
+            entry.get("parent"),
+            centroid,
+        )
     units = {}
     for entry in raw.get("units") or []:
-        contacts = tuple(Contact(c.get("name", ""), str(c["phone"]), c.get("email"))
-                         for c in entry.get("contacts") or [])
-        units[entry["id"]] = Unit(entry["id"], entry.get("name", entry["id"]), entry.get("type", ""),
-                                  tuple(entry.get("covers") or ()), tuple(entry.get("handles") or ()),
-                                  entry.get("supervisor"), contacts, entry.get("webhook_url"))
+        contacts = tuple(
+            Contact(c.get("name", ""), str(c["phone"]), c.get("email"))
+            for c in entry.get("contacts") or []
+        )
+        units[entry["id"]] = Unit(
+            entry["id"],
+            entry.get("name", entry["id"]),
+            entry.get("type", ""),
+            tuple(entry.get("covers") or ()),
+            tuple(entry.get("handles") or ()),
+            entry.get("supervisor"),
+            contacts,
+            entry.get("webhook_url"),
+        )
     directory = Directory(places, units, categories)
     _check(directory, path)
     return directory
 
 
 def _category(cid: str, c: dict) -> Category:
-    attributes = tuple(Attribute(a["code"], a.get("description", a["code"]), a.get("datatype", "string"),
-                                 bool(a.get("required", False)),
-                                 tuple((str(v["key"]), v.get("name", str(v["key"]))) for v in a.get("values") or ()))
-                       for a in c.get("attributes") or ())
-    return Category(cid, c.get("name", cid), c.get("default_tier", "small"), c.get("description", ""),
-                    c.get("group", ""), tuple(c.get("keywords") or ()), attributes)
+    attributes = tuple(
+        Attribute(
+            a["code"],
+            a.get("description", a["code"]),
+            a.get("datatype", "string"),
+            bool(a.get("required", False)),
+            tuple((str(v["key"]), v.get("name", str(v["key"]))) for v in a.get("values") or ()),
+        )
+        for a in c.get("attributes") or ()
+    )
+    return Category(
+        cid,
+        c.get("name", cid),
+        c.get("default_tier", "small"),
+        c.get("description", ""),
+        c.get("group", ""),
+        tuple(c.get("keywords") or ()),
+        attributes,
+    )
 
 
 ATTRIBUTE_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
@@ -163,7 +195,9 @@ def _check(d: Directory, path: Path) -> None:
             problems.append(f"category {c.id}: unknown default_tier {c.default_tier!r}")
         for a in c.attributes:
             if a.datatype not in ATTRIBUTE_TYPES:
-                problems.append(f"category {c.id}: attribute {a.code}: unknown datatype {a.datatype!r}")
+                problems.append(
+                    f"category {c.id}: attribute {a.code}: unknown datatype {a.datatype!r}"
+                )
             if a.datatype.endswith("valuelist") and not a.values:
                 problems.append(f"category {c.id}: attribute {a.code}: a value list needs values")
     for p in d.places.values():
@@ -172,16 +206,28 @@ def _check(d: Directory, path: Path) -> None:
         if p.parent is not None and p.parent not in d.places:
             problems.append(f"place {p.id}: unknown parent {p.parent!r}")
     for u in d.units.values():
-        problems += [f"unit {u.id}: covers unknown place {x!r}" for x in u.covers if x not in d.places]
-        problems += [f"unit {u.id}: handles unknown category {x!r}" for x in u.handles if x not in d.categories]
+        problems += [
+            f"unit {u.id}: covers unknown place {x!r}" for x in u.covers if x not in d.places
+        ]
+        problems += [
+            f"unit {u.id}: handles unknown category {x!r}"
+            for x in u.handles
+            if x not in d.categories
+        ]
         if u.supervisor is not None and u.supervisor not in d.units:
             problems.append(f"unit {u.id}: unknown supervisor {u.supervisor!r}")
         if not u.contacts:
             problems.append(f"unit {u.id}: has no contacts to notify")
-        problems += [f"unit {u.id}: contact {c.name}: {c.phone!r} is not an E.164 phone number"
-                     for c in u.contacts if not re.fullmatch(r"\+[1-9]\d{7,14}", c.phone)]
-        problems += [f"unit {u.id}: contact {c.name}: {c.email!r} is not an email address"
-                     for c in u.contacts if c.email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", c.email)]
+        problems += [
+            f"unit {u.id}: contact {c.name}: {c.phone!r} is not an E.164 phone number"
+            for c in u.contacts
+            if not re.fullmatch(r"\+[1-9]\d{7,14}", c.phone)
+        ]
+        problems += [
+            f"unit {u.id}: contact {c.name}: {c.email!r} is not an email address"
+            for c in u.contacts
+            if c.email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", c.email)
+        ]
         if u.webhook_url and not re.match(r"https?://", u.webhook_url):
             problems.append(f"unit {u.id}: webhook_url must be http or https")
     if sum(p.kind == "district" for p in d.places.values()) != 1:

@@ -1,4 +1,5 @@
 """Beijing time: the one zone in which residents, units and leaders read every date."""
+
 from __future__ import annotations
 
 from datetime import datetime

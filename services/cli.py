@@ -1,4 +1,5 @@
 """The `loudong` command: run one service, all of them, or the local SMS provider."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,17 +25,26 @@ def parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=f"run the {name} service")
         sub.add_parser(f"migrate-{name}", help=f"bring the {name} store to the newest schema")
     sub.add_parser("run", help="run all four services and a local SMS provider (embedded default)")
-    keys = sub.add_parser("keys", help="gateway API keys, kept by intake").add_subparsers(dest="action", required=True)
+    keys = sub.add_parser("keys", help="gateway API keys, kept by intake").add_subparsers(
+        dest="action", required=True
+    )
     create = keys.add_parser("create", help="a new key for a gateway; the key is printed once")
     create.add_argument("gateway")
-    create.add_argument("--scope", action="append", dest="scopes",
-                        help="submit, read, read:all, feedback (repeatable; default: submit, read, feedback)")
+    create.add_argument(
+        "--scope",
+        action="append",
+        dest="scopes",
+        help="submit, read, read:all, feedback (repeatable; default: submit, read, feedback)",
+    )
     keys.add_parser("list", help="every key: id, gateway, scopes, revoked or not")
     revoke = keys.add_parser("revoke", help="stop a key working (within seconds on every replica)")
     revoke.add_argument("key_id")
-    unit_tokens = sub.add_parser("units", help="units' API tokens, kept by dispatch").add_subparsers(
-        dest="action", required=True)
-    token = unit_tokens.add_parser("token", help="a new token for each unit named; printed once, one a line")
+    unit_tokens = sub.add_parser(
+        "units", help="units' API tokens, kept by dispatch"
+    ).add_subparsers(dest="action", required=True)
+    token = unit_tokens.add_parser(
+        "token", help="a new token for each unit named; printed once, one a line"
+    )
     token.add_argument("unit_ids", nargs="+", metavar="unit_id")
     sink = sub.add_parser("sms-sink", help="run the local SMS provider")
     sink.add_argument("--port", type=int, default=8089)
@@ -66,11 +76,16 @@ def serve(service: str) -> int:
     logs.configure(service, os.environ.get("LOUDONG_LOG_LEVEL", "INFO"))
     # prometheus_client picks its storage when first imported, so the multiprocess folder
     # (gunicorn workers share /metrics) is set before the service's modules are imported.
-    metrics_dir = Path(os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics" / f"{service}-{settings.port}")))
+    metrics_dir = Path(
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR",
+            str(settings.data_dir / "metrics" / f"{service}-{settings.port}"),
+        )
+    )
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     from shared.runtime import serve as serve_with_gunicorn
+
     serve_with_gunicorn(settings, importlib.import_module(BOOTSTRAPS[service]).bootstrap)
     return 0
 
@@ -85,17 +100,22 @@ def migrate(service: str) -> int:
 
 def manage_keys(args) -> int:
     from services.intake import gateways
+
     settings = config.load("intake")
     built = importlib.import_module(BOOTSTRAPS["intake"]).bootstrap(settings)
     built.store.migrate()
     with built.store.unit_of_work() as uow:
         if args.action == "create":
             try:
-                key_id, key = gateways.create(uow.conn, args.gateway, args.scopes or gateways.DEFAULT_SCOPES)
+                key_id, key = gateways.create(
+                    uow.conn, args.gateway, args.scopes or gateways.DEFAULT_SCOPES
+                )
             except gateways.UnknownScope as exc:
                 print(f"loudong: {exc}", file=sys.stderr)
                 return 2
-            print(f"key id {key_id} for gateway {args.gateway}\n{key}\n(store it now: only its hash is kept)")
+            print(
+                f"key id {key_id} for gateway {args.gateway}\n{key}\n(store it now: only its hash is kept)"
+            )
         elif args.action == "list":
             for k in gateways.listing(uow.conn):
                 state = f"revoked {k['revoked_at']:%Y-%m-%d %H:%M}" if k["revoked_at"] else "active"
@@ -110,6 +130,7 @@ def manage_keys(args) -> int:
 
 def unit_tokens(unit_ids: list[str]) -> int:
     from services.dispatch import units
+
     built = importlib.import_module(BOOTSTRAPS["dispatch"]).bootstrap(config.load("dispatch"))
     unknown = [u for u in unit_ids if u not in built.context.directory.units]
     if unknown:
@@ -124,6 +145,7 @@ def unit_tokens(unit_ids: list[str]) -> int:
 
 def sms_sink(host: str, port: int) -> int:
     from devtools.sms_sink import SmsSink
+
     journal = config.data_dir() / "sms.jsonl"
     journal.parent.mkdir(parents=True, exist_ok=True)
     sink = SmsSink(host=host, port=port, journal=str(journal))
@@ -140,7 +162,9 @@ def run_all() -> int:
     children = []
     if not env.get("LOUDONG_SMS_URL"):
         env["LOUDONG_SMS_URL"] = "http://127.0.0.1:8089"
-        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "sms-sink"], env=env))
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "services.cli", "sms-sink"], env=env)
+        )
     for name in config.SERVICES:
         children.append(subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env))
     bus = env.get("LOUDONG_BROKER_URL") or "embedded (outboxes under LOUDONG_DATA_DIR)"

@@ -1,4 +1,5 @@
 """Configuration from environment variables, with defaults that work on a laptop."""
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ VARIABLES = {
     "LOUDONG_DATA_DIR": "folder for the SQLite stores, bus cursors' locks and metrics files (`./data`)",
     "LOUDONG_BROKER_URL": "RabbitMQ URL, e.g. `amqp://guest:guest@127.0.0.1:5672//`; unset: the embedded bus",
     "LOUDONG_<SERVICE>_DATABASE_URL": "a service's PostgreSQL store, e.g. `postgresql://postgres@127.0.0.1/dispatch`; "
-                                      "unset: SQLite `<LOUDONG_DATA_DIR>/<service>.db`",
+    "unset: SQLite `<LOUDONG_DATA_DIR>/<service>.db`",
     "LOUDONG_<SERVICE>_PORT": "a service's HTTP port (intake 8081, dispatch 8082, escalation 8083, notify 8084)",
     "LOUDONG_HOST": "address the services listen on (`127.0.0.1`)",
     "LOUDONG_WEB_WORKERS": "gunicorn worker processes per service, each a replica with its own consumer (2; `make run`: 1)",
@@ -109,14 +110,20 @@ def seconds_list(env: dict, name: str, default: str) -> tuple[float, ...]:
     try:
         delays = tuple(float(part) for part in raw.split(","))
     except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected comma-separated seconds, e.g. {default}") from None
+        raise ConfigError(
+            f"{name}={raw!r}: expected comma-separated seconds, e.g. {default}"
+        ) from None
     if any(d < 0 for d in delays):
         raise ConfigError(f"{name}={raw!r}: expected no negative delay")
     return delays
 
 
-RATE_PERIODS = {"second": timedelta(seconds=1), "minute": timedelta(minutes=1), "hour": timedelta(hours=1),
-                "day": timedelta(days=1)}
+RATE_PERIODS = {
+    "second": timedelta(seconds=1),
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
 
 
 def rate(env: dict, name: str, default: str) -> tuple[int, timedelta]:
@@ -124,7 +131,9 @@ def rate(env: dict, name: str, default: str) -> tuple[int, timedelta]:
     raw = _raw(env, name) or default
     count, _, per = raw.partition("/")
     if not count.isdigit() or int(count) < 1 or per not in RATE_PERIODS:
-        raise ConfigError(f"{name}={raw!r}: expected a count per second, minute, hour or day, e.g. {default}")
+        raise ConfigError(
+            f"{name}={raw!r}: expected a count per second, minute, hour or day, e.g. {default}"
+        )
     return int(count), RATE_PERIODS[per]
 
 

@@ -1,13 +1,14 @@
 """Engines and migrations for a service's own store (SQLite by default, PostgreSQL in production)."""
+
 from __future__ import annotations
 
 import fcntl
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
-from datetime import timezone
-
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
@@ -18,7 +19,7 @@ def normalize_url(url: str) -> str:
     """Accept the usual postgresql:// form and use the psycopg 3 driver for it."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -40,8 +41,11 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
-    engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30,
-                                              "check_same_thread": False}, poolclass=NullPool)
+    engine = create_engine(
+        url,
+        connect_args={"isolation_level": None, "timeout": 30, "check_same_thread": False},
+        poolclass=NullPool,
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
@@ -65,11 +69,16 @@ def _migration_lock(engine: Engine, service: str):
     """Replicas starting together must not migrate at the same time."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"loudong-migrate-{service}"})
+            conn.execute(
+                text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"loudong-migrate-{service}"}
+            )
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"loudong-migrate-{service}"})
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(hashtext(:k))"),
+                    {"k": f"loudong-migrate-{service}"},
+                )
                 conn.commit()
         return
     lock_path = Path(engine.url.database).with_suffix(".migrate.lock")
@@ -101,7 +110,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+        return None if value is None else value.replace(tzinfo=UTC)

@@ -3,12 +3,13 @@
 Writers are strict (every field present, payload already validated by the
 publisher's schema); readers are tolerant (unknown fields are ignored).
 """
+
 from __future__ import annotations
 
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
@@ -20,7 +21,7 @@ class MalformedMessage(Exception):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,17 @@ class Envelope:
     causation_id: str | None = None
 
     @classmethod
-    def caused_by(cls, cause: "Envelope | None", **kwargs) -> "Envelope":
+    def caused_by(cls, cause: Envelope | None, **kwargs) -> Envelope:
         """A new event in the same conversation as `cause` (or the first of a new one)."""
         event_id = str(uuid.uuid4())
         if cause is None:
-            return cls(id=event_id, correlation_id=kwargs.pop("correlation_id", None) or event_id, **kwargs)
+            return cls(
+                id=event_id, correlation_id=kwargs.pop("correlation_id", None) or event_id, **kwargs
+            )
         kwargs.pop("correlation_id", None)
-        return cls(id=event_id, correlation_id=cause.correlation_id, causation_id=cause.id, **kwargs)
+        return cls(
+            id=event_id, correlation_id=cause.correlation_id, causation_id=cause.id, **kwargs
+        )
 
     def to_json(self) -> str:
         return json.dumps(_WRITER.dump(self), ensure_ascii=False, separators=(",", ":"))
@@ -53,7 +58,7 @@ class EnvelopeSchema(Schema):
 
     id = fields.UUID(required=True)
     type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]+)+$"))
-    occurred_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    occurred_at = fields.AwareDateTime(required=True, default_timezone=UTC)
     issue_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     causation_id = fields.String(load_default=None, allow_none=True)

@@ -1,6 +1,7 @@
 """What a service's domain refuses, raised by its commands and answered over HTTP by one
 table. The HTTP edge itself (a malformed body or query, a missing credential) raises
 `shared.http.Problem` instead: the domain never speaks HTTP."""
+
 from __future__ import annotations
 
 
@@ -33,5 +34,9 @@ class Invalid(DomainError):
 
 
 # Domain errors and the HTTP answers they get, in one place.
-ERRORS = {NotFound: (404, "Not Found"), Forbidden: (403, "Forbidden"), Conflict: (409, "Conflict"),
-          Invalid: (422, "Invalid body")}
+ERRORS = {
+    NotFound: (404, "Not Found"),
+    Forbidden: (403, "Forbidden"),
+    Conflict: (409, "Conflict"),
+    Invalid: (422, "Invalid body"),
+}

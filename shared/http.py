@@ -1,11 +1,12 @@
 """HTTP plumbing shared by the four services: problem+json errors (RFC 9457), strict JSON
 bodies, and the operations endpoints /healthz, /readyz and /metrics."""
+
 from __future__ import annotations
 
 import json
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 from marshmallow import Schema, ValidationError
@@ -21,23 +22,37 @@ PROBLEM_TYPE = "application/problem+json"
 class Problem(Exception):
     """An error answered as application/problem+json; `errors` names each bad field."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, errors: dict | None = None,
-                 headers: dict | None = None, **extra):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        errors: dict | None = None,
+        headers: dict | None = None,
+        **extra,
+    ):
         super().__init__(title)
         self.status, self.title, self.detail = status, title, detail
         self.errors, self.headers, self.extra = errors, headers or {}, extra
 
 
-def problem_response(status: int, title: str, detail: str | None = None, errors: dict | None = None,
-                     headers: dict | None = None, **extra) -> Response:
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    errors: dict | None = None,
+    headers: dict | None = None,
+    **extra,
+) -> Response:
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
         body["errors"] = errors
     body.update(extra)
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_TYPE,
-                    headers=headers)
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_TYPE, headers=headers
+    )
 
 
 def plain(row: dict) -> dict:
@@ -48,8 +63,11 @@ def plain(row: dict) -> dict:
 def json_body(schema: Schema) -> dict:
     """The request body loaded by `schema`, or a Problem naming what is wrong with it."""
     if request.mimetype != "application/json":
-        raise Problem(415, "Unsupported Media Type",
-                      f"send the body as application/json, not {request.mimetype or 'nothing'}")
+        raise Problem(
+            415,
+            "Unsupported Media Type",
+            f"send the body as application/json, not {request.mimetype or 'nothing'}",
+        )
     raw = request.get_data(cache=False)  # MAX_CONTENT_LENGTH has already refused > 64 KiB
     try:
         data = json.loads(raw)
@@ -60,19 +78,26 @@ def json_body(schema: Schema) -> dict:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise Problem(422, "Invalid body", "some fields are missing or invalid",
-                      errors=exc.normalized_messages()) from None
+        raise Problem(
+            422,
+            "Invalid body",
+            "some fields are missing or invalid",
+            errors=exc.normalized_messages(),
+        ) from None
 
 
-def install(app: Flask, service: str, ready_checks: dict[str, Callable[[], bool]],
-            collectors: tuple = ()) -> None:
+def install(
+    app: Flask, service: str, ready_checks: dict[str, Callable[[], bool]], collectors: tuple = ()
+) -> None:
     """Errors as problem+json, request metrics, and the operations endpoints."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.ensure_ascii = False  # UTF-8 as it is: curl shows 百安新村, not \u767e\u5b89
 
     @app.errorhandler(Problem)
     def _problem(exc: Problem):
-        return problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.headers, **exc.extra)
+        return problem_response(
+            exc.status, exc.title, exc.detail, exc.errors, exc.headers, **exc.extra
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -91,8 +116,12 @@ def install(app: Flask, service: str, ready_checks: dict[str, Callable[[], bool]
     @app.after_request
     def _count(response: Response):
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.HTTP_REQUESTS.labels(service, endpoint, request.method, str(response.status_code)).inc()
-        metrics.HTTP_SECONDS.labels(service, endpoint).observe(time.perf_counter() - g.get("started", 0))
+        metrics.HTTP_REQUESTS.labels(
+            service, endpoint, request.method, str(response.status_code)
+        ).inc()
+        metrics.HTTP_SECONDS.labels(service, endpoint).observe(
+            time.perf_counter() - g.get("started", 0)
+        )
         return response
 
     @app.get("/healthz")

@@ -6,6 +6,7 @@ each consumer reads them in order and stores how far it got in the same transact
 as the effect of each event. A crash before that commit re-reads the event; after it,
 the event is never seen again.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -28,7 +29,9 @@ BATCH = 200
 
 def advance_cursor(conn: Connection, source: str, seq: int) -> bool:
     """Move the cursor to `seq`; False if it is already there (another worker got it)."""
-    position = conn.execute(select(bus_cursor.c.position).where(bus_cursor.c.source == source)).scalar()
+    position = conn.execute(
+        select(bus_cursor.c.position).where(bus_cursor.c.source == source)
+    ).scalar()
     if position is None:
         conn.execute(insert(bus_cursor).values(source=source, position=seq))
     elif position >= seq:
@@ -41,8 +44,14 @@ def advance_cursor(conn: Connection, source: str, seq: int) -> bool:
 class LogBus:
     """Feeds a Subscriber from the other services' outboxes (SQLite files)."""
 
-    def __init__(self, subscriber: Subscriber, sources: dict[str, str], lock_path: Path,
-                 poll_interval: float, retry_delays: tuple[float, ...]):
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        sources: dict[str, str],
+        lock_path: Path,
+        poll_interval: float,
+        retry_delays: tuple[float, ...],
+    ):
         self._subscriber = subscriber
         self._store = subscriber.store
         self._source_urls = sources
@@ -86,13 +95,19 @@ class LogBus:
         if engine is None:
             return 0
         with self._store.read() as conn:
-            position = conn.execute(
-                select(bus_cursor.c.position).where(bus_cursor.c.source == source)).scalar() or 0
+            position = (
+                conn.execute(
+                    select(bus_cursor.c.position).where(bus_cursor.c.source == source)
+                ).scalar()
+                or 0
+            )
         with engine.connect() as conn:
             rows = conn.execute(
                 select(outbox.c.seq, outbox.c.body)
                 .where(outbox.c.seq > position, outbox.c.type.in_(self._subscriber.event_types))
-                .order_by(outbox.c.seq).limit(BATCH)).all()
+                .order_by(outbox.c.seq)
+                .limit(BATCH)
+            ).all()
         for seq, body in rows:
             if stop is not None and stop.is_set():
                 break
@@ -123,8 +138,14 @@ class LogBus:
                 self._dead_letter(source, seq, body, "malformed", str(exc))
                 return
             except Exception as exc:  # the handler's own failure: retry, then give up
-                log.warning("%s: handler failed on %s #%s (attempt %s): %r",
-                            self._store.service, source, seq, attempt, exc)
+                log.warning(
+                    "%s: handler failed on %s #%s (attempt %s): %r",
+                    self._store.service,
+                    source,
+                    seq,
+                    attempt,
+                    exc,
+                )
                 if delay is None:
                     self._dead_letter(source, seq, body, "handler_failed", repr(exc))
                     return
@@ -136,8 +157,14 @@ class LogBus:
         with self._store.unit_of_work() as uow:
             if not advance_cursor(uow.conn, source, seq):
                 return
-            uow.conn.execute(insert(dead_letter).values(
-                source=source, event_id=None, reason=f"{reason}: {detail}"[:2000], body=body,
-                created_at=utcnow()))
+            uow.conn.execute(
+                insert(dead_letter).values(
+                    source=source,
+                    event_id=None,
+                    reason=f"{reason}: {detail}"[:2000],
+                    body=body,
+                    created_at=utcnow(),
+                )
+            )
         metrics.DEAD_LETTERED.labels(self._store.service, reason).inc()
         self._subscriber.count_failure(body, "dead_lettered")

@@ -1,4 +1,5 @@
 """Logging that never prints a phone number, whoever formats the message."""
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,9 @@ class PhoneMaskingFilter(logging.Filter):
 
 def configure(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(PhoneMaskingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

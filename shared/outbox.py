@@ -6,15 +6,28 @@ Every service's store has the same four plumbing tables:
 - bus_cursor: how far the embedded bus has read each other service's outbox;
 - dead_letter: messages the embedded bus gave up on (RabbitMQ keeps its own queue).
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
-from sqlalchemy import (BigInteger, Column, Connection, Index, Integer, MetaData, String, Table,
-                        Text, insert, select, text)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    text,
+)
 
 from shared.db import UTCDateTime, create_engines, migrate
 from shared.envelope import Envelope, utcnow
@@ -25,7 +38,8 @@ plumbing = MetaData()
 SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 outbox = Table(
-    "outbox", plumbing,
+    "outbox",
+    plumbing,
     Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False, unique=True),
     Column("type", String(64), nullable=False),
@@ -35,18 +49,21 @@ outbox = Table(
     Column("published_at", UTCDateTime),
 )
 inbox = Table(
-    "inbox", plumbing,
+    "inbox",
+    plumbing,
     Column("event_id", String(36), primary_key=True),
     Column("type", String(64), nullable=False),
     Column("applied_at", UTCDateTime, nullable=False),
 )
 bus_cursor = Table(
-    "bus_cursor", plumbing,
+    "bus_cursor",
+    plumbing,
     Column("source", String(32), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
 dead_letter = Table(
-    "dead_letter", plumbing,
+    "dead_letter",
+    plumbing,
     Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("source", String(32), nullable=False),
     Column("event_id", String(64)),
@@ -69,8 +86,14 @@ def create_plumbing_tables_v1(op) -> None:
 class UnitOfWork:
     """One transaction of a service's store, with the events it causes."""
 
-    def __init__(self, conn: Connection, producer: str, write: PayloadWriter, cause: Envelope | None,
-                 correlation_id: str | None):
+    def __init__(
+        self,
+        conn: Connection,
+        producer: str,
+        write: PayloadWriter,
+        cause: Envelope | None,
+        correlation_id: str | None,
+    ):
         self.conn = conn
         self.cause = cause
         self.emitted: list[Envelope] = []
@@ -81,12 +104,23 @@ class UnitOfWork:
 
     def emit(self, event) -> Envelope:
         event_type, issue_id, payload = self._write(event)
-        envelope = Envelope.caused_by(self.cause, type=event_type, issue_id=issue_id,
-                                      producer=self._producer, payload=payload,
-                                      correlation_id=self._correlation_id)
-        self.conn.execute(insert(outbox).values(
-            event_id=envelope.id, type=envelope.type, issue_id=issue_id,
-            body=envelope.to_json(), created_at=envelope.occurred_at))
+        envelope = Envelope.caused_by(
+            self.cause,
+            type=event_type,
+            issue_id=issue_id,
+            producer=self._producer,
+            payload=payload,
+            correlation_id=self._correlation_id,
+        )
+        self.conn.execute(
+            insert(outbox).values(
+                event_id=envelope.id,
+                type=envelope.type,
+                issue_id=issue_id,
+                body=envelope.to_json(),
+                created_at=envelope.occurred_at,
+            )
+        )
         self.emitted.append(envelope)
         return envelope
 
@@ -97,10 +131,14 @@ class UnitOfWork:
     def record_applied(self, envelope: Envelope) -> bool:
         """False if this event was applied before. The insert races safely: a second
         transaction with the same id fails on the primary key and is retried."""
-        seen = self.conn.execute(select(inbox.c.event_id).where(inbox.c.event_id == envelope.id)).first()
+        seen = self.conn.execute(
+            select(inbox.c.event_id).where(inbox.c.event_id == envelope.id)
+        ).first()
         if seen:
             return False
-        self.conn.execute(insert(inbox).values(event_id=envelope.id, type=envelope.type, applied_at=utcnow()))
+        self.conn.execute(
+            insert(inbox).values(event_id=envelope.id, type=envelope.type, applied_at=utcnow())
+        )
         return True
 
 
@@ -123,8 +161,9 @@ class Store:
         migrate(self.writer, self.service, self._versions_dir)
 
     @contextmanager
-    def unit_of_work(self, cause: Envelope | None = None, correlation_id: str | None = None
-                     ) -> Iterator[UnitOfWork]:
+    def unit_of_work(
+        self, cause: Envelope | None = None, correlation_id: str | None = None
+    ) -> Iterator[UnitOfWork]:
         with self.writer.begin() as conn:
             uow = UnitOfWork(conn, self.service, self._write, cause, correlation_id)
             yield uow

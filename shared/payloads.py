@@ -6,6 +6,7 @@ and a payload that schema refuses is a bug that never reaches the outbox. Reader
 tolerant: a consumer's `Reader` ignores fields it does not know, so a publisher may add one
 without breaking anybody.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,14 @@ from datetime import datetime
 from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.fields import Field
 
-_FIELD_FOR = {str: fields.String, int: fields.Integer, float: fields.Float, bool: fields.Boolean,
-              datetime: fields.AwareDateTime, dict: fields.Dict}
+_FIELD_FOR = {
+    str: fields.String,
+    int: fields.Integer,
+    float: fields.Float,
+    bool: fields.Boolean,
+    datetime: fields.AwareDateTime,
+    dict: fields.Dict,
+}
 
 
 class Reader(Schema):

@@ -1,5 +1,6 @@
 """Masking of people's details wherever they are shown beyond the one place that keeps them:
 logs, lists, other gateways' reads, notify's delivery log."""
+
 from __future__ import annotations
 
 import re

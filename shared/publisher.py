@@ -4,8 +4,10 @@ A confirm per message caps a connection near 2.5 k msg/s here; sending a whole b
 and then waiting for the broker's (multiple-)acks reaches the raw async-confirm rate.
 kombu/py-amqp have no asynchronous confirm API, which is why this one piece uses pika.
 """
+
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
@@ -95,7 +97,9 @@ class ConfirmedPublisher:
 
         def on_channel(channel):
             channel.confirm_delivery(self._on_confirm)
-            channel.add_on_close_callback(lambda _ch, reason: self._fail_pending(f"channel closed: {reason}"))
+            channel.add_on_close_callback(
+                lambda _ch, reason: self._fail_pending(f"channel closed: {reason}")
+            )
             self._channel = channel
             opened.set()
 
@@ -110,8 +114,12 @@ class ConfirmedPublisher:
             self._fail_pending(f"connection closed: {reason}")
             _conn.ioloop.stop()
 
-        self._conn = SelectConnection(self._params, on_open_callback=on_open,
-                                      on_open_error_callback=on_open_error, on_close_callback=on_close)
+        self._conn = SelectConnection(
+            self._params,
+            on_open_callback=on_open,
+            on_open_error_callback=on_open_error,
+            on_close_callback=on_close,
+        )
         self._pending, self._next_tag = {}, 0
         threading.Thread(target=self._conn.ioloop.start, name="pika-ioloop", daemon=True).start()
         if not opened.wait(self._connect_timeout) or failure:
@@ -122,16 +130,16 @@ class ConfirmedPublisher:
         conn, self._conn, self._channel = self._conn, None, None
         if conn is None:
             return
+
         def close():
             self._fail_pending(reason)
             if conn.is_open:
                 conn.close()
             else:
                 conn.ioloop.stop()
-        try:
+
+        with contextlib.suppress(Exception):  # the loop is already gone
             conn.ioloop.add_callback_threadsafe(close)
-        except Exception:  # the loop is already gone
-            pass
 
     def _send(self, batch: _Batch, messages) -> None:
         if self._channel is None or not self._channel.is_open:
@@ -140,8 +148,14 @@ class ConfirmedPublisher:
         for routing_key, body, message_id in messages:
             self._next_tag += 1
             self._pending[self._next_tag] = batch
-            self._channel.basic_publish(self._exchange, routing_key, body, pika.BasicProperties(
-                delivery_mode=2, content_type="application/json", message_id=message_id))
+            self._channel.basic_publish(
+                self._exchange,
+                routing_key,
+                body,
+                pika.BasicProperties(
+                    delivery_mode=2, content_type="application/json", message_id=message_id
+                ),
+            )
 
     def _on_confirm(self, frame) -> None:
         method = frame.method

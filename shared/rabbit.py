@@ -1,5 +1,6 @@
 """The RabbitMQ bus: kombu consumes (manual acks, prefetch, retry and dead-letter queues),
 pika publishes the outbox with windowed asynchronous confirms (see publisher.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -30,7 +31,9 @@ class RabbitConsumer(ConsumerMixin):
     """Feeds a Subscriber from its queue. Every message is acked only after its effect
     committed, or after it was handed, confirmed, to a retry or dead-letter queue."""
 
-    def __init__(self, subscriber: Subscriber, url: str, prefetch: int, retry_delays: tuple[float, ...]):
+    def __init__(
+        self, subscriber: Subscriber, url: str, prefetch: int, retry_delays: tuple[float, ...]
+    ):
         if len(retry_delays) > topology.MAX_RETRY_LEVELS:
             raise ValueError(f"at most {topology.MAX_RETRY_LEVELS} retry delays")
         self.connection = connect(url)
@@ -46,8 +49,13 @@ class RabbitConsumer(ConsumerMixin):
 
     def get_consumers(self, _Consumer, channel):
         topology.declare_all(channel)
-        consumer = Consumer(channel, queues=[topology.work_queue(self._service)],
-                            on_message=self.on_message, prefetch_count=self._prefetch, auto_declare=False)
+        consumer = Consumer(
+            channel,
+            queues=[topology.work_queue(self._service)],
+            on_message=self.on_message,
+            prefetch_count=self._prefetch,
+            auto_declare=False,
+        )
         return [consumer]
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
@@ -55,11 +63,14 @@ class RabbitConsumer(ConsumerMixin):
 
     def on_connection_error(self, exc, interval):
         self._ready = False
-        log.warning("%s: broker connection lost (%s); retrying in %ss", self._service, exc, interval)
+        log.warning(
+            "%s: broker connection lost (%s); retrying in %ss", self._service, exc, interval
+        )
 
     def run_until(self, stop: threading.Event) -> None:
-        watcher = threading.Thread(target=lambda: (stop.wait(), setattr(self, "should_stop", True)),
-                                   daemon=True)
+        watcher = threading.Thread(
+            target=lambda: (stop.wait(), setattr(self, "should_stop", True)), daemon=True
+        )
         watcher.start()
         self.run()
 
@@ -67,7 +78,9 @@ class RabbitConsumer(ConsumerMixin):
         try:
             self._subscriber.apply(message.body)
         except MalformedMessage as exc:
-            self._forward(message, topology.dead_queue_name(self._service), reason=f"malformed: {exc}")
+            self._forward(
+                message, topology.dead_queue_name(self._service), reason=f"malformed: {exc}"
+            )
             metrics.DEAD_LETTERED.labels(self._service, "malformed").inc()
             self._subscriber.count_failure(message.body, "dead_lettered")
         except Exception as exc:
@@ -78,16 +91,28 @@ class RabbitConsumer(ConsumerMixin):
         attempt = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
         log.warning("%s: handler failed (attempt %s): %r", self._service, attempt, exc)
         if attempt <= len(self._delays):
-            self._forward(message, topology.retry_queue_name(self._service, attempt), attempt=attempt,
-                          expiration=self._delays[attempt - 1])
+            self._forward(
+                message,
+                topology.retry_queue_name(self._service, attempt),
+                attempt=attempt,
+                expiration=self._delays[attempt - 1],
+            )
             self._subscriber.count_failure(message.body, "retried")
             return
-        self._forward(message, topology.dead_queue_name(self._service), reason=f"handler_failed: {exc!r}")
+        self._forward(
+            message, topology.dead_queue_name(self._service), reason=f"handler_failed: {exc!r}"
+        )
         metrics.DEAD_LETTERED.labels(self._service, "handler_failed").inc()
         self._subscriber.count_failure(message.body, "dead_lettered")
 
-    def _forward(self, message, queue: str, attempt: int | None = None, reason: str | None = None,
-                 expiration: float | None = None) -> None:
+    def _forward(
+        self,
+        message,
+        queue: str,
+        attempt: int | None = None,
+        reason: str | None = None,
+        expiration: float | None = None,
+    ) -> None:
         headers = dict(message.headers or {})
         if attempt is not None:
             headers[ATTEMPTS_HEADER] = attempt
@@ -95,7 +120,14 @@ class RabbitConsumer(ConsumerMixin):
             headers["x-loudong-reason"] = reason[:1000]
             headers["x-loudong-routing-key"] = message.delivery_info.get("routing_key", "")
         producer = Producer(self._side.default_channel, auto_declare=False)  # the default exchange
-        producer.publish(message.body, routing_key=queue, headers=headers, delivery_mode=2,
-                         content_type=message.content_type or "application/json",
-                         content_encoding=message.content_encoding or "utf-8",
-                         expiration=expiration, retry=True, retry_policy={"max_retries": 5})
+        producer.publish(
+            message.body,
+            routing_key=queue,
+            headers=headers,
+            delivery_mode=2,
+            content_type=message.content_type or "application/json",
+            content_encoding=message.content_encoding or "utf-8",
+            expiration=expiration,
+            retry=True,
+            retry_policy={"max_retries": 5},
+        )

@@ -1,13 +1,14 @@
 """The outbox relay: publishes committed events and marks them sent only once the broker
 has confirmed them. A crash between confirm and mark publishes a batch again; consumers'
 inboxes make that harmless."""
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import delete, select, update
 
@@ -27,15 +28,23 @@ def relay_once(store: Store, publish_batch: PublishBatch, batch_size: int = RELA
     skip each other's locked rows, so no event goes out from two relays at once."""
     with store.writer.begin() as conn:
         rows = conn.execute(
-            select(outbox.c.seq, outbox.c.event_id, outbox.c.type, outbox.c.body, outbox.c.created_at)
-            .where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(batch_size)
-            .with_for_update(skip_locked=True)).all()
+            select(
+                outbox.c.seq, outbox.c.event_id, outbox.c.type, outbox.c.body, outbox.c.created_at
+            )
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
         if not rows:
             return 0
         publish_batch([(r.type, r.body.encode(), r.event_id) for r in rows])
         confirmed_at = utcnow()
-        conn.execute(update(outbox).where(outbox.c.seq.in_([r.seq for r in rows]))
-                     .values(published_at=confirmed_at))
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.seq.in_([r.seq for r in rows]))
+            .values(published_at=confirmed_at)
+        )
     metrics.EVENTS_PUBLISHED.labels(store.service).inc(len(rows))
     lag = metrics.RELAY_LAG.labels(store.service)
     for row in rows:
@@ -50,8 +59,14 @@ def prune_published(store: Store, keep: timedelta) -> int:
     return result.rowcount
 
 
-def run_relay(store: Store, publish_batch: PublishBatch, stop: threading.Event, poll_interval: float,
-              linger: float = 0.005, keep: timedelta = timedelta(days=1)) -> None:
+def run_relay(
+    store: Store,
+    publish_batch: PublishBatch,
+    stop: threading.Event,
+    poll_interval: float,
+    linger: float = 0.005,
+    keep: timedelta = timedelta(days=1),
+) -> None:
     """Publish until stopped. After a wake-up it lingers a few milliseconds so that under load
     one batch (one query, one confirm round, one update) carries many events, not one."""
     next_prune = 0.0

@@ -4,12 +4,13 @@ In production each service is its own process (`loudong intake`, …) served by 
 every gunicorn worker is a replica with its own consumer and relay, and more replicas
 are more processes. Nothing here connects at import time.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from flask import Flask
 
@@ -32,11 +33,13 @@ class Service:
     settings: Settings
     store: Store
     subscriber: Subscriber
-    bus: "LogBus | rabbit.RabbitConsumer"
+    bus: LogBus | rabbit.RabbitConsumer
     app: Flask
     loops: dict[str, Loop] = field(default_factory=dict)
     context: object = None  # the service's own Context, as its handlers see it
-    on_start: list[Callable[[], None]] = field(default_factory=list)  # after migration, once per process
+    on_start: list[Callable[[], None]] = field(
+        default_factory=list
+    )  # after migration, once per process
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -45,31 +48,52 @@ class Service:
         return self.settings.service
 
 
-def assemble(settings: Settings, service_store: Store, handlers: dict, readers: dict, context,
-             create_app: Callable[..., Flask], loops: dict[str, Loop] | None = None,
-             collectors: tuple = ()) -> Service:
+def assemble(
+    settings: Settings,
+    service_store: Store,
+    handlers: dict,
+    readers: dict,
+    context,
+    create_app: Callable[..., Flask],
+    loops: dict[str, Loop] | None = None,
+    collectors: tuple = (),
+) -> Service:
     """The composition every service shares: store, subscriber, bus, HTTP app."""
     subscriber = Subscriber(service_store, handlers, readers, context)
     bus = make_bus(settings, subscriber)
     app = create_app(service_store, context)
-    http.install(app, settings.service, {"store": lambda: service_store.ping() is None, "bus": bus.is_ready},
-                 collectors)
+    http.install(
+        app,
+        settings.service,
+        {"store": lambda: service_store.ping() is None, "bus": bus.is_ready},
+        collectors,
+    )
     return Service(settings, service_store, subscriber, bus, app, loops or {}, context)
 
 
 def make_bus(settings: Settings, subscriber: Subscriber):
     """RabbitMQ when LOUDONG_BROKER_URL is set, else the embedded outbox-log bus."""
     if settings.broker_url:
-        return rabbit.RabbitConsumer(subscriber, settings.broker_url, settings.prefetch,
-                                     settings.retry_delays)
+        return rabbit.RabbitConsumer(
+            subscriber, settings.broker_url, settings.prefetch, settings.retry_delays
+        )
     if not subscriber.store.url.startswith("sqlite"):
         raise config.ConfigError(
             "the embedded bus reads the other services' SQLite outboxes; with a PostgreSQL store "
-            "set LOUDONG_BROKER_URL too")
-    sources = {name: config.database_url(name, settings.env) for name in config.SERVICES
-               if name != settings.service}
-    return LogBus(subscriber, sources, settings.data_dir / f"{settings.service}.bus.lock",
-                  settings.poll_interval, settings.retry_delays)
+            "set LOUDONG_BROKER_URL too"
+        )
+    sources = {
+        name: config.database_url(name, settings.env)
+        for name in config.SERVICES
+        if name != settings.service
+    }
+    return LogBus(
+        subscriber,
+        sources,
+        settings.data_dir / f"{settings.service}.bus.lock",
+        settings.poll_interval,
+        settings.retry_delays,
+    )
 
 
 def start(service: Service) -> None:
@@ -83,8 +107,11 @@ def start(service: Service) -> None:
         targets["relay"] = lambda stop: _relay(service, stop)
     targets.update(service.loops)
     for name, target in targets.items():
-        thread = threading.Thread(target=_guarded(service.name, name, target, service.stop),
-                                  name=f"{service.name}-{name}", daemon=True)
+        thread = threading.Thread(
+            target=_guarded(service.name, name, target, service.stop),
+            name=f"{service.name}-{name}",
+            daemon=True,
+        )
         thread.start()
         service.threads.append(thread)
 
@@ -113,6 +140,7 @@ def _relay(service: Service, stop: threading.Event) -> None:
 
 def _guarded(service: str, name: str, target: Loop, stop: threading.Event) -> Callable[[], None]:
     """A background loop that dies is restarted: losing the consumer silently is worse."""
+
     def run():
         while not stop.is_set():
             try:
@@ -121,6 +149,7 @@ def _guarded(service: str, name: str, target: Loop, stop: threading.Event) -> Ca
             except Exception:
                 log.exception("%s: %s loop crashed; restarting in 1s", service, name)
                 stop.wait(1)
+
     return run
 
 
@@ -140,8 +169,11 @@ def serve(settings: Settings, bootstrap: Callable[[Settings], Service]) -> None:
     class App(BaseApplication):
         def load_config(self):
             for key, value in {
-                "bind": f"{settings.host}:{settings.port}", "workers": settings.web_workers,
-                "worker_class": "sync", "accesslog": None, "graceful_timeout": 10,
+                "bind": f"{settings.host}:{settings.port}",
+                "workers": settings.web_workers,
+                "worker_class": "sync",
+                "accesslog": None,
+                "graceful_timeout": 10,
                 "worker_exit": lambda _arbiter, _worker: [stop(s) for s in running],
                 "child_exit": lambda _arbiter, worker: multiprocess.mark_process_dead(worker.pid),
                 "control_socket_disable": True,  # four services on one host would share one socket

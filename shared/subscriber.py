@@ -1,10 +1,11 @@
 """Applying one event from the bus: validate at the edge, then the handler, the inbox
 record and (on the embedded bus) the read cursor commit in one transaction."""
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Connection
@@ -26,7 +27,9 @@ class UnknownIssue(Exception):
 class Subscriber:
     """What a service does with the events it is subscribed to, whichever bus brings them."""
 
-    def __init__(self, store: Store, handlers: dict[str, Handler], readers: dict[str, Schema], context):
+    def __init__(
+        self, store: Store, handlers: dict[str, Handler], readers: dict[str, Schema], context
+    ):
         missing = set(handlers) - set(readers)
         if missing:
             raise ValueError(f"no payload reader for {sorted(missing)}")

@@ -6,6 +6,7 @@ dead-letters back into it when the message's expiration passes, and a dead-lette
 queue for what it gave up on. Declaring every queue from every service means an event
 published before its consumer first starts still waits for it.
 """
+
 from __future__ import annotations
 
 from kombu import Exchange, Queue, binding
@@ -20,17 +21,46 @@ EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 # issue.resident_replied, unit.token_issued; escalation → issue.escalated, issue.clock_armed, issue.warned,
 # issue.supervision_opened, issue.supervision_closed, issue.deadline_extended; notify → notification.*.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "intake": ("issue.dispatched", "issue.claimed", "issue.returned", "issue.progress_noted", "issue.resolved",
-               "issue.closed", "issue.reopened", "issue.retiered", "issue.linked", "issue.escalated",
-               "issue.clock_armed", "issue.supervision_opened", "issue.supervision_closed",
-               "issue.deadline_extended", "issue.awaiting_resident", "issue.resident_replied",
-               "notification.sent", "notification.failed"),
+    "intake": (
+        "issue.dispatched",
+        "issue.claimed",
+        "issue.returned",
+        "issue.progress_noted",
+        "issue.resolved",
+        "issue.closed",
+        "issue.reopened",
+        "issue.retiered",
+        "issue.linked",
+        "issue.escalated",
+        "issue.clock_armed",
+        "issue.supervision_opened",
+        "issue.supervision_closed",
+        "issue.deadline_extended",
+        "issue.awaiting_resident",
+        "issue.resident_replied",
+        "notification.sent",
+        "notification.failed",
+    ),
     "dispatch": ("issue.submitted", "issue.feedback_given", "issue.escalated", "issue.clock_armed"),
-    "escalation": ("issue.dispatched", "issue.claimed", "issue.resolved", "issue.awaiting_resident",
-                   "issue.resident_replied", "issue.arbitration_needed", "issue.reopened", "notification.failed",
-                   "unit.token_issued"),
-    "notify": ("issue.dispatched", "issue.escalated", "issue.warned", "resident.acknowledged",
-               "resident.feedback_requested", "resident.closed"),
+    "escalation": (
+        "issue.dispatched",
+        "issue.claimed",
+        "issue.resolved",
+        "issue.awaiting_resident",
+        "issue.resident_replied",
+        "issue.arbitration_needed",
+        "issue.reopened",
+        "notification.failed",
+        "unit.token_issued",
+    ),
+    "notify": (
+        "issue.dispatched",
+        "issue.escalated",
+        "issue.warned",
+        "resident.acknowledged",
+        "resident.feedback_requested",
+        "resident.closed",
+    ),
 }
 MAX_RETRY_LEVELS = 5
 
@@ -48,14 +78,26 @@ def dead_queue_name(service: str) -> str:
 
 
 def work_queue(service: str) -> Queue:
-    return Queue(queue_name(service), exchange=EXCHANGE, durable=True,
-                 bindings=[binding(EXCHANGE, routing_key=t) for t in SUBSCRIPTIONS[service]])
+    return Queue(
+        queue_name(service),
+        exchange=EXCHANGE,
+        durable=True,
+        bindings=[binding(EXCHANGE, routing_key=t) for t in SUBSCRIPTIONS[service]],
+    )
 
 
 def side_queues(service: str) -> list[Queue]:
-    retry = [Queue(retry_queue_name(service, attempt), durable=True, queue_arguments={
-        "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue_name(service)})
-        for attempt in range(1, MAX_RETRY_LEVELS + 1)]
+    retry = [
+        Queue(
+            retry_queue_name(service, attempt),
+            durable=True,
+            queue_arguments={
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": queue_name(service),
+            },
+        )
+        for attempt in range(1, MAX_RETRY_LEVELS + 1)
+    ]
     return retry + [Queue(dead_queue_name(service), durable=True)]
 
 

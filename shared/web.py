@@ -1,5 +1,6 @@
 """The Flask shell every service shares: its app with the domain error table, the store and
 context its views reach, and the bearer credential they read."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, request
@@ -21,8 +22,9 @@ def service_app(service: str, service_store, context, *blueprints: Blueprint) ->
 def _answer(exc: DomainError):
     status, title = next(answer for kind, answer in ERRORS.items() if isinstance(exc, kind))
     extra = {"state": exc.state} if isinstance(exc, Conflict) and exc.state else {}
-    return problem_response(status, title, str(exc), errors=exc.errors if isinstance(exc, Invalid) else None,
-                            **extra)
+    return problem_response(
+        status, title, str(exc), errors=exc.errors if isinstance(exc, Invalid) else None, **extra
+    )
 
 
 def current_store():

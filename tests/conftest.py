@@ -7,6 +7,7 @@
 - Each RabbitMQ test gets its own vhost and each PostgreSQL test its own databases, so
   tests never see each other's messages or rows, nor a developer's `make run`.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,11 @@ def rabbitmq_url():
     _require(RABBIT, "RabbitMQ")
     vhost = f"loudong-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
     yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
 
@@ -62,7 +66,9 @@ def postgres_urls():
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         for name in names.values():
             conn.execute(f'CREATE DATABASE "{name}"')
-    yield {service: f"postgresql://postgres@127.0.0.1:5432/{name}" for service, name in names.items()}
+    yield {
+        service: f"postgresql://postgres@127.0.0.1:5432/{name}" for service, name in names.items()
+    }
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         for name in names.values():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -72,6 +78,7 @@ def postgres_urls():
 def sms_provider():
     """The local SMS provider, on a free port, in this process."""
     from devtools.sms_sink import SmsSink
+
     sink = SmsSink().start()
     yield sink
     sink.stop()
@@ -81,7 +88,11 @@ def sms_provider():
 def fast_policies(tmp_path):
     """Claim within 2 s of calendar time, so that an unclaimed issue escalates during a test."""
     path = tmp_path / "policies.yaml"
-    path.write_text("tiers:\n" + "".join(
-        f"  {tier}: {{claim_within: PT2S, resolve_within: PT60S, time: calendar}}\n"
-        for tier in ("private", "small", "big", "hard")))
+    path.write_text(
+        "tiers:\n"
+        + "".join(
+            f"  {tier}: {{claim_within: PT2S, resolve_within: PT60S, time: calendar}}\n"
+            for tier in ("private", "small", "big", "hard")
+        )
+    )
     return path

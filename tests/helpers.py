@@ -1,8 +1,9 @@
 """Small helpers shared by the test layers: events, in-process services, waiting."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -14,21 +15,32 @@ from shared import config
 from shared.envelope import Envelope, parse
 from shared.outbox import outbox
 
-MAINS = {"intake": intake_main, "dispatch": dispatch_main, "escalation": escalation_main,
-         "notify": notify_main}
+MAINS = {
+    "intake": intake_main,
+    "dispatch": dispatch_main,
+    "escalation": escalation_main,
+    "notify": notify_main,
+}
 
 SERVICES = config.SERVICES
 SUBMISSION = {
     "channel": "hotline",
     "description": "百安新村3栋下水道堵了，污水漫到楼道",
     "category": "property_management",
-    "location": {"street": "baianba", "community": "baian", "compound": "baian-xincun", "building": "3"},
+    "location": {
+        "street": "baianba",
+        "community": "baian",
+        "compound": "baian-xincun",
+        "building": "3",
+    },
     "reporter": {"name": "张三", "phone": "13800000000"},
 }
 
 
 def event(type_: str, issue_id: str, payload: dict, producer: str = "test") -> Envelope:
-    return Envelope.caused_by(None, type=type_, issue_id=issue_id, producer=producer, payload=payload)
+    return Envelope.caused_by(
+        None, type=type_, issue_id=issue_id, producer=producer, payload=payload
+    )
 
 
 def wait_for(predicate, timeout: float = 20, interval: float = 0.1, what: str = "condition"):
@@ -47,7 +59,7 @@ class FakeClock:
     """Time that only moves when a test says so."""
 
     def __init__(self, start: datetime | None = None):
-        self.now = start or datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
+        self.now = start or datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -61,9 +73,14 @@ AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
 
 
 def settings_for(service: str, tmp_path, **extra) -> config.Settings:
-    env = {"LOUDONG_DATA_DIR": str(tmp_path / "data"), "LOUDONG_SMS_URL": "http://127.0.0.1:9",
-           "LOUDONG_DEMO_API_KEY": DEMO_KEY, "LOUDONG_KEY_CACHE_SECONDS": "0",
-           "LOUDONG_RETRY_DELAYS": "0,0", **{k: str(v) for k, v in extra.items()}}
+    env = {
+        "LOUDONG_DATA_DIR": str(tmp_path / "data"),
+        "LOUDONG_SMS_URL": "http://127.0.0.1:9",
+        "LOUDONG_DEMO_API_KEY": DEMO_KEY,
+        "LOUDONG_KEY_CACHE_SECONDS": "0",
+        "LOUDONG_RETRY_DELAYS": "0,0",
+        **{k: str(v) for k, v in extra.items()},
+    }
     return config.load(service, env)
 
 

@@ -1,12 +1,20 @@
 """What units and supervisors do to an issue: claim, return (退單), note, resolve; re-tier,
 triage, arbitrate. Each checks who may act and in which state, then commits the change and
 its event together."""
+
 from __future__ import annotations
 
-from services.dispatch import metrics, model, routing, rules, store
-from services.dispatch.events import (AwaitingResident, IssueClaimed, IssueResolved, IssueRetiered, IssueReturned,
-                                      ProgressNoted, ResidentReplied)
 from district.directory import Unit
+from services.dispatch import metrics, model, routing, rules, store
+from services.dispatch.events import (
+    AwaitingResident,
+    IssueClaimed,
+    IssueResolved,
+    IssueRetiered,
+    IssueReturned,
+    ProgressNoted,
+    ResidentReplied,
+)
 from shared.outbox import UnitOfWork
 
 
@@ -28,29 +36,61 @@ def _own(uow: UnitOfWork, issue_id: str, unit: Unit) -> tuple[dict, dict]:
 def claim(uow: UnitOfWork, context, issue_id: str, unit: Unit) -> None:
     case, a = _own(uow, issue_id, unit)
     now = context.clock()
-    store.change_assignment(uow.conn, a["id"], state=model.after("claim", a["state"]), claimed_at=now)
+    store.change_assignment(
+        uow.conn, a["id"], state=model.after("claim", a["state"]), claimed_at=now
+    )
     if a["role"] == "lead":
         store.change_case(uow.conn, issue_id, state="claimed", updated_at=now)
-    uow.emit(IssueClaimed(issue_id=issue_id, assignment=a["id"], role=a["role"], unit_id=unit.id, tier=case["tier"],
-                          street=case["street"], promised_by=case["promised_by"], claimed_at=now))
+    uow.emit(
+        IssueClaimed(
+            issue_id=issue_id,
+            assignment=a["id"],
+            role=a["role"],
+            unit_id=unit.id,
+            tier=case["tier"],
+            street=case["street"],
+            promised_by=case["promised_by"],
+            claimed_at=now,
+        )
+    )
     on_time = "unknown" if case["claim_due"] is None else str(now <= case["claim_due"]).lower()
     waited = (now - a["dispatched_at"]).total_seconds()
-    uow.on_commit(lambda: (metrics.CLAIMED.labels(case["street"], unit.id, on_time).inc(),
-                           metrics.CLAIM_SECONDS.labels(case["street"]).observe(waited)))
+    uow.on_commit(
+        lambda: (
+            metrics.CLAIMED.labels(case["street"], unit.id, on_time).inc(),
+            metrics.CLAIM_SECONDS.labels(case["street"]).observe(waited),
+        )
+    )
 
 
-def give_back(uow: UnitOfWork, context, issue_id: str, unit: Unit, reason: str, note: str | None) -> None:
+def give_back(
+    uow: UnitOfWork, context, issue_id: str, unit: Unit, reason: str, note: str | None
+) -> None:
     """Return (退單): to the next candidate, never twice to the same unit; past the limit, arbitration."""
     case, a = _own(uow, issue_id, unit)
     if a["forced"]:
         raise model.InvalidTransition("return", "forced by arbitration")
     now = context.clock()
-    store.change_assignment(uow.conn, a["id"], state=model.after("return", a["state"]), return_reason=reason,
-                            finished_at=now)
+    store.change_assignment(
+        uow.conn,
+        a["id"],
+        state=model.after("return", a["state"]),
+        return_reason=reason,
+        finished_at=now,
+    )
     returns = case["returns"] + (a["role"] == "lead")
     store.change_case(uow.conn, issue_id, returns=returns, updated_at=now)
-    uow.emit(IssueReturned(issue_id=issue_id, assignment=a["id"], unit_id=unit.id, reason=reason, note=note,
-                           returns=returns, returned_at=now))
+    uow.emit(
+        IssueReturned(
+            issue_id=issue_id,
+            assignment=a["id"],
+            unit_id=unit.id,
+            reason=reason,
+            note=note,
+            returns=returns,
+            returned_at=now,
+        )
+    )
     uow.on_commit(lambda: metrics.RETURNED.labels(case["street"], unit.id, reason).inc())
     if a["role"] != "lead":
         return  # a co-unit declining its part leaves the lead in charge
@@ -87,23 +127,64 @@ def resolve(uow: UnitOfWork, context, issue_id: str, unit: Unit, resolution: str
     """A co-unit resolves its part; the lead's resolution resolves the issue and its twins."""
     case, a = _own(uow, issue_id, unit)
     now = context.clock()
-    store.change_assignment(uow.conn, a["id"], state=model.after("resolve", a["state"]), resolution=resolution,
-                            finished_at=now)
-    uow.emit(IssueResolved(issue_id=issue_id, assignment=a["id"], role=a["role"], unit_id=unit.id,
-                           resolution=resolution, linked_to=None, resolved_at=now))
+    store.change_assignment(
+        uow.conn,
+        a["id"],
+        state=model.after("resolve", a["state"]),
+        resolution=resolution,
+        finished_at=now,
+    )
+    uow.emit(
+        IssueResolved(
+            issue_id=issue_id,
+            assignment=a["id"],
+            role=a["role"],
+            unit_id=unit.id,
+            resolution=resolution,
+            linked_to=None,
+            resolved_at=now,
+        )
+    )
     if a["role"] != "lead":
         return
     feedback_due = now + context.rules.feedback_within
-    store.change_case(uow.conn, issue_id, state="resolved", resolution=resolution, resolved_at=now,
-                      feedback_due=feedback_due, updated_at=now)
+    store.change_case(
+        uow.conn,
+        issue_id,
+        state="resolved",
+        resolution=resolution,
+        resolved_at=now,
+        feedback_due=feedback_due,
+        updated_at=now,
+    )
     for twin in store.linked_to(uow.conn, issue_id):
-        store.change_case(uow.conn, twin["issue_id"], state="resolved", resolution=resolution, resolved_at=now,
-                          feedback_due=feedback_due, updated_at=now)
-        uow.emit(IssueResolved(issue_id=twin["issue_id"], assignment=a["id"], role="lead", unit_id=unit.id,
-                               resolution=resolution, linked_to=issue_id, resolved_at=now))
+        store.change_case(
+            uow.conn,
+            twin["issue_id"],
+            state="resolved",
+            resolution=resolution,
+            resolved_at=now,
+            feedback_due=feedback_due,
+            updated_at=now,
+        )
+        uow.emit(
+            IssueResolved(
+                issue_id=twin["issue_id"],
+                assignment=a["id"],
+                role="lead",
+                unit_id=unit.id,
+                resolution=resolution,
+                linked_to=issue_id,
+                resolved_at=now,
+            )
+        )
     took = (now - (a["claimed_at"] or a["dispatched_at"])).total_seconds()
-    uow.on_commit(lambda: (metrics.RESOLVED.labels(case["street"], unit.id).inc(),
-                           metrics.RESOLVE_SECONDS.labels(case["street"]).observe(took)))
+    uow.on_commit(
+        lambda: (
+            metrics.RESOLVED.labels(case["street"], unit.id).inc(),
+            metrics.RESOLVE_SECONDS.labels(case["street"]).observe(took),
+        )
+    )
 
 
 def supervises(context, unit: Unit, case: dict) -> bool:
@@ -131,8 +212,16 @@ def retier(uow: UnitOfWork, context, issue_id: str, unit: Unit, tier: str, reaso
         if a["state"] in ("dispatched", "claimed"):
             store.change_assignment(uow.conn, a["id"], state="withdrawn", finished_at=now)
     store.change_case(uow.conn, issue_id, tier=tier, updated_at=now)
-    uow.emit(IssueRetiered(issue_id=issue_id, from_tier=case["tier"], to_tier=tier, reason=reason,
-                           by_unit_id=unit.id, at=now))
+    uow.emit(
+        IssueRetiered(
+            issue_id=issue_id,
+            from_tier=case["tier"],
+            to_tier=tier,
+            reason=reason,
+            by_unit_id=unit.id,
+            at=now,
+        )
+    )
     routing.route(uow, context, {**case, "tier": tier}, now)
 
 

@@ -1,5 +1,6 @@
 """Dispatch's HTTP API: units work their inbox with their own token; street offices triage,
 arbitrate and hold the work day; supervisors re-tier. The directory is public."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -7,15 +8,26 @@ from dataclasses import asdict
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from services.dispatch import actions, meetings, model, store, units
-from services.dispatch.schemas import (ArbitrateSchema, MeetingSchema, NoteSchema, ResolveSchema, RetierSchema,
-                                       ReturnSchema, TriageSchema)
+from services.dispatch.schemas import (
+    ArbitrateSchema,
+    MeetingSchema,
+    NoteSchema,
+    ResolveSchema,
+    RetierSchema,
+    ReturnSchema,
+    TriageSchema,
+)
 from shared.http import Problem, json_body, plain, problem_response
 
 api = Blueprint("dispatch", __name__, url_prefix="/v1")
 PUBLIC_ENDPOINTS = {"dispatch.directory"}
 # Domain errors and the HTTP answers they get, in one place.
-ERRORS = {model.NotFound: (404, "Not Found"), model.Forbidden: (403, "Forbidden"),
-          model.InvalidTransition: (409, "Conflict"), model.Invalid: (422, "Invalid body")}
+ERRORS = {
+    model.NotFound: (404, "Not Found"),
+    model.Forbidden: (403, "Forbidden"),
+    model.InvalidTransition: (409, "Conflict"),
+    model.Invalid: (422, "Invalid body"),
+}
 
 
 def create_app(service_store, context) -> Flask:
@@ -32,6 +44,7 @@ def _answer(status: int, title: str):
         extra = {"state": exc.state} if isinstance(exc, model.InvalidTransition) else {}
         errors = exc.errors if isinstance(exc, model.Invalid) else None
         return problem_response(status, title, str(exc), errors=errors, **extra)
+
     return handle
 
 
@@ -50,11 +63,19 @@ def _authenticate():
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     with _store().read() as conn:
-        unit_id = units.unit_of(conn, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        unit_id = (
+            units.unit_of(conn, token.strip())
+            if scheme.lower() == "bearer" and token.strip()
+            else None
+        )
     unit = _context().directory.units.get(unit_id or "")
     if unit is None:
-        raise Problem(401, "Unauthorized", "send Authorization: Bearer <unit token>",
-                      headers={"WWW-Authenticate": 'Bearer realm="loudong-units"'})
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <unit token>",
+            headers={"WWW-Authenticate": 'Bearer realm="loudong-units"'},
+        )
     g.unit = unit
 
 
@@ -80,7 +101,9 @@ def show(issue_id: str):
         if case is None:
             raise model.NotFound(f"no issue {issue_id}")
         sent = store.assignments_of(conn, issue_id)
-    if g.unit.id not in {a["unit_id"] for a in sent} and not actions.supervises(_context(), g.unit, case):
+    if g.unit.id not in {a["unit_id"] for a in sent} and not actions.supervises(
+        _context(), g.unit, case
+    ):
         raise model.NotFound(f"no issue {issue_id} for {g.unit.id}")
     return {**plain(case), "assignments": [plain(a) for a in sent]}
 
@@ -156,8 +179,14 @@ def create_meeting():
     if _office_street() != body["street"]:
         raise model.Forbidden(f"only the street office of {body['street']} calls its work day")
     with _store().unit_of_work() as uow:
-        meeting_id = meetings.create(uow.conn, _context(), body["street"], body["held_on"], body["place"],
-                                     body["attending_units"])
+        meeting_id = meetings.create(
+            uow.conn,
+            _context(),
+            body["street"],
+            body["held_on"],
+            body["place"],
+            body["attending_units"],
+        )
     return {"id": meeting_id}, 201
 
 
@@ -184,9 +213,21 @@ def record_markdown(meeting_id: str):
 def directory():
     """The places, categories and units dispatch routes by."""
     d = _context().directory
-    return {"places": [asdict(p) for p in d.places.values()], "categories": [asdict(c) for c in d.categories.values()],
-            "units": [{"id": u.id, "name": u.name, "type": u.type, "covers": list(u.covers), "handles": list(u.handles),
-                       "supervisor": u.supervisor} for u in d.units.values()]}
+    return {
+        "places": [asdict(p) for p in d.places.values()],
+        "categories": [asdict(c) for c in d.categories.values()],
+        "units": [
+            {
+                "id": u.id,
+                "name": u.name,
+                "type": u.type,
+                "covers": list(u.covers),
+                "handles": list(u.handles),
+                "supervisor": u.supervisor,
+            }
+            for u in d.units.values()
+        ],
+    }
 
 
 def _office_street() -> str:

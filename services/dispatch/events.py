@@ -1,4 +1,5 @@
 """What dispatch publishes: every transition of an issue, with the unit that acted."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """One written form for matching reports against the directory's keywords: residents write in
 simplified or traditional characters, in full-width or half-width forms, in any case."""
+
 from __future__ import annotations
 
 import unicodedata

@@ -1,4 +1,5 @@
 """Dispatch's Prometheus metrics: per street and unit, never per issue or person."""
+
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
@@ -7,15 +8,30 @@ from prometheus_client.core import GaugeMetricFamily
 from services.dispatch import store
 
 DURATIONS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800)
-DISPATCHED = Counter("loudong_dispatch_dispatched_total", "Assignments sent", ["street", "unit", "tier", "role"])
-CLAIMED = Counter("loudong_dispatch_claimed_total", "Assignments claimed, and whether within the claim limit",
-                  ["street", "unit", "on_time"])
-RETURNED = Counter("loudong_dispatch_returned_total", "Assignments returned (退單)", ["street", "unit", "reason"])
-RESOLVED = Counter("loudong_dispatch_resolved_total", "Lead assignments resolved", ["street", "unit"])
-REOPENED = Counter("loudong_dispatch_reopened_total", "Issues reopened after a dissatisfied resident", ["street"])
+DISPATCHED = Counter(
+    "loudong_dispatch_dispatched_total", "Assignments sent", ["street", "unit", "tier", "role"]
+)
+CLAIMED = Counter(
+    "loudong_dispatch_claimed_total",
+    "Assignments claimed, and whether within the claim limit",
+    ["street", "unit", "on_time"],
+)
+RETURNED = Counter(
+    "loudong_dispatch_returned_total", "Assignments returned (退單)", ["street", "unit", "reason"]
+)
+RESOLVED = Counter(
+    "loudong_dispatch_resolved_total", "Lead assignments resolved", ["street", "unit"]
+)
+REOPENED = Counter(
+    "loudong_dispatch_reopened_total", "Issues reopened after a dissatisfied resident", ["street"]
+)
 CLOSED = Counter("loudong_dispatch_closed_total", "Issues closed", ["street", "reason"])
-CLAIM_SECONDS = Histogram("loudong_dispatch_claim_seconds", "From dispatch to claim", ["street"], buckets=DURATIONS)
-RESOLVE_SECONDS = Histogram("loudong_dispatch_resolve_seconds", "From claim to resolve", ["street"], buckets=DURATIONS)
+CLAIM_SECONDS = Histogram(
+    "loudong_dispatch_claim_seconds", "From dispatch to claim", ["street"], buckets=DURATIONS
+)
+RESOLVE_SECONDS = Histogram(
+    "loudong_dispatch_resolve_seconds", "From claim to resolve", ["street"], buckets=DURATIONS
+)
 
 
 class OpenCasesCollector:
@@ -25,7 +41,9 @@ class OpenCasesCollector:
         self._store = service_store
 
     def collect(self):
-        family = GaugeMetricFamily("loudong_dispatch_open_issues", "Open issues", labels=["street", "tier"])
+        family = GaugeMetricFamily(
+            "loudong_dispatch_open_issues", "Open issues", labels=["street", "tier"]
+        )
         with self._store.read() as conn:
             for street, tier, count in store.open_by_tier(conn):
                 family.add_metric([street, tier or "untriaged"], count)

@@ -1,4 +1,5 @@
 """Dispatch's lifecycle as tables, and the domain errors it answers with."""
+
 from __future__ import annotations
 
 RETURN_REASONS = ("wrong_function", "wrong_place", "unclear_ownership")
@@ -41,12 +42,17 @@ class Invalid(Exception):
 
 class InvalidTransition(Exception):
     def __init__(self, action: str, state: str, what: str = "assignment"):
-        super().__init__(f"cannot {action} an {what} that is {state}" if what[0] in "aeiou"
-                         else f"cannot {action} a {what} that is {state}")
+        super().__init__(
+            f"cannot {action} an {what} that is {state}"
+            if what[0] in "aeiou"
+            else f"cannot {action} a {what} that is {state}"
+        )
         self.action, self.state = action, state
 
 
-def after(action: str, state: str, table: dict = ASSIGNMENT, what: str = "assignment") -> str | None:
+def after(
+    action: str, state: str, table: dict = ASSIGNMENT, what: str = "assignment"
+) -> str | None:
     """The state after `action`, or InvalidTransition naming the current state."""
     allowed, result = table[action]
     if state not in allowed:

@@ -1,12 +1,13 @@
 """Dispatch's schemas: unit and supervisor actions over HTTP, the payloads it publishes,
 readers for the events it consumes."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from district.directory import TIERS
 from services.dispatch import events
 from services.dispatch.model import RETURN_REASONS
-from district.directory import TIERS
 from shared.payloads import PayloadWriter, Reader
 
 
@@ -47,24 +48,43 @@ class MeetingSchema(Schema):
     street = fields.String(required=True)
     held_on = fields.Date(required=True)
     place = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    attending_units = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
+    attending_units = fields.List(
+        fields.String(), required=True, validate=validate.Length(min=1, max=50)
+    )
 
 
 _tier = fields.String(validate=validate.OneOf(TIERS))
 write_payload = PayloadWriter(  # strict: a unit's contacts or webhook would be refused
-    events.IssueDispatched, events.IssueClaimed, events.IssueReturned, events.ArbitrationNeeded,
-    events.TriageNeeded, events.ProgressNoted, events.IssueResolved, events.IssueClosed, events.IssueReopened,
-    events.IssueRetiered, events.IssueLinked, events.AwaitingResident, events.ResidentReplied,
+    events.IssueDispatched,
+    events.IssueClaimed,
+    events.IssueReturned,
+    events.ArbitrationNeeded,
+    events.TriageNeeded,
+    events.ProgressNoted,
+    events.IssueResolved,
+    events.IssueClosed,
+    events.IssueReopened,
+    events.IssueRetiered,
+    events.IssueLinked,
+    events.AwaitingResident,
+    events.ResidentReplied,
     events.UnitTokenIssued,
     checks={
-        events.IssueDispatched: {"tier": _tier, "role": fields.String(validate=validate.OneOf(("lead", "co")))},
+        events.IssueDispatched: {
+            "tier": _tier,
+            "role": fields.String(validate=validate.OneOf(("lead", "co"))),
+        },
         events.IssueClaimed: {"tier": _tier},
         events.IssueReturned: {"reason": fields.String(validate=validate.OneOf(RETURN_REASONS))},
-        events.IssueClosed: {"reason": fields.String(validate=validate.OneOf(
-            ("satisfied", "no_feedback", "with_linked")))},
+        events.IssueClosed: {
+            "reason": fields.String(
+                validate=validate.OneOf(("satisfied", "no_feedback", "with_linked"))
+            )
+        },
         events.IssueReopened: {"tier": _tier},
         events.IssueRetiered: {"from_tier": _tier, "to_tier": _tier},
-    })
+    },
+)
 
 
 class LocationReader(Reader):

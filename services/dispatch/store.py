@@ -1,12 +1,25 @@
 """Dispatch's own tables: cases (one per issue), assignments (one per unit sent it), progress
 notes, unit tokens and work-day meetings."""
+
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from sqlalchemy import (Boolean, Column, Connection, Integer, MetaData, String, Table, Text, func, insert, select,
-                        update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from services.dispatch.model import OPEN_CASE_STATES
 from shared.db import UTCDateTime
@@ -14,7 +27,8 @@ from shared.outbox import SEQ_TYPE
 
 metadata = MetaData()
 cases = Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     Column("issue_id", String(36), primary_key=True),
     Column("state", String(16), nullable=False),
     Column("category", String(32)),
@@ -41,7 +55,8 @@ cases = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 assignments = Table(
-    "assignments", metadata,
+    "assignments",
+    metadata,
     Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("issue_id", String(36), nullable=False, index=True),
     Column("unit_id", String(64), nullable=False),
@@ -55,7 +70,8 @@ assignments = Table(
     Column("finished_at", UTCDateTime),
 )
 notes = Table(
-    "notes", metadata,
+    "notes",
+    metadata,
     Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("issue_id", String(36), nullable=False, index=True),
     Column("unit_id", String(64), nullable=False),
@@ -63,14 +79,16 @@ notes = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 unit_tokens = Table(
-    "unit_tokens", metadata,
+    "unit_tokens",
+    metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("unit_id", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
 )
 meetings = Table(
-    "meetings", metadata,
+    "meetings",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("street", String(64), nullable=False),
     Column("held_on", String(10), nullable=False),
@@ -104,15 +122,33 @@ def change_case(conn: Connection, issue_id: str, **values) -> None:
     conn.execute(update(cases).where(cases.c.issue_id == issue_id).values(**values))
 
 
-def open_duplicate(conn: Connection, category: str, duplicate_key: str, issue_id: str) -> dict | None:
-    return conn.execute(select(cases).where(
-        cases.c.category == category, cases.c.duplicate_key == duplicate_key, cases.c.issue_id != issue_id,
-        cases.c.linked_to.is_(None), cases.c.state.in_(OPEN_CASE_STATES)).order_by(cases.c.submitted_at)
-    ).mappings().first()
+def open_duplicate(
+    conn: Connection, category: str, duplicate_key: str, issue_id: str
+) -> dict | None:
+    return (
+        conn.execute(
+            select(cases)
+            .where(
+                cases.c.category == category,
+                cases.c.duplicate_key == duplicate_key,
+                cases.c.issue_id != issue_id,
+                cases.c.linked_to.is_(None),
+                cases.c.state.in_(OPEN_CASE_STATES),
+            )
+            .order_by(cases.c.submitted_at)
+        )
+        .mappings()
+        .first()
+    )
 
 
 def linked_to(conn: Connection, issue_id: str) -> list[dict]:
-    return _rows(conn, select(cases).where(cases.c.linked_to == issue_id, cases.c.state.in_(("linked", "resolved"))))
+    return _rows(
+        conn,
+        select(cases).where(
+            cases.c.linked_to == issue_id, cases.c.state.in_(("linked", "resolved"))
+        ),
+    )
 
 
 def add_assignment(conn: Connection, **values) -> int:
@@ -120,13 +156,25 @@ def add_assignment(conn: Connection, **values) -> int:
 
 
 def assignments_of(conn: Connection, issue_id: str) -> list[dict]:
-    return _rows(conn, select(assignments).where(assignments.c.issue_id == issue_id).order_by(assignments.c.id))
+    return _rows(
+        conn,
+        select(assignments).where(assignments.c.issue_id == issue_id).order_by(assignments.c.id),
+    )
 
 
 def current_assignment(conn: Connection, issue_id: str, unit_id: str) -> dict | None:
     """The unit's latest assignment on the issue, locked."""
-    row = conn.execute(select(assignments).where(assignments.c.issue_id == issue_id, assignments.c.unit_id == unit_id)
-                       .order_by(assignments.c.id.desc()).limit(1).with_for_update()).mappings().first()
+    row = (
+        conn.execute(
+            select(assignments)
+            .where(assignments.c.issue_id == issue_id, assignments.c.unit_id == unit_id)
+            .order_by(assignments.c.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -135,18 +183,35 @@ def change_assignment(conn: Connection, assignment_id: int, **values) -> None:
 
 
 def inbox(conn: Connection, unit_id: str) -> list[dict]:
-    query = (select(assignments, cases.c.category, cases.c.tier, cases.c.street, cases.c.place_id,
-                    cases.c.description, cases.c.claim_due, cases.c.resolve_due, cases.c.promised_by)
-             .join(cases, cases.c.issue_id == assignments.c.issue_id)
-             .where(assignments.c.unit_id == unit_id,
-                    assignments.c.state.in_(("dispatched", "claimed", "awaiting_resident")))
-             .order_by(assignments.c.dispatched_at))
+    query = (
+        select(
+            assignments,
+            cases.c.category,
+            cases.c.tier,
+            cases.c.street,
+            cases.c.place_id,
+            cases.c.description,
+            cases.c.claim_due,
+            cases.c.resolve_due,
+            cases.c.promised_by,
+        )
+        .join(cases, cases.c.issue_id == assignments.c.issue_id)
+        .where(
+            assignments.c.unit_id == unit_id,
+            assignments.c.state.in_(("dispatched", "claimed", "awaiting_resident")),
+        )
+        .order_by(assignments.c.dispatched_at)
+    )
     return _rows(conn, query)
 
 
 def street_queue(conn: Connection, street: str, states: tuple[str, ...]) -> list[dict]:
-    return _rows(conn, select(cases).where(cases.c.street == street, cases.c.state.in_(states))
-                 .order_by(cases.c.submitted_at))
+    return _rows(
+        conn,
+        select(cases)
+        .where(cases.c.street == street, cases.c.state.in_(states))
+        .order_by(cases.c.submitted_at),
+    )
 
 
 def add_note(conn: Connection, **values) -> None:
@@ -154,13 +219,22 @@ def add_note(conn: Connection, **values) -> None:
 
 
 def feedback_overdue(conn: Connection, now: datetime, limit: int) -> list[dict]:
-    return _rows(conn, select(cases).where(cases.c.state == "resolved", cases.c.feedback_due <= now)
-                 .order_by(cases.c.feedback_due).limit(limit).with_for_update(skip_locked=True))
+    return _rows(
+        conn,
+        select(cases)
+        .where(cases.c.state == "resolved", cases.c.feedback_due <= now)
+        .order_by(cases.c.feedback_due)
+        .limit(limit)
+        .with_for_update(skip_locked=True),
+    )
 
 
 def open_by_tier(conn: Connection) -> list[tuple[str, str, int]]:
-    query = (select(cases.c.street, cases.c.tier, func.count()).where(cases.c.state.in_(OPEN_CASE_STATES))
-             .group_by(cases.c.street, cases.c.tier))
+    query = (
+        select(cases.c.street, cases.c.tier, func.count())
+        .where(cases.c.state.in_(OPEN_CASE_STATES))
+        .group_by(cases.c.street, cases.c.tier)
+    )
     return [tuple(r) for r in conn.execute(query)]
 
 
@@ -174,4 +248,6 @@ def get_meeting(conn: Connection, meeting_id: str) -> dict | None:
 
 
 def raised_at(conn: Connection, meeting_id: str) -> list[dict]:
-    return _rows(conn, select(cases).where(cases.c.meeting_id == meeting_id).order_by(cases.c.submitted_at))
+    return _rows(
+        conn, select(cases).where(cases.c.meeting_id == meeting_id).order_by(cases.c.submitted_at)
+    )

@@ -1,5 +1,6 @@
 """Closing the loop when the resident never answers: resolved issues past their feedback time
 are closed as "no feedback"."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """Escalation's HTTP API: clocks, escalations, policies and what is overdue, to look at;
 escalating, extending and closing supervision by hand, for supervisors with their unit token."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,12 +9,20 @@ from flask import Blueprint, Flask, current_app, request
 from marshmallow import ValidationError
 
 from services.escalation import manual, store
-from services.escalation.schemas import (CloseSupervisionSchema, EscalationQuerySchema, ExtensionSchema,
-                                         ManualEscalationSchema)
+from services.escalation.schemas import (
+    CloseSupervisionSchema,
+    EscalationQuerySchema,
+    ExtensionSchema,
+    ManualEscalationSchema,
+)
 from shared.http import Problem, json_body, plain, problem_response
 
 api = Blueprint("escalation", __name__, url_prefix="/v1")
-ERRORS = {manual.NotFound: (404, "Not Found"), manual.Forbidden: (403, "Forbidden"), manual.Conflict: (409, "Conflict")}
+ERRORS = {
+    manual.NotFound: (404, "Not Found"),
+    manual.Forbidden: (403, "Forbidden"),
+    manual.Conflict: (409, "Conflict"),
+}
 
 
 def create_app(service_store, context) -> Flask:
@@ -29,6 +38,7 @@ def _answer(status: int, title: str):
     def handle(exc):
         extra = {"state": exc.state} if isinstance(exc, manual.Conflict) else {}
         return problem_response(status, title, str(exc), **extra)
+
     return handle
 
 
@@ -49,8 +59,12 @@ def _unit():
             unit_id = store.unit_of_token(conn, hashlib.sha256(token.strip().encode()).hexdigest())
     unit = _context().directory.units.get(unit_id or "")
     if unit is None:
-        raise Problem(401, "Unauthorized", "send Authorization: Bearer <unit token>",
-                      headers={"WWW-Authenticate": 'Bearer realm="loudong-units"'})
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <unit token>",
+            headers={"WWW-Authenticate": 'Bearer realm="loudong-units"'},
+        )
     return unit
 
 
@@ -97,7 +111,12 @@ def escalations():
     try:
         filters = EscalationQuerySchema().load(request.args.to_dict())
     except ValidationError as exc:
-        raise Problem(400, "Bad Request", "some query parameters are invalid", errors=exc.normalized_messages())
+        raise Problem(
+            400,
+            "Bad Request",
+            "some query parameters are invalid",
+            errors=exc.normalized_messages(),
+        ) from None
     with _store().read() as conn:
         rows = store.list_escalations(conn, filters, filters["limit"])
     return {"escalations": [plain(r) for r in rows]}
@@ -117,10 +136,23 @@ def policies():
     p = _context().policies
 
     def clock(c):
-        return {"within": str(c.within), "time": "working" if c.working else "calendar",
-                "warnings": [{"at": w.at, "to": w.to} for w in c.warnings]}
+        return {
+            "within": str(c.within),
+            "time": "working" if c.working else "calendar",
+            "warnings": [{"at": w.at, "to": w.to} for w in c.warnings],
+        }
 
-    return {"version": p.version, "supervision": clock(p.supervision),
-            "tiers": {t: {"claim": clock(tp.claim), "resolve": clock(tp.resolve)} for t, tp in p.tiers.items()},
-            "categories": {c: {t: {"claim": clock(tp.claim), "resolve": clock(tp.resolve)} for t, tp in tiers.items()}
-                           for c, tiers in p.categories.items()}}
+    return {
+        "version": p.version,
+        "supervision": clock(p.supervision),
+        "tiers": {
+            t: {"claim": clock(tp.claim), "resolve": clock(tp.resolve)} for t, tp in p.tiers.items()
+        },
+        "categories": {
+            c: {
+                t: {"claim": clock(tp.claim), "resolve": clock(tp.resolve)}
+                for t, tp in tiers.items()
+            }
+            for c, tiers in p.categories.items()
+        },
+    }

@@ -1,5 +1,6 @@
 """Working time in Asia/Shanghai: working hours on working days, where China's statutory
 holidays and make-up workdays (調休) come from the maintained chinese-calendar package."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,11 @@ def is_workday(day: date) -> bool:
     except NotImplementedError:
         if day.year not in _warned_years:
             _warned_years.add(day.year)
-            log.warning("no holiday calendar for %s yet: counting Monday–Friday as working days; "
-                        "upgrade chinese-calendar when the year's schedule is published", day.year)
+            log.warning(
+                "no holiday calendar for %s yet: counting Monday–Friday as working days; "
+                "upgrade chinese-calendar when the year's schedule is published",
+                day.year,
+            )
         return day.weekday() < 5
 
 

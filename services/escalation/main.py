@@ -1,21 +1,22 @@
 """Escalation's composition root."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
+from district import directory
+from district.directory import Directory
 from services.escalation import policies
 from services.escalation.app import create_app
 from services.escalation.handlers import EVENT_HANDLERS
 from services.escalation.metrics import ClockCollector
 from services.escalation.schemas import EVENT_READERS, write_payload
 from services.escalation.sweeper import run_sweeper
-from district import directory
 from shared.config import Settings
-from district.directory import Directory
 from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble
@@ -31,9 +32,19 @@ class Context:
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
-    context = Context(directory.load(settings.directory_path), policies.load(settings.policies_path), clock)
+    context = Context(
+        directory.load(settings.directory_path), policies.load(settings.policies_path), clock
+    )
     service_store = Store("escalation", settings.database_url, MIGRATIONS, write_payload)
     interval = float(settings.env.get("LOUDONG_SWEEP_INTERVAL") or 0.25)
     loops = {"sweeper": partial(run_sweeper, service_store, context, interval)}
-    return assemble(settings, service_store, EVENT_HANDLERS, EVENT_READERS, context, create_app, loops,
-                    collectors=(ClockCollector(service_store, clock),))
+    return assemble(
+        settings,
+        service_store,
+        EVENT_HANDLERS,
+        EVENT_READERS,
+        context,
+        create_app,
+        loops,
+        collectors=(ClockCollector(service_store, clock),),
+    )

@@ -1,11 +1,12 @@
 """What a supervisor does by hand: escalate, extend a deadline (recorded, with its reason),
 close supervision. Each checks the unit may, then commits the change with its event."""
+
 from __future__ import annotations
 
+from district.directory import Unit
 from services.escalation import model, store
 from services.escalation.events import DeadlineExtended, IssueClockArmed, SupervisionClosed
 from services.escalation.handlers import move_up
-from district.directory import Unit
 from shared.outbox import UnitOfWork
 
 
@@ -46,7 +47,9 @@ def escalate(uow: UnitOfWork, context, issue_id: str, unit: Unit) -> None:
     move_up(uow, context, clock, supervisor, "manual", context.clock())
 
 
-def extend(uow: UnitOfWork, context, issue_id: str, unit: Unit, clock_name: str, until, reason: str) -> None:
+def extend(
+    uow: UnitOfWork, context, issue_id: str, unit: Unit, clock_name: str, until, reason: str
+) -> None:
     clock = _running(uow, issue_id, (clock_name,))
     _check(context, unit, clock)
     if clock["state"] == "paused":
@@ -54,13 +57,40 @@ def extend(uow: UnitOfWork, context, issue_id: str, unit: Unit, clock_name: str,
     if until <= clock["due_at"]:
         raise Conflict("an extension moves the deadline later", clock["state"])
     now = context.clock()
-    store.add_extension(uow.conn, issue_id=issue_id, clock=clock_name, by_unit_id=unit.id, reason=reason,
-                        from_due=clock["due_at"], to_due=until, at=now)
-    store.put_clock(uow.conn, clock, **{**clock, "due_at": until, "state": "armed", "updated_at": now})
-    uow.emit(DeadlineExtended(issue_id=issue_id, clock=clock_name, by_unit_id=unit.id, reason=reason,
-                              from_due=clock["due_at"], to_due=until, extended_at=now))
-    uow.emit(IssueClockArmed(issue_id=issue_id, clock=clock_name, assignment=clock["assignment"],
-                             level=clock["level"], unit_id=clock["unit_id"], due_at=until))
+    store.add_extension(
+        uow.conn,
+        issue_id=issue_id,
+        clock=clock_name,
+        by_unit_id=unit.id,
+        reason=reason,
+        from_due=clock["due_at"],
+        to_due=until,
+        at=now,
+    )
+    store.put_clock(
+        uow.conn, clock, **{**clock, "due_at": until, "state": "armed", "updated_at": now}
+    )
+    uow.emit(
+        DeadlineExtended(
+            issue_id=issue_id,
+            clock=clock_name,
+            by_unit_id=unit.id,
+            reason=reason,
+            from_due=clock["due_at"],
+            to_due=until,
+            extended_at=now,
+        )
+    )
+    uow.emit(
+        IssueClockArmed(
+            issue_id=issue_id,
+            clock=clock_name,
+            assignment=clock["assignment"],
+            level=clock["level"],
+            unit_id=clock["unit_id"],
+            due_at=until,
+        )
+    )
 
 
 def close_supervision(uow: UnitOfWork, context, issue_id: str, unit: Unit, reason: str) -> None:

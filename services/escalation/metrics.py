@@ -1,4 +1,5 @@
 """Escalation's Prometheus metrics; the clock gauges are read from the store at scrape time."""
+
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
@@ -6,10 +7,17 @@ from prometheus_client.core import GaugeMetricFamily
 
 from services.escalation import store
 
-ESCALATIONS = Counter("loudong_escalation_escalations_total", "Escalations fired", ["level", "reason"])
-WARNINGS = Counter("loudong_escalation_warnings_total", "Warnings sent before a deadline", ["clock"])
-FIRING_LAG = Histogram("loudong_escalation_firing_lag_seconds", "From a deadline to its escalation committed",
-                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
+ESCALATIONS = Counter(
+    "loudong_escalation_escalations_total", "Escalations fired", ["level", "reason"]
+)
+WARNINGS = Counter(
+    "loudong_escalation_warnings_total", "Warnings sent before a deadline", ["clock"]
+)
+FIRING_LAG = Histogram(
+    "loudong_escalation_firing_lag_seconds",
+    "From a deadline to its escalation committed",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 
 
 class ClockCollector:
@@ -23,5 +31,8 @@ class ClockCollector:
             armed = store.armed_count(conn)
             overdue = store.overdue_unfired(conn, self._clock())
         yield GaugeMetricFamily("loudong_escalation_open_clocks", "Armed clocks", value=armed)
-        yield GaugeMetricFamily("loudong_escalation_overdue_unfired", "Armed clocks past due, not yet fired",
-                                value=overdue)
+        yield GaugeMetricFamily(
+            "loudong_escalation_overdue_unfired",
+            "Armed clocks past due, not yet fired",
+            value=overdue,
+        )

@@ -1,4 +1,5 @@
 """Escalation's decisions: when a clock is due, whether an event may move it, who is next."""
+
 from __future__ import annotations
 
 from district.directory import Directory, Unit

@@ -2,6 +2,7 @@
 
 Per tier, optionally per category: `claim_within` and `resolve_within` (ISO-8601), whether
 each counts working or calendar time, and warning points before each deadline."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,8 @@ from pathlib import Path
 import isodate
 import yaml
 
-from services.escalation.calendar import WorkingCalendar
 from district.directory import TIERS
+from services.escalation.calendar import WorkingCalendar
 
 CLOCKS = ("claim", "resolve")
 RECIPIENTS = ("unit", "supervisor")
@@ -26,7 +27,7 @@ class PolicyError(Exception):
 @dataclass(frozen=True)
 class WarningPoint:
     at: float  # fraction of the limit, 0 < at < 1
-    to: str    # unit or supervisor
+    to: str  # unit or supervisor
 
 
 @dataclass(frozen=True)
@@ -84,20 +85,27 @@ def _clock(entry: dict, name: str, where: str, default_working: bool) -> ClockPo
     key = f"{name}_within"
     if key not in entry:
         raise PolicyError(f"{where}.{key}: missing")
-    kind = entry.get(f"{name}_time", entry.get("time", "working" if default_working else "calendar"))
+    kind = entry.get(
+        f"{name}_time", entry.get("time", "working" if default_working else "calendar")
+    )
     if kind not in ("working", "calendar"):
         raise PolicyError(f"{where}.{name}_time: {kind!r} is neither working nor calendar")
     warnings = []
     for i, w in enumerate(entry.get(f"{name}_warnings", entry.get("warnings")) or []):
         at, to = w.get("at"), w.get("to", "unit")
         if not isinstance(at, (int, float)) or not 0 < at < 1:
-            raise PolicyError(f"{where}.warnings[{i}].at: {at!r} must be a fraction between 0 and 1 "
-                              "(a warning past the deadline is no warning)")
+            raise PolicyError(
+                f"{where}.warnings[{i}].at: {at!r} must be a fraction between 0 and 1 "
+                "(a warning past the deadline is no warning)"
+            )
         if to not in RECIPIENTS:
             raise PolicyError(f"{where}.warnings[{i}].to: {to!r} is neither unit nor supervisor")
         warnings.append(WarningPoint(float(at), to))
-    return ClockPolicy(parse_duration(entry[key], f"{where}.{key}"), kind == "working",
-                       tuple(sorted(warnings, key=lambda w: w.at)))
+    return ClockPolicy(
+        parse_duration(entry[key], f"{where}.{key}"),
+        kind == "working",
+        tuple(sorted(warnings, key=lambda w: w.at)),
+    )
 
 
 def _tier(entry, where: str, base: TierPolicy | None = None) -> TierPolicy:
@@ -143,19 +151,36 @@ def load(path: Path) -> Policies:
     tiers = {}
     for tier, entry in tiers_raw.items():
         if tier not in TIERS:
-            raise PolicyError(f"{path}: tiers.{tier}: unknown tier (expected one of {', '.join(TIERS)})")
+            raise PolicyError(
+                f"{path}: tiers.{tier}: unknown tier (expected one of {', '.join(TIERS)})"
+            )
         tiers[tier] = _tier(entry, f"{path}: tiers.{tier}")
     missing = [t for t in TIERS if t not in tiers]
     if missing:
         raise PolicyError(f"{path}: tiers: no policy for {', '.join(missing)}")
     categories = {}
     for category, entry in (raw.get("categories") or {}).items():
-        categories[category] = {t: _tier(entry, f"{path}: categories.{category}", base) for t, base in tiers.items()}
-    supervision_entry = {"claim_within": raw.get("supervision_within", "P5D"), "time": raw.get("supervision_time", "working")}
+        categories[category] = {
+            t: _tier(entry, f"{path}: categories.{category}", base) for t, base in tiers.items()
+        }
+    supervision_entry = {
+        "claim_within": raw.get("supervision_within", "P5D"),
+        "time": raw.get("supervision_time", "working"),
+    }
     supervision = _clock(supervision_entry, "claim", f"{path}: supervision", True)
-    calendar = WorkingCalendar(raw.get("timezone", "Asia/Shanghai"), _hours(raw.get("working_hours"), path))
+    calendar = WorkingCalendar(
+        raw.get("timezone", "Asia/Shanghai"), _hours(raw.get("working_hours"), path)
+    )
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     return Policies(f"{raw.get('version', 1)}-{digest}", tiers, categories, supervision, calendar)
 
 
-__all__ = ["ClockPolicy", "Policies", "PolicyError", "TierPolicy", "WarningPoint", "load", "replace"]
+__all__ = [
+    "ClockPolicy",
+    "Policies",
+    "PolicyError",
+    "TierPolicy",
+    "WarningPoint",
+    "load",
+    "replace",
+]

@@ -1,26 +1,43 @@
 """Escalation's schemas: the payload it publishes and readers for what it consumes."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.escalation.policies import CLOCKS
 from services.escalation import events
+from services.escalation.policies import CLOCKS
 from shared.payloads import PayloadWriter, Reader
 
-REASONS = ("claim_overdue", "resolve_overdue", "returned_too_often", "reopened", "undeliverable", "manual")
+REASONS = (
+    "claim_overdue",
+    "resolve_overdue",
+    "returned_too_often",
+    "reopened",
+    "undeliverable",
+    "manual",
+)
 CLOCK_NAMES = (*CLOCKS, "supervision", "reopen", "notify", "returns", "manual")
 
 
 write_payload = PayloadWriter(
-    events.IssueEscalated, events.IssueClockArmed, events.IssueWarned, events.SupervisionOpened,
-    events.SupervisionClosed, events.DeadlineExtended,
+    events.IssueEscalated,
+    events.IssueClockArmed,
+    events.IssueWarned,
+    events.SupervisionOpened,
+    events.SupervisionClosed,
+    events.DeadlineExtended,
     checks={
-        events.IssueEscalated: {"clock": fields.String(validate=validate.OneOf(CLOCK_NAMES)),
-                                "level": fields.Integer(validate=validate.Range(min=1)),
-                                "reason": fields.String(validate=validate.OneOf(REASONS))},
-        events.IssueClockArmed: {"clock": fields.String(validate=validate.OneOf(CLOCK_NAMES)),
-                                 "level": fields.Integer(validate=validate.Range(min=0))},
-    })
+        events.IssueEscalated: {
+            "clock": fields.String(validate=validate.OneOf(CLOCK_NAMES)),
+            "level": fields.Integer(validate=validate.Range(min=1)),
+            "reason": fields.String(validate=validate.OneOf(REASONS)),
+        },
+        events.IssueClockArmed: {
+            "clock": fields.String(validate=validate.OneOf(CLOCK_NAMES)),
+            "level": fields.Integer(validate=validate.Range(min=0)),
+        },
+    },
+)
 
 
 class ManualEscalationSchema(Schema):

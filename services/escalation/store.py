@@ -1,18 +1,34 @@
 """Escalation's own tables: one row per clock (claim, resolve) of an issue, indexed by due
 time, and the escalations fired, each unique by (issue, clock, assignment, level)."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Column, Connection, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, func, insert, select, update)
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
 metadata = MetaData()
 clocks = Table(
-    "clocks", metadata,
+    "clocks",
+    metadata,
     Column("issue_id", String(36), primary_key=True),
     Column("clock", String(16), primary_key=True),
     Column("assignment", Integer, nullable=False),
@@ -20,7 +36,9 @@ clocks = Table(
     Column("unit_id", String(64), nullable=False),
     Column("tier", String(16), nullable=False),
     Column("street", String(64), nullable=False),
-    Column("state", String(16), nullable=False),  # armed, paused, overdue, stopped, exhausted, closed
+    Column(
+        "state", String(16), nullable=False
+    ),  # armed, paused, overdue, stopped, exhausted, closed
     Column("due_at", UTCDateTime, nullable=False),
     Column("policy_version", String(32), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -28,10 +46,15 @@ clocks = Table(
     Column("paused_seconds", Float),  # what was left when the issue began waiting for the resident
 )
 # The sweeper reads only armed rows by due time: its cost follows the due rows, not all clocks.
-Index("ix_clocks_armed_due", clocks.c.due_at, postgresql_where=clocks.c.state == "armed",
-      sqlite_where=clocks.c.state == "armed")
+Index(
+    "ix_clocks_armed_due",
+    clocks.c.due_at,
+    postgresql_where=clocks.c.state == "armed",
+    sqlite_where=clocks.c.state == "armed",
+)
 escalations = Table(
-    "escalations", metadata,
+    "escalations",
+    metadata,
     Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("issue_id", String(36), nullable=False, index=True),
     Column("clock", String(16), nullable=False),
@@ -47,7 +70,8 @@ escalations = Table(
 
 
 warnings = Table(
-    "warnings", metadata,
+    "warnings",
+    metadata,
     Column("issue_id", String(36), primary_key=True),
     Column("clock", String(16), primary_key=True),
     Column("assignment", Integer, primary_key=True),
@@ -58,10 +82,15 @@ warnings = Table(
     Column("due_at", UTCDateTime, nullable=False),
     Column("state", String(16), nullable=False),  # armed, fired, cancelled
 )
-Index("ix_warnings_armed_due", warnings.c.due_at, postgresql_where=warnings.c.state == "armed",
-      sqlite_where=warnings.c.state == "armed")
+Index(
+    "ix_warnings_armed_due",
+    warnings.c.due_at,
+    postgresql_where=warnings.c.state == "armed",
+    sqlite_where=warnings.c.state == "armed",
+)
 extensions = Table(
-    "extensions", metadata,
+    "extensions",
+    metadata,
     Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("issue_id", String(36), nullable=False),
     Column("clock", String(16), nullable=False),
@@ -72,7 +101,8 @@ extensions = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 unit_tokens = Table(
-    "unit_tokens", metadata,
+    "unit_tokens",
+    metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("unit_id", String(64), nullable=False),
 )
@@ -82,26 +112,53 @@ def arm_warnings(conn: Connection, clock: dict, points: list[tuple[float, str, d
     """Replace a clock's pending warnings by `points` (fraction, unit to warn, when)."""
     cancel_warnings(conn, clock["issue_id"], clock["clock"])
     for fraction, unit_id, due_at in points:
-        conn.execute(insert(warnings).values(
-            issue_id=clock["issue_id"], clock=clock["clock"], assignment=clock["assignment"], level=clock["level"],
-            fraction=fraction, to_unit_id=unit_id, deadline=clock["due_at"], due_at=due_at, state="armed"))
+        conn.execute(
+            insert(warnings).values(
+                issue_id=clock["issue_id"],
+                clock=clock["clock"],
+                assignment=clock["assignment"],
+                level=clock["level"],
+                fraction=fraction,
+                to_unit_id=unit_id,
+                deadline=clock["due_at"],
+                due_at=due_at,
+                state="armed",
+            )
+        )
 
 
 def cancel_warnings(conn: Connection, issue_id: str, clock: str) -> None:
-    conn.execute(update(warnings).where(warnings.c.issue_id == issue_id, warnings.c.clock == clock,
-                                        warnings.c.state == "armed").values(state="cancelled"))
+    conn.execute(
+        update(warnings)
+        .where(
+            warnings.c.issue_id == issue_id, warnings.c.clock == clock, warnings.c.state == "armed"
+        )
+        .values(state="cancelled")
+    )
 
 
 def due_warnings(conn: Connection, now: datetime, limit: int) -> list[dict]:
-    rows = conn.execute(select(warnings).where(warnings.c.state == "armed", warnings.c.due_at <= now)
-                        .order_by(warnings.c.due_at).limit(limit).with_for_update(skip_locked=True)).mappings()
+    rows = conn.execute(
+        select(warnings)
+        .where(warnings.c.state == "armed", warnings.c.due_at <= now)
+        .order_by(warnings.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).mappings()
     return [dict(r) for r in rows]
 
 
 def mark_warning_fired(conn: Connection, w: dict) -> None:
-    conn.execute(update(warnings).where(*(warnings.c[k] == w[k] for k in
-                                          ("issue_id", "clock", "assignment", "level", "fraction")))
-                 .values(state="fired"))
+    conn.execute(
+        update(warnings)
+        .where(
+            *(
+                warnings.c[k] == w[k]
+                for k in ("issue_id", "clock", "assignment", "level", "fraction")
+            )
+        )
+        .values(state="fired")
+    )
 
 
 def add_extension(conn: Connection, **values) -> None:
@@ -109,22 +166,39 @@ def add_extension(conn: Connection, **values) -> None:
 
 
 def remember_token(conn: Connection, token_hash: str, unit_id: str) -> None:
-    if conn.execute(select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)).first() is None:
+    if (
+        conn.execute(
+            select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)
+        ).first()
+        is None
+    ):
         conn.execute(insert(unit_tokens).values(token_hash=token_hash, unit_id=unit_id))
 
 
 def unit_of_token(conn: Connection, token_hash: str) -> str | None:
-    return conn.execute(select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)).scalar()
+    return conn.execute(
+        select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)
+    ).scalar()
 
 
 def escalations_count(conn: Connection, issue_id: str, clock: str) -> int:
-    return conn.execute(select(func.count()).select_from(escalations)
-                        .where(escalations.c.issue_id == issue_id, escalations.c.clock == clock)).scalar_one()
+    return conn.execute(
+        select(func.count())
+        .select_from(escalations)
+        .where(escalations.c.issue_id == issue_id, escalations.c.clock == clock)
+    ).scalar_one()
 
 
 def get_clock(conn: Connection, issue_id: str, clock: str) -> dict | None:
-    row = conn.execute(select(clocks).where(clocks.c.issue_id == issue_id, clocks.c.clock == clock)
-                       .with_for_update()).mappings().first()
+    row = (
+        conn.execute(
+            select(clocks)
+            .where(clocks.c.issue_id == issue_id, clocks.c.clock == clock)
+            .with_for_update()
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -132,22 +206,39 @@ def put_clock(conn: Connection, existing: dict | None, **values) -> None:
     if existing is None:
         conn.execute(insert(clocks).values(**values))
     else:
-        conn.execute(update(clocks).where(clocks.c.issue_id == values["issue_id"],
-                                          clocks.c.clock == values["clock"]).values(**values))
+        conn.execute(
+            update(clocks)
+            .where(clocks.c.issue_id == values["issue_id"], clocks.c.clock == values["clock"])
+            .values(**values)
+        )
 
 
 def due_clocks(conn: Connection, now: datetime, limit: int) -> list[dict]:
     """Armed clocks past due, locked; other sweepers skip them rather than wait."""
-    rows = conn.execute(select(clocks).where(clocks.c.state == "armed", clocks.c.due_at <= now)
-                        .order_by(clocks.c.due_at).limit(limit)
-                        .with_for_update(skip_locked=True)).mappings()
+    rows = conn.execute(
+        select(clocks)
+        .where(clocks.c.state == "armed", clocks.c.due_at <= now)
+        .order_by(clocks.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).mappings()
     return [dict(r) for r in rows]
 
 
-def escalation_fired(conn: Connection, issue_id: str, clock: str, assignment: int, level: int) -> bool:
-    return conn.execute(select(escalations.c.id).where(
-        escalations.c.issue_id == issue_id, escalations.c.clock == clock,
-        escalations.c.assignment == assignment, escalations.c.level == level)).first() is not None
+def escalation_fired(
+    conn: Connection, issue_id: str, clock: str, assignment: int, level: int
+) -> bool:
+    return (
+        conn.execute(
+            select(escalations.c.id).where(
+                escalations.c.issue_id == issue_id,
+                escalations.c.clock == clock,
+                escalations.c.assignment == assignment,
+                escalations.c.level == level,
+            )
+        ).first()
+        is not None
+    )
 
 
 def add_escalation(conn: Connection, **values) -> None:
@@ -155,8 +246,12 @@ def add_escalation(conn: Connection, **values) -> None:
 
 
 def list_clocks(conn: Connection, issue_id: str) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(clocks).where(clocks.c.issue_id == issue_id)
-                                          .order_by(clocks.c.clock)).mappings()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            select(clocks).where(clocks.c.issue_id == issue_id).order_by(clocks.c.clock)
+        ).mappings()
+    ]
 
 
 def list_escalations(conn: Connection, filters: dict, limit: int) -> list[dict]:
@@ -171,19 +266,26 @@ def list_escalations(conn: Connection, filters: dict, limit: int) -> list[dict]:
 
 def overdue_now(conn: Connection, now: datetime) -> list[tuple[str, str, int]]:
     """(street, unit, count) of armed clocks past due."""
-    query = (select(clocks.c.street, clocks.c.unit_id, func.count()).where(clocks.c.state == "armed",
-                                                                          clocks.c.due_at <= now)
-             .group_by(clocks.c.street, clocks.c.unit_id))
+    query = (
+        select(clocks.c.street, clocks.c.unit_id, func.count())
+        .where(clocks.c.state == "armed", clocks.c.due_at <= now)
+        .group_by(clocks.c.street, clocks.c.unit_id)
+    )
     return [tuple(r) for r in conn.execute(query)]
 
 
 def overdue_unfired(conn: Connection, now: datetime) -> int:
-    return conn.execute(select(func.count()).select_from(clocks)
-                        .where(clocks.c.state == "armed", clocks.c.due_at <= now)).scalar_one()
+    return conn.execute(
+        select(func.count())
+        .select_from(clocks)
+        .where(clocks.c.state == "armed", clocks.c.due_at <= now)
+    ).scalar_one()
 
 
 def armed_count(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(clocks).where(clocks.c.state == "armed")).scalar_one()
+    return conn.execute(
+        select(func.count()).select_from(clocks).where(clocks.c.state == "armed")
+    ).scalar_one()
 
 
 def escalations_count_all(conn: Connection) -> int:

@@ -1,4 +1,5 @@
 """The sweeper: claims due clocks and fires them, each in one transaction with its event."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Intake's HTTP API for gateway systems: submit, follow, list, give feedback."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, g, request, url_for
@@ -53,12 +54,16 @@ def submit():
     submission = json_body(_context().submission_schema)
     headers = request.headers
     try:
-        keys = submissions.idempotency_keys(headers.get("Idempotency-Key"), submission.get("external_id"))
-        issue_id, created = submissions.accept(_store(), g.principal.gateway, submission, keys,
-                                               headers.get("X-Request-Id"))
+        keys = submissions.idempotency_keys(
+            headers.get("Idempotency-Key"), submission.get("external_id")
+        )
+        issue_id, created = submissions.accept(
+            _store(), g.principal.gateway, submission, keys, headers.get("X-Request-Id")
+        )
     except submissions.BadIdempotencyKey as exc:
-        raise Problem(400, "Bad Request", str(exc),
-                      errors={"Idempotency-Key": ["1–200 characters"]}) from None
+        raise Problem(
+            400, "Bad Request", str(exc), errors={"Idempotency-Key": ["1–200 characters"]}
+        ) from None
     except IdempotencyConflict as exc:
         raise Problem(422, "Idempotency conflict", str(exc)) from None
     location = {"Location": url_for("issues.show", issue_id=issue_id)}
@@ -85,16 +90,33 @@ def index():
     try:
         filters = IssueQuerySchema().load(request.args.to_dict())
     except ValidationError as exc:
-        raise Problem(400, "Bad Request", "some query parameters are invalid", errors=exc.normalized_messages())
+        raise Problem(
+            400,
+            "Bad Request",
+            "some query parameters are invalid",
+            errors=exc.normalized_messages(),
+        ) from None
     gateway = None if "read:all" in g.principal.scopes else g.principal.gateway
     try:
         with _store().read() as conn:
-            page, next_cursor = queries.list_issues(conn, filters, gateway, filters["limit"], filters.get("cursor"))
+            page, next_cursor = queries.list_issues(
+                conn, filters, gateway, filters["limit"], filters.get("cursor")
+            )
     except queries.BadCursor as exc:
-        raise Problem(400, "Bad Request", str(exc), errors={"cursor": [str(exc)]})
-    items = [issue_view(row, reporter={"name": row["reporter_name"], "phone": row["reporter_phone"],
-                                       "consent": row["reporter_consent"]} if row["reporter_phone"] else None)
-             for row in page]
+        raise Problem(400, "Bad Request", str(exc), errors={"cursor": [str(exc)]}) from None
+    items = [
+        issue_view(
+            row,
+            reporter={
+                "name": row["reporter_name"],
+                "phone": row["reporter_phone"],
+                "consent": row["reporter_consent"],
+            }
+            if row["reporter_phone"]
+            else None,
+        )
+        for row in page
+    ]
     return {"issues": items, "next_cursor": next_cursor}
 
 
@@ -108,8 +130,12 @@ def feedback(issue_id: str):
         if issue is None or issue["gateway"] != g.principal.gateway:
             raise Problem(404, "Not Found", f"no issue {issue_id} for this gateway")
         if issue["status"] != "resolved":
-            raise Problem(409, "Conflict", f"feedback is asked for once the issue is resolved; it is {issue['status']}",
-                          state=issue["status"])
+            raise Problem(
+                409,
+                "Conflict",
+                f"feedback is asked for once the issue is resolved; it is {issue['status']}",
+                state=issue["status"],
+            )
         give_feedback(uow, issue_id, body)
     return {"id": issue_id, "feedback": "recorded"}, 201
 
@@ -123,4 +149,8 @@ def openapi_document():
 @api.get("/docs")
 def openapi_page():
     """The same document as a page for people."""
-    return openapi.page(_context().submission_schema), 200, {"Content-Type": "text/html; charset=utf-8"}
+    return (
+        openapi.page(_context().submission_schema),
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+    )

@@ -1,4 +1,5 @@
 """Who is calling: the gateway behind an API key, its scopes, and its rate limit."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,6 @@ from limits.strategies import MovingWindowRateLimiter
 
 from services.intake import gateways
 from shared.http import Problem
-
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,9 @@ class Authenticator:
 
     def __init__(self, service_store, rate_limit: str, cache_seconds: float = 10.0):
         self._store = service_store
-        self._cache_seconds = cache_seconds  # a revoked key stops working within this long everywhere
+        self._cache_seconds = (
+            cache_seconds  # a revoked key stops working within this long everywhere
+        )
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
         self._limit = parse(rate_limit)
@@ -55,8 +57,12 @@ class Authenticator:
             return
         reset_at, _remaining = self._limiter.get_window_stats(self._limit, principal.key_id)
         retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise Problem(429, "Too Many Requests", f"this key may make {self._limit} requests",
-                      headers={"Retry-After": str(retry_after)})
+        raise Problem(
+            429,
+            "Too Many Requests",
+            f"this key may make {self._limit} requests",
+            headers={"Retry-After": str(retry_after)},
+        )
 
     def _lookup(self, key: str) -> Principal | None:
         now = time.monotonic()
@@ -81,4 +87,6 @@ def require_scope(principal: Principal, scope: str) -> None:
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="loudong"'})
+    return Problem(
+        401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="loudong"'}
+    )

@@ -1,12 +1,18 @@
 """Intake's handlers: submissions and feedback from gateways, and the public view kept from
 the other services' events."""
+
 from __future__ import annotations
 
 import uuid
 
 from services.intake import model, store
-from services.intake.events import (FeedbackGiven, FeedbackRequested, IssueSubmitted, ResidentAcknowledged,
-                                    ResidentClosed)
+from services.intake.events import (
+    FeedbackGiven,
+    FeedbackRequested,
+    IssueSubmitted,
+    ResidentAcknowledged,
+    ResidentClosed,
+)
 from shared.envelope import Envelope, utcnow
 from shared.outbox import UnitOfWork
 from shared.subscriber import UnknownIssue
@@ -20,8 +26,9 @@ class IdempotencyConflict(Exception):
         self.key, self.issue_id = key, issue_id  # key as stored: "key:<header>" or "external:<id>"
 
 
-def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: list[str],
-                 request_hash: str) -> tuple[str, bool]:
+def submit_issue(
+    uow: UnitOfWork, gateway: str | None, submission: dict, keys: list[str], request_hash: str
+) -> tuple[str, bool]:
     """Store the issue and its issue.submitted event in one transaction: (issue id, created).
     A repeated idempotency key or external_id returns the first issue instead."""
     if gateway is not None:
@@ -35,11 +42,21 @@ def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: l
     if gateway is not None:
         store.remember_idempotent(uow.conn, gateway, keys, request_hash, issue_id, now)
     location = {k: v for k, v in submission["location"].items() if v is not None}
-    uow.emit(IssueSubmitted(issue_id=issue_id, channel=submission["channel"], title=submission.get("title"),
-                            description=submission["description"], category=submission.get("category"),
-                            location=location, attributes=submission.get("attributes") or {},
-                            media_urls=submission.get("media_urls") or [], meeting_id=submission.get("meeting_id"),
-                            promised_by=submission.get("promised_by"), submitted_at=now))
+    uow.emit(
+        IssueSubmitted(
+            issue_id=issue_id,
+            channel=submission["channel"],
+            title=submission.get("title"),
+            description=submission["description"],
+            category=submission.get("category"),
+            location=location,
+            attributes=submission.get("attributes") or {},
+            media_urls=submission.get("media_urls") or [],
+            meeting_id=submission.get("meeting_id"),
+            promised_by=submission.get("promised_by"),
+            submitted_at=now,
+        )
+    )
     reporter = submission.get("reporter")
     if reporter and reporter.get("consent"):
         uow.emit(ResidentAcknowledged(issue_id=issue_id, phone=reporter["phone"], at=now))
@@ -49,11 +66,25 @@ def submit_issue(uow: UnitOfWork, gateway: str | None, submission: dict, keys: l
 def give_feedback(uow: UnitOfWork, issue_id: str, feedback: dict) -> None:
     """Record the resident's rating; the comment stays here, the verdict goes to dispatch."""
     now = utcnow()
-    store.add_feedback(uow.conn, issue_id=issue_id, satisfied=feedback["satisfied"], rating=feedback["rating"],
-                       comment=feedback.get("comment"), created_at=now)
-    event = uow.emit(FeedbackGiven(issue_id=issue_id, satisfied=feedback["satisfied"], rating=feedback["rating"],
-                                   given_at=now))
-    store.add_to_timeline(uow.conn, issue_id, event.id, event.type, now, model.summary(event.type, event.payload))
+    store.add_feedback(
+        uow.conn,
+        issue_id=issue_id,
+        satisfied=feedback["satisfied"],
+        rating=feedback["rating"],
+        comment=feedback.get("comment"),
+        created_at=now,
+    )
+    event = uow.emit(
+        FeedbackGiven(
+            issue_id=issue_id,
+            satisfied=feedback["satisfied"],
+            rating=feedback["rating"],
+            given_at=now,
+        )
+    )
+    store.add_to_timeline(
+        uow.conn, issue_id, event.id, event.type, now, model.summary(event.type, event.payload)
+    )
 
 
 def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
@@ -65,8 +96,14 @@ def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
     changed = {k: v for k, v in proposed.items() if issue[k] != v}
     if event.type not in model.QUIET_EVENTS:
         changed["updated_at"] = utcnow()
-        store.add_to_timeline(uow.conn, event.issue_id, event.id, event.type, event.occurred_at,
-                              model.summary(event.type, event.payload))
+        store.add_to_timeline(
+            uow.conn,
+            event.issue_id,
+            event.id,
+            event.type,
+            event.occurred_at,
+            model.summary(event.type, event.payload),
+        )
     if changed:
         store.update_issue(uow.conn, event.issue_id, **changed)
     if event.type == "issue.resolved" and changed.get("status") == "resolved":
@@ -78,8 +115,14 @@ def on_issue_event(uow: UnitOfWork, event: Envelope, _context) -> None:
 def _tell_resident_closed(uow: UnitOfWork, event: Envelope) -> None:
     reporter = store.get_reporter(uow.conn, event.issue_id)
     if reporter is not None and reporter["consent"]:
-        uow.emit(ResidentClosed(issue_id=event.issue_id, phone=reporter["phone"], reason=event.payload["reason"],
-                                at=utcnow()))
+        uow.emit(
+            ResidentClosed(
+                issue_id=event.issue_id,
+                phone=reporter["phone"],
+                reason=event.payload["reason"],
+                at=utcnow(),
+            )
+        )
 
 
 def _ask_resident(uow: UnitOfWork, event: Envelope) -> None:
@@ -87,9 +130,15 @@ def _ask_resident(uow: UnitOfWork, event: Envelope) -> None:
     reporter = store.get_reporter(uow.conn, event.issue_id)
     if reporter is None or not reporter["consent"]:
         return
-    uow.emit(FeedbackRequested(issue_id=event.issue_id, phone=reporter["phone"],
-                               resolution=event.payload["resolution"], linked_to=event.payload["linked_to"],
-                               requested_at=utcnow()))
+    uow.emit(
+        FeedbackRequested(
+            issue_id=event.issue_id,
+            phone=reporter["phone"],
+            resolution=event.payload["resolution"],
+            linked_to=event.payload["linked_to"],
+            requested_at=utcnow(),
+        )
+    )
 
 
 EVENT_HANDLERS = {

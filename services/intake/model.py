@@ -1,11 +1,16 @@
 """Intake's view of an issue's life: pure decisions, no I/O."""
+
 from __future__ import annotations
 
 # An issue only moves forward here; events may arrive out of order, so a late
 # "dispatched" never takes a claimed issue back.
 STATUS_RANK = {"received": 0, "dispatched": 1, "claimed": 2, "resolved": 3, "closed": 4}
-STATUS_AFTER = {"issue.dispatched": "dispatched", "issue.claimed": "claimed", "issue.resolved": "resolved",
-                "issue.closed": "closed"}
+STATUS_AFTER = {
+    "issue.dispatched": "dispatched",
+    "issue.claimed": "claimed",
+    "issue.resolved": "resolved",
+    "issue.closed": "closed",
+}
 OPEN311_CLOSED = {"resolved", "closed"}
 QUIET_EVENTS = {"issue.clock_armed"}  # they set deadlines; the timeline shows what people did
 
@@ -21,14 +26,23 @@ def changes(issue: dict, event_type: str, payload: dict, occurred_at) -> dict:
     """The columns of the issue's public view that an event changes. A reopening starts the
     status over; events from before it no longer move the status."""
     if event_type == "issue.reopened":
-        return {"status": "dispatched", "tier": payload["tier"], "reopened_at": occurred_at, "status_note": None}
+        return {
+            "status": "dispatched",
+            "tier": payload["tier"],
+            "reopened_at": occurred_at,
+            "status_note": None,
+        }
     stale = issue["reopened_at"] is not None and occurred_at < issue["reopened_at"]
     if event_type in ("issue.claimed", "issue.resolved") and payload.get("role", "lead") != "lead":
         stale = True  # a co-unit's part does not move the issue
     found = {} if stale else {"status": next_status(issue["status"], event_type)}
     if event_type == "issue.dispatched" and payload.get("role", "lead") == "lead" and not stale:
-        found.update(assigned_unit_id=payload["unit_id"], assigned_unit_name=payload["unit_name"],
-                     tier=payload["tier"], category=issue["category"] or payload["category"])
+        found.update(
+            assigned_unit_id=payload["unit_id"],
+            assigned_unit_name=payload["unit_name"],
+            tier=payload["tier"],
+            category=issue["category"] or payload["category"],
+        )
     elif event_type == "issue.escalated":
         found["escalation_level"] = max(issue["escalation_level"], payload["level"])
         found["status_note"] = summary(event_type, payload)
@@ -39,7 +53,9 @@ def changes(issue: dict, event_type: str, payload: dict, occurred_at) -> dict:
     elif event_type == "issue.retiered":
         found["tier"] = payload["to_tier"]
     elif event_type == "issue.linked":
-        found["status_note"] = f"linked to {payload['primary_issue_id']}, the same problem already open"
+        found["status_note"] = (
+            f"linked to {payload['primary_issue_id']}, the same problem already open"
+        )
     elif event_type == "issue.clock_armed" and payload["clock"] in ("claim", "resolve"):
         found[f"{payload['clock']}_deadline"] = payload["due_at"]
     return found
@@ -61,8 +77,10 @@ def summary(event_type: str, payload: dict) -> str:
     if event_type == "issue.resolved":
         return f"resolved by {payload['unit_id']}"
     if event_type == "issue.escalated":
-        return (f"escalated to level {payload['level']} "
-                f"({payload.get('to_unit_name') or payload['to_unit_id']}): {payload['reason']}")
+        return (
+            f"escalated to level {payload['level']} "
+            f"({payload.get('to_unit_name') or payload['to_unit_id']}): {payload['reason']}"
+        )
     if event_type == "issue.returned":
         return f"returned by {payload['unit_id']}: {payload['reason']}"
     if event_type == "issue.progress_noted":
@@ -72,7 +90,8 @@ def summary(event_type: str, payload: dict) -> str:
     if event_type == "issue.reopened":
         return f"reopened at tier {payload['tier']}: the resident was not satisfied"
     if event_type == "issue.retiered":
-        return f"moved from tier {payload['from_tier']} to {payload['to_tier']} by {payload['by_unit_id']}: {payload['reason']}"
+        moved = f"moved from tier {payload['from_tier']} to {payload['to_tier']}"
+        return f"{moved} by {payload['by_unit_id']}: {payload['reason']}"
     if event_type == "issue.linked":
         return f"linked to the open issue {payload['primary_issue_id']}"
     if event_type == "issue.supervision_opened":
@@ -80,13 +99,16 @@ def summary(event_type: str, payload: dict) -> str:
     if event_type == "issue.supervision_closed":
         return f"supervision closed by {payload['by_unit_id']}: {payload['reason']}"
     if event_type == "issue.deadline_extended":
-        return f"{payload['clock']} deadline extended by {payload['by_unit_id']}: {payload['reason']}"
+        return (
+            f"{payload['clock']} deadline extended by {payload['by_unit_id']}: {payload['reason']}"
+        )
     if event_type == "issue.awaiting_resident":
         return f"{payload['unit_id']} is waiting for the resident: {payload['note']}"
     if event_type == "issue.resident_replied":
         return "the resident replied"
     if event_type == "issue.feedback_given":
-        return f"resident {'satisfied' if payload['satisfied'] else 'not satisfied'}, rated {payload['rating']}/5"
+        verdict = "satisfied" if payload["satisfied"] else "not satisfied"
+        return f"resident {verdict}, rated {payload['rating']}/5"
     if event_type == "notification.sent":
         return f"{payload.get('recipient_unit_id') or 'recipient'} notified by {payload.get('channel')}"
     if event_type == "notification.failed":
@@ -98,24 +120,35 @@ class Unlocatable(ValueError):
     """Open311 gave a location that names no place of the directory."""
 
 
-def locate(directory, address_id: str | None, address_string: str | None,
-           lat: float | None, lon: float | None) -> dict:
+def locate(
+    directory,
+    address_id: str | None,
+    address_string: str | None,
+    lat: float | None,
+    lon: float | None,
+) -> dict:
     """A v1 location from Open311's address_id, address_string or coordinates, in that order."""
     if address_id:
         if address_id not in directory.places:
             raise Unlocatable(f"address_id {address_id!r} is not a place of this district")
         return _location_of(directory, address_id)
     if address_string:
-        named = sorted((p for p in directory.places.values() if p.kind != "district"),
-                       key=lambda p: -len(p.name))
+        named = sorted(
+            (p for p in directory.places.values() if p.kind != "district"),
+            key=lambda p: -len(p.name),
+        )
         for place in named:
             if place.name in address_string or place.id in address_string:
                 return {**_location_of(directory, place.id), "address": address_string}
         if lat is None:
-            raise Unlocatable("address_string names no street, community or compound of this district")
+            raise Unlocatable(
+                "address_string names no street, community or compound of this district"
+            )
     if lat is not None and lon is not None:
         streets = [p for p in directory.places.values() if p.kind == "street" and p.centroid]
-        nearest = min(streets, key=lambda p: (p.centroid[0] - lat) ** 2 + (p.centroid[1] - lon) ** 2)
+        nearest = min(
+            streets, key=lambda p: (p.centroid[0] - lat) ** 2 + (p.centroid[1] - lon) ** 2
+        )
         location = {"street": nearest.id, "lat": lat, "lon": lon}
         return {**location, "address": address_string} if address_string else location
     raise Unlocatable("give lat and long, address_string or address_id")

@@ -1,10 +1,11 @@
 """Open311 GeoReport v2 at /open311/v2/, in JSON and XML, so that any Open311 client can
 submit to and follow Loudong. Reads are public, as the spec intends; submitting needs an
 api_key with the `submit` scope."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
@@ -17,13 +18,37 @@ from shared.http import MAX_BODY, Problem
 
 api = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMAT = "<any(json,xml):fmt>"
-POST_FIELDS = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
-               "email", "device_id", "account_id", "first_name", "last_name", "phone", "description",
-               "media_url", "deviceid"}  # deviceid: FixMyStreet's spelling of device_id
-ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]*)\](\[\])?$")  # attribute[code], attribute[code][] (multivalue)
-CLIENT_REFERENCE = "fixmystreet_id"  # FixMyStreet's id of its report: the issue's external_id for the gateway
-FORM_NAMES = {"category": "service_code", "lon": "long", "media_urls": "media_url", "attributes": "attribute",
-              "external_id": f"attribute[{CLIENT_REFERENCE}]"}
+POST_FIELDS = {
+    "api_key",
+    "jurisdiction_id",
+    "service_code",
+    "lat",
+    "long",
+    "address_string",
+    "address_id",
+    "email",
+    "device_id",
+    "account_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "description",
+    "media_url",
+    "deviceid",
+}  # deviceid: FixMyStreet's spelling of device_id
+ATTRIBUTE = re.compile(
+    r"^attribute\[([^\[\]]*)\](\[\])?$"
+)  # attribute[code], attribute[code][] (multivalue)
+CLIENT_REFERENCE = (
+    "fixmystreet_id"  # FixMyStreet's id of its report: the issue's external_id for the gateway
+)
+FORM_NAMES = {
+    "category": "service_code",
+    "lon": "long",
+    "media_urls": "media_url",
+    "attributes": "attribute",
+    "external_id": f"attribute[{CLIENT_REFERENCE}]",
+}
 MAX_RECORDS, MAX_DAYS = 1000, 90
 STATUS_FILTER = {"open": {"received", "dispatched", "claimed"}, "closed": {"resolved", "closed"}}
 
@@ -72,17 +97,31 @@ def _jurisdiction():
 
 @api.get(f"/discovery.{FORMAT}")
 def discovery(fmt: str):
-    return fmt311.render("discovery", {
-        "changeset": "2026-11-26T00:00:00+08:00", "contact": "the district's 12345 office",
-        "key_service": "ask the district for an API key (loudong keys create GATEWAY)",
-        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": request.url_root + "open311/v2",
-                       "changeset": "2026-11-26T00:00:00+08:00", "type": "production",
-                       "formats": ["application/json", "text/xml"]}]}, fmt)
+    return fmt311.render(
+        "discovery",
+        {
+            "changeset": "2026-11-26T00:00:00+08:00",
+            "contact": "the district's 12345 office",
+            "key_service": "ask the district for an API key (loudong keys create GATEWAY)",
+            "endpoints": [
+                {
+                    "specification": "http://wiki.open311.org/GeoReport_v2",
+                    "url": request.url_root + "open311/v2",
+                    "changeset": "2026-11-26T00:00:00+08:00",
+                    "type": "production",
+                    "formats": ["application/json", "text/xml"],
+                }
+            ],
+        },
+        fmt,
+    )
 
 
 @api.get(f"/services.{FORMAT}")
 def services(fmt: str):
-    return fmt311.render("services", [fmt311.service(c) for c in _context().directory.categories.values()], fmt)
+    return fmt311.render(
+        "services", [fmt311.service(c) for c in _context().directory.categories.values()], fmt
+    )
 
 
 @api.get(f"/services/<code>.{FORMAT}")
@@ -103,22 +142,33 @@ def create_request(fmt: str):
     submission = _submission(request.form)
     headers = request.headers
     try:
-        keys = submissions.idempotency_keys(headers.get("Idempotency-Key"), submission.get("external_id"))
-        issue_id, created = submissions.accept(_store(), principal.gateway, submission, keys,
-                                               headers.get("X-Request-Id"))
+        keys = submissions.idempotency_keys(
+            headers.get("Idempotency-Key"), submission.get("external_id")
+        )
+        issue_id, created = submissions.accept(
+            _store(), principal.gateway, submission, keys, headers.get("X-Request-Id")
+        )
     except submissions.BadIdempotencyKey as exc:
         raise Open311Error(400, str(exc)) from None
     except IdempotencyConflict as exc:
         raise Open311Error(400, _conflict(exc)) from None
-    accepted = {"service_request_id": issue_id, "service_notice": "已受理，将派至责任单位", "account_id": None}
+    accepted = {
+        "service_request_id": issue_id,
+        "service_notice": "已受理，将派至责任单位",
+        "account_id": None,
+    }
     return fmt311.render("service_requests", [accepted], fmt, 201 if created else 200)
 
 
 def _conflict(exc: IdempotencyConflict) -> str:
     kind, _, value = exc.key.partition(":")
-    named = f"Idempotency-Key {value}" if kind == "key" else f"attribute[{CLIENT_REFERENCE}] {value}"
-    return (f"{named} was already used for service_request_id {exc.issue_id}, with a different request; "
-            "send a repeat unchanged, or a new request with a new reference")
+    named = (
+        f"Idempotency-Key {value}" if kind == "key" else f"attribute[{CLIENT_REFERENCE}] {value}"
+    )
+    return (
+        f"{named} was already used for service_request_id {exc.issue_id}, with a different request; "
+        "send a repeat unchanged, or a new request with a new reference"
+    )
 
 
 def _principal(api_key: str | None):
@@ -143,23 +193,43 @@ def _submission(form) -> dict:
     if len(form.get("description", "")) > 4000:
         problems.append("description: at most 4000 characters")
     try:
-        lat, lon = (float(form["lat"]), float(form["long"])) if form.get("lat") or form.get("long") else (None, None)
-        location = model.locate(_context().directory, form.get("address_id"), form.get("address_string"), lat, lon)
+        lat, lon = (
+            (float(form["lat"]), float(form["long"]))
+            if form.get("lat") or form.get("long")
+            else (None, None)
+        )
+        location = model.locate(
+            _context().directory, form.get("address_id"), form.get("address_string"), lat, lon
+        )
     except (KeyError, ValueError) as exc:
-        problems.append(f"location: {exc if isinstance(exc, model.Unlocatable) else 'lat and long must be numbers'}")
+        problems.append(
+            f"location: {exc if isinstance(exc, model.Unlocatable) else 'lat and long must be numbers'}"
+        )
         location = {}
     if problems:
         raise Open311Error(400, *problems)
     name = " ".join(p for p in (form.get("last_name"), form.get("first_name")) if p)
     attributes = _attributes(form)
-    media = [url for url in form.getlist("media_url") if url]  # FixMyStreet sends one media_url per photo
-    body = {"channel": "app", "category": form["service_code"], "description": form.get("description", ""),
-            "location": location, "attributes": attributes, "media_urls": media}
+    media = [
+        url for url in form.getlist("media_url") if url
+    ]  # FixMyStreet sends one media_url per photo
+    body = {
+        "channel": "app",
+        "category": form["service_code"],
+        "description": form.get("description", ""),
+        "location": location,
+        "attributes": attributes,
+        "media_urls": media,
+    }
     if attributes.get(CLIENT_REFERENCE, "").strip():
         body["external_id"] = attributes[CLIENT_REFERENCE]
     if form.get("phone"):
-        body["reporter"] = {"name": name or "居民", "phone": form["phone"], "consent": True,
-                            **({"email": form["email"]} if form.get("email") else {})}
+        body["reporter"] = {
+            "name": name or "居民",
+            "phone": form["phone"],
+            "consent": True,
+            **({"email": form["email"]} if form.get("email") else {}),
+        }
     try:
         return _context().submission_schema.load(body)
     except ValidationError as exc:
@@ -172,7 +242,9 @@ def _attributes(form) -> dict:
     for key in form:
         match = ATTRIBUTE.match(key)
         if match:
-            attributes[match[1]] = ",".join(v for v in form.getlist(key) if v) if match[2] else form[key]
+            attributes[match[1]] = (
+                ",".join(v for v in form.getlist(key) if v) if match[2] else form[key]
+            )
     return attributes
 
 
@@ -195,13 +267,21 @@ def list_requests(fmt: str):
     args = request.args
     with _store().read() as conn:
         if args.get("service_request_id"):
-            rows = queries.issues_by_ids(conn, [i for i in args["service_request_id"].split(",") if i][:MAX_RECORDS])
+            rows = queries.issues_by_ids(
+                conn, [i for i in args["service_request_id"].split(",") if i][:MAX_RECORDS]
+            )
         else:
             start, end = _date_range(args)
-            statuses = set().union(*(STATUS_FILTER[s] for s in _listed(args.get("status"), STATUS_FILTER, "status")))
-            codes = _listed(args.get("service_code"), _context().directory.categories, "service_code")
+            statuses = set().union(
+                *(STATUS_FILTER[s] for s in _listed(args.get("status"), STATUS_FILTER, "status"))
+            )
+            codes = _listed(
+                args.get("service_code"), _context().directory.categories, "service_code"
+            )
             rows = queries.issues_between(conn, start, end, codes, statuses, MAX_RECORDS)
-    return fmt311.render("service_requests", [fmt311.service_request(r, _context().directory) for r in rows], fmt)
+    return fmt311.render(
+        "service_requests", [fmt311.service_request(r, _context().directory) for r in rows], fmt
+    )
 
 
 @api.get(f"/requests/<issue_id>.{FORMAT}")
@@ -210,7 +290,9 @@ def show_request(issue_id: str, fmt: str):
         issue = store.get_issue(conn, issue_id)
     if issue is None:
         raise Open311Error(404, f"service_request_id {issue_id} not found")
-    return fmt311.render("service_requests", [fmt311.service_request(issue, _context().directory)], fmt)
+    return fmt311.render(
+        "service_requests", [fmt311.service_request(issue, _context().directory)], fmt
+    )
 
 
 @api.get(f"/tokens/<token>.{FORMAT}")
@@ -229,10 +311,21 @@ def updates(fmt: str):
     start, end = _date_range(request.args, default_days=1)
     with _store().read() as conn:
         rows = queries.updates_between(conn, start, end, MAX_RECORDS)
-    return fmt311.render("service_request_updates", [
-        {"update_id": str(r["seq"]), "service_request_id": r["issue_id"],
-         "status": "closed" if r["type"] == "issue.resolved" else "open", "updated_datetime": fmt311.w3c(r["occurred_at"]),
-         "description": r["summary"], "media_url": None} for r in rows], fmt)
+    return fmt311.render(
+        "service_request_updates",
+        [
+            {
+                "update_id": str(r["seq"]),
+                "service_request_id": r["issue_id"],
+                "status": "closed" if r["type"] == "issue.resolved" else "open",
+                "updated_datetime": fmt311.w3c(r["occurred_at"]),
+                "description": r["summary"],
+                "media_url": None,
+            }
+            for r in rows
+        ],
+        fmt,
+    )
 
 
 def _listed(raw: str | None, allowed, name: str) -> list[str]:
@@ -245,8 +338,12 @@ def _listed(raw: str | None, allowed, name: str) -> list[str]:
 
 def _date_range(args, default_days: int = MAX_DAYS) -> tuple[datetime, datetime]:
     try:
-        end = _w3c(args["end_date"]) if args.get("end_date") else datetime.now(timezone.utc)
-        start = _w3c(args["start_date"]) if args.get("start_date") else end - timedelta(days=default_days)
+        end = _w3c(args["end_date"]) if args.get("end_date") else datetime.now(UTC)
+        start = (
+            _w3c(args["start_date"])
+            if args.get("start_date")
+            else end - timedelta(days=default_days)
+        )
     except ValueError as exc:
         raise Open311Error(400, f"start_date/end_date: {exc}") from None
     if start > end:
@@ -259,5 +356,7 @@ def _date_range(args, default_days: int = MAX_DAYS) -> tuple[datetime, datetime]
 def _w3c(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone (use W3C format, e.g. 2026-11-26T08:00:00+08:00)")
+        raise ValueError(
+            f"{text!r} has no time zone (use W3C format, e.g. 2026-11-26T08:00:00+08:00)"
+        )
     return value

@@ -1,4 +1,5 @@
 """Open311 GeoReport v2 documents, in JSON and in XML, from intake's rows."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,22 @@ from zoneinfo import ZoneInfo
 
 from flask import Response
 
-from services.intake.model import open311_status
 from district.directory import Category
+from services.intake.model import open311_status
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 # XML element names of list documents: root -> item.
-XML_ITEMS = {"services": "service", "service_requests": "request", "errors": "error",
-             "service_request_updates": "request_update", "attributes": "attribute", "values": "value",
-             "endpoints": "endpoint", "formats": "format", "keywords": "keyword"}
+XML_ITEMS = {
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
+    "service_request_updates": "request_update",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "keywords": "keyword",
+}
 
 
 def w3c(value: datetime | None) -> str | None:
@@ -24,43 +33,78 @@ def w3c(value: datetime | None) -> str | None:
 
 
 def service(category: Category) -> dict:
-    return {"service_code": category.id, "service_name": category.name, "description": category.description,
-            "metadata": bool(category.attributes), "type": "realtime", "keywords": ",".join(category.keywords),
-            "group": category.group}
+    return {
+        "service_code": category.id,
+        "service_name": category.name,
+        "description": category.description,
+        "metadata": bool(category.attributes),
+        "type": "realtime",
+        "keywords": ",".join(category.keywords),
+        "group": category.group,
+    }
 
 
 def service_definition(category: Category) -> dict:
-    return {"service_code": category.id, "attributes": [
-        {"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
-         "datatype_description": a.description, "order": order, "description": a.description,
-         **({"values": [{"key": k, "name": n} for k, n in a.values]} if a.values else {})}
-        for order, a in enumerate(category.attributes, start=1)]}
+    return {
+        "service_code": category.id,
+        "attributes": [
+            {
+                "variable": True,
+                "code": a.code,
+                "datatype": a.datatype,
+                "required": a.required,
+                "datatype_description": a.description,
+                "order": order,
+                "description": a.description,
+                **({"values": [{"key": k, "name": n} for k, n in a.values]} if a.values else {}),
+            }
+            for order, a in enumerate(category.attributes, start=1)
+        ],
+    }
 
 
 def service_request(issue: dict, directory) -> dict:
     names = {p.id: p.name for p in directory.places.values()}
     category_names = {c.id: c.name for c in directory.categories.values()}
-    address = " ".join(names.get(str(issue[k]), str(issue[k]))
-                       for k in ("street", "community", "compound", "building", "address") if issue[k])
+    address = " ".join(
+        names.get(str(issue[k]), str(issue[k]))
+        for k in ("street", "community", "compound", "building", "address")
+        if issue[k]
+    )
     media = json.loads(issue["media_urls"] or "[]")
-    return {"service_request_id": issue["id"], "status": open311_status(issue["status"]),
-            "status_notes": issue["status_note"], "service_name": category_names.get(issue["category"] or "", ""),
-            "service_code": issue["category"], "description": issue["description"],
-            "agency_responsible": issue["assigned_unit_name"], "service_notice": None,
-            "requested_datetime": w3c(issue["submitted_at"]), "updated_datetime": w3c(issue["updated_at"]),
-            "expected_datetime": w3c(issue["resolve_deadline"]), "address": address,
-            "address_id": issue["compound"] or issue["community"] or issue["street"], "zipcode": None,
-            "lat": issue["lat"], "long": issue["lon"], "media_url": media[0] if media else None}
+    return {
+        "service_request_id": issue["id"],
+        "status": open311_status(issue["status"]),
+        "status_notes": issue["status_note"],
+        "service_name": category_names.get(issue["category"] or "", ""),
+        "service_code": issue["category"],
+        "description": issue["description"],
+        "agency_responsible": issue["assigned_unit_name"],
+        "service_notice": None,
+        "requested_datetime": w3c(issue["submitted_at"]),
+        "updated_datetime": w3c(issue["updated_at"]),
+        "expected_datetime": w3c(issue["resolve_deadline"]),
+        "address": address,
+        "address_id": issue["compound"] or issue["community"] or issue["street"],
+        "zipcode": None,
+        "lat": issue["lat"],
+        "long": issue["lon"],
+        "media_url": media[0] if media else None,
+    }
 
 
 def render(root: str, payload, fmt: str, status: int = 200) -> Response:
     """`payload` is a list (a list document named `root`) or a dict (a single element `root`)."""
     if fmt == "json":
-        return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
+        return Response(
+            json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json"
+        )
     element = ET.Element(root)
     _fill(element, root, payload)
     body = ET.tostring(element, encoding="unicode", xml_declaration=False)
-    return Response('<?xml version="1.0" encoding="utf-8"?>' + body, status=status, mimetype="text/xml")
+    return Response(
+        '<?xml version="1.0" encoding="utf-8"?>' + body, status=status, mimetype="text/xml"
+    )
 
 
 def _fill(element: ET.Element, name: str, value) -> None:

@@ -1,15 +1,21 @@
 """Intake's schemas: what gateways send, the payloads intake publishes, readers for what it consumes."""
+
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.intake.events import (FeedbackGiven, FeedbackRequested, IssueSubmitted, ResidentAcknowledged,
-                                    ResidentClosed)
 from district.directory import Directory
+from services.intake.events import (
+    FeedbackGiven,
+    FeedbackRequested,
+    IssueSubmitted,
+    ResidentAcknowledged,
+    ResidentClosed,
+)
 from shared.payloads import PayloadWriter, Reader
 
 CHANNELS = ("hotline", "app", "web", "wechat", "desk", "work_day")
@@ -45,7 +51,9 @@ class Text(fields.String):
         self._control = _CONTROL if multiline else _CONTROL_ONE_LINE
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs)).strip()
+        text = unicodedata.normalize(
+            "NFC", super()._deserialize(value, attr, data, **kwargs)
+        ).strip()
         if self._control.search(text):
             raise ValidationError("contains control characters")
         return text
@@ -78,10 +86,19 @@ def check_attributes(directory: Directory, category: str | None, sent: dict) -> 
     Answers are strict: right types, required ones present. The client's own (FixMyStreet's
     fixmystreet_id, report_url, easting...) are kept as text, bounded in number and size."""
     questions = {a.code: a for a in directory.categories[category].attributes} if category else {}
-    own = {code: value for code, value in sent.items() if code not in questions and not _unanswered(value)}
+    own = {
+        code: value
+        for code, value in sent.items()
+        if code not in questions and not _unanswered(value)
+    }
     if len(own) > MAX_EXTRA_ATTRIBUTES:
-        raise ValidationError([f"at most {MAX_EXTRA_ATTRIBUTES} attributes that the category does not ask "
-                               f"for; {len(own)} were sent"], field_name="attributes")
+        raise ValidationError(
+            [
+                f"at most {MAX_EXTRA_ATTRIBUTES} attributes that the category does not ask "
+                f"for; {len(own)} were sent"
+            ],
+            field_name="attributes",
+        )
     errors, answers = {}, {}
     for code, question in questions.items():
         answer = sent.get(code)
@@ -91,7 +108,8 @@ def check_attributes(directory: Directory, category: str | None, sent: dict) -> 
         elif question.datatype == "number" and not re.fullmatch(r"-?\d+(\.\d+)?", str(answer)):
             errors[code] = ["must be a number"]
         elif question.datatype.endswith("valuelist") and not set(str(answer).split(",")) <= {
-                k for k, _n in question.values}:
+            k for k, _n in question.values
+        }:
             errors[code] = [f"must be one of {', '.join(k for k, _n in question.values)}"]
         else:
             answers[code] = str(answer)
@@ -108,8 +126,9 @@ def check_attributes(directory: Directory, category: str | None, sent: dict) -> 
 def _own_attribute(code: str, value) -> tuple[str | None, str]:
     """(what is wrong with one of the client's own attributes or None, its value as NFC text)."""
     if not _EXTRA_CODE.match(code):
-        return ("not a question of this category; a name of the client's own is 1–64 letters, digits, "
-                "_ . : -"), ""
+        return (
+            "not a question of this category; a name of the client's own is 1–64 letters, digits, _ . : -"
+        ), ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return "must be text or a number", ""
     text = unicodedata.normalize("NFC", str(value)).strip()
@@ -129,8 +148,12 @@ def submission_schema(places: Directory) -> Schema:
         compound = _slug()
         building = _slug()
         address = Text(validate=validate.Length(min=1, max=500))
-        lat = fields.Float(validate=validate.Range(*CHINA_LAT, error="must be inside China (18–53.6)"))
-        lon = fields.Float(validate=validate.Range(*CHINA_LON, error="must be inside China (73.5–135.1)"))
+        lat = fields.Float(
+            validate=validate.Range(*CHINA_LAT, error="must be inside China (18–53.6)")
+        )
+        lon = fields.Float(
+            validate=validate.Range(*CHINA_LON, error="must be inside China (73.5–135.1)")
+        )
 
         @validates_schema
         def _consistent(self, data, **_kwargs):
@@ -141,40 +164,62 @@ def submission_schema(places: Directory) -> Schema:
                 return
             place = places.places.get(community)
             if place is None or place.kind != "community" or place.parent != data["street"]:
-                raise ValidationError(f"no community {community!r} in street {data['street']!r}",
-                                      field_name="community")
+                raise ValidationError(
+                    f"no community {community!r} in street {data['street']!r}",
+                    field_name="community",
+                )
 
     class SubmissionSchema(Schema):
         channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
         title = Text(validate=validate.Length(min=1, max=200))
         description = Text(required=True, multiline=True, validate=validate.Length(min=1, max=5000))
-        category = fields.String(load_default=None, validate=validate.OneOf(tuple(places.categories)))
+        category = fields.String(
+            load_default=None, validate=validate.OneOf(tuple(places.categories))
+        )
         location = fields.Nested(LocationSchema, required=True)
         reporter = fields.Nested(ReporterSchema, load_default=None)
-        media_urls = fields.List(fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)),
-                                 load_default=list, validate=validate.Length(max=10))
+        media_urls = fields.List(
+            fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)),
+            load_default=list,
+            validate=validate.Length(max=10),
+        )
         external_id = Text(validate=validate.Length(min=1, max=100))
-        attributes = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict, metadata={
-            "description": "answers to the category's questions (GET /open311/v2/services/<code>.json); "
-                           f"other keys, at most {MAX_EXTRA_ATTRIBUTES}, are kept as the gateway's own and "
-                           "shown to it alone"})
+        attributes = fields.Dict(
+            keys=fields.String(),
+            values=fields.Raw(),
+            load_default=dict,
+            metadata={
+                "description": "answers to the category's questions (GET /open311/v2/services/<code>.json); "
+                f"other keys, at most {MAX_EXTRA_ATTRIBUTES}, are kept as the gateway's own and "
+                "shown to it alone"
+            },
+        )
         meeting_id = fields.String(validate=validate.Length(min=1, max=36))
         promised_by = fields.AwareDateTime()
 
         @validates_schema
         def _work_day(self, data, **_kwargs):
             if data.get("channel") == "work_day" and not data.get("meeting_id"):
-                raise ValidationError("an issue raised at a work day names its meeting", field_name="meeting_id")
-            if data.get("channel") != "work_day" and (data.get("meeting_id") or data.get("promised_by")):
-                raise ValidationError("only issues raised at a work day (channel work_day) carry a meeting",
-                                      field_name="meeting_id")
-            if data.get("promised_by") and data["promised_by"] <= datetime.now(timezone.utc):
-                raise ValidationError("the promised deadline is in the past", field_name="promised_by")
+                raise ValidationError(
+                    "an issue raised at a work day names its meeting", field_name="meeting_id"
+                )
+            if data.get("channel") != "work_day" and (
+                data.get("meeting_id") or data.get("promised_by")
+            ):
+                raise ValidationError(
+                    "only issues raised at a work day (channel work_day) carry a meeting",
+                    field_name="meeting_id",
+                )
+            if data.get("promised_by") and data["promised_by"] <= datetime.now(UTC):
+                raise ValidationError(
+                    "the promised deadline is in the past", field_name="promised_by"
+                )
 
         @post_load
         def _answers(self, data, **_kwargs):
-            data["attributes"], data["extra_attributes"] = check_attributes(places, data.get("category"),
-                                                                            data.get("attributes") or {})
+            data["attributes"], data["extra_attributes"] = check_attributes(
+                places, data.get("category"), data.get("attributes") or {}
+            )
             return data
 
     return SubmissionSchema()
@@ -198,12 +243,19 @@ class IssueQuerySchema(Schema):
 
 
 write_payload = PayloadWriter(
-    IssueSubmitted, FeedbackGiven, FeedbackRequested, ResidentAcknowledged, ResidentClosed,
+    IssueSubmitted,
+    FeedbackGiven,
+    FeedbackRequested,
+    ResidentAcknowledged,
+    ResidentClosed,
     checks={
-        IssueSubmitted: {"channel": fields.String(validate=validate.OneOf(CHANNELS)),
-                         "description": fields.String(validate=validate.Length(min=1, max=5000))},
+        IssueSubmitted: {
+            "channel": fields.String(validate=validate.OneOf(CHANNELS)),
+            "description": fields.String(validate=validate.Length(min=1, max=5000)),
+        },
         FeedbackGiven: {"rating": fields.Integer(validate=validate.Range(1, 5))},
-    })
+    },
+)
 
 
 class DispatchedReader(Reader):

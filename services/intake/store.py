@@ -1,19 +1,34 @@
 """Intake's own tables: issues, their reporters (stored once, apart), timelines, feedback and
 idempotency keys."""
+
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from sqlalchemy import (Boolean, Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, Text,
-                        insert, select, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
 
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
 metadata = MetaData()
 issues = Table(
-    "issues", metadata,
+    "issues",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("gateway", String(100)),
     Column("external_id", String(100)),
@@ -30,7 +45,9 @@ issues = Table(
     Column("lon", Float),
     Column("media_urls", Text),
     Column("attributes", Text),
-    Column("extra_attributes", Text),  # the gateway's own, which its category does not ask for: unpublished
+    Column(
+        "extra_attributes", Text
+    ),  # the gateway's own, which its category does not ask for: unpublished
     Column("status", String(16), nullable=False),
     Column("tier", String(16)),
     Column("assigned_unit_id", String(64)),
@@ -44,7 +61,8 @@ issues = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 reporters = Table(
-    "reporters", metadata,
+    "reporters",
+    metadata,
     Column("issue_id", String(36), ForeignKey("issues.id"), primary_key=True),
     Column("name", String(100), nullable=False),
     Column("phone", String(20), nullable=False),
@@ -52,7 +70,8 @@ reporters = Table(
     Column("consent", Boolean, nullable=False, default=False),
 )
 timeline = Table(
-    "timeline", metadata,
+    "timeline",
+    metadata,
     Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("issue_id", String(36), ForeignKey("issues.id"), nullable=False, index=True),
     Column("event_id", String(36), nullable=False, unique=True),
@@ -61,7 +80,8 @@ timeline = Table(
     Column("summary", Text, nullable=False),
 )
 feedback = Table(
-    "feedback", metadata,
+    "feedback",
+    metadata,
     Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("issue_id", String(36), ForeignKey("issues.id"), nullable=False),
     Column("satisfied", Boolean, nullable=False),
@@ -70,7 +90,8 @@ feedback = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 idempotency_keys = Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     Column("gateway", String(100), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("request_hash", String(64), nullable=False),
@@ -81,16 +102,31 @@ idempotency_keys = Table(
 LOCATION_KEYS = ("street", "community", "compound", "building", "address", "lat", "lon")
 
 
-def add_issue(conn: Connection, issue_id: str, gateway: str | None, submission: dict, submitted_at: datetime) -> None:
+def add_issue(
+    conn: Connection, issue_id: str, gateway: str | None, submission: dict, submitted_at: datetime
+) -> None:
     location = submission["location"]
-    conn.execute(insert(issues).values(
-        id=issue_id, gateway=gateway, external_id=submission.get("external_id"), channel=submission["channel"],
-        title=submission.get("title"), description=submission["description"], category=submission.get("category"),
-        media_urls=json.dumps(submission.get("media_urls") or []),
-        attributes=json.dumps(submission.get("attributes") or {}, ensure_ascii=False),
-        extra_attributes=json.dumps(submission.get("extra_attributes") or {}, ensure_ascii=False),
-        status="received", escalation_level=0, submitted_at=submitted_at, updated_at=submitted_at,
-        **{key: location.get(key) for key in LOCATION_KEYS}))
+    conn.execute(
+        insert(issues).values(
+            id=issue_id,
+            gateway=gateway,
+            external_id=submission.get("external_id"),
+            channel=submission["channel"],
+            title=submission.get("title"),
+            description=submission["description"],
+            category=submission.get("category"),
+            media_urls=json.dumps(submission.get("media_urls") or []),
+            attributes=json.dumps(submission.get("attributes") or {}, ensure_ascii=False),
+            extra_attributes=json.dumps(
+                submission.get("extra_attributes") or {}, ensure_ascii=False
+            ),
+            status="received",
+            escalation_level=0,
+            submitted_at=submitted_at,
+            updated_at=submitted_at,
+            **{key: location.get(key) for key in LOCATION_KEYS},
+        )
+    )
     if submission.get("reporter"):
         conn.execute(insert(reporters).values(issue_id=issue_id, **submission["reporter"]))
 
@@ -109,9 +145,11 @@ def get_reporter(conn: Connection, issue_id: str) -> dict | None:
 
 
 def get_timeline(conn: Connection, issue_id: str) -> list[dict]:
-    rows = conn.execute(select(timeline.c.type, timeline.c.occurred_at, timeline.c.summary)
-                        .where(timeline.c.issue_id == issue_id)
-                        .order_by(timeline.c.occurred_at, timeline.c.seq)).mappings()
+    rows = conn.execute(
+        select(timeline.c.type, timeline.c.occurred_at, timeline.c.summary)
+        .where(timeline.c.issue_id == issue_id)
+        .order_by(timeline.c.occurred_at, timeline.c.seq)
+    ).mappings()
     return [dict(r) for r in rows]
 
 
@@ -119,10 +157,23 @@ def update_issue(conn: Connection, issue_id: str, **values) -> None:
     conn.execute(update(issues).where(issues.c.id == issue_id).values(**values))
 
 
-def add_to_timeline(conn: Connection, issue_id: str, event_id: str, event_type: str,
-                    occurred_at: datetime, summary: str) -> None:
-    conn.execute(insert(timeline).values(issue_id=issue_id, event_id=event_id, type=event_type,
-                                         occurred_at=occurred_at, summary=summary))
+def add_to_timeline(
+    conn: Connection,
+    issue_id: str,
+    event_id: str,
+    event_type: str,
+    occurred_at: datetime,
+    summary: str,
+) -> None:
+    conn.execute(
+        insert(timeline).values(
+            issue_id=issue_id,
+            event_id=event_id,
+            type=event_type,
+            occurred_at=occurred_at,
+            summary=summary,
+        )
+    )
 
 
 def add_feedback(conn: Connection, **values) -> None:
@@ -132,13 +183,28 @@ def add_feedback(conn: Connection, **values) -> None:
 def find_idempotent(conn: Connection, gateway: str, keys: list[str]) -> dict | None:
     if not keys:
         return None
-    row = conn.execute(select(idempotency_keys).where(idempotency_keys.c.gateway == gateway,
-                                                      idempotency_keys.c.key.in_(keys))).mappings().first()
+    row = (
+        conn.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.gateway == gateway, idempotency_keys.c.key.in_(keys)
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
-def remember_idempotent(conn: Connection, gateway: str, keys: list[str], request_hash: str, issue_id: str,
-                        now: datetime) -> None:
+def remember_idempotent(
+    conn: Connection, gateway: str, keys: list[str], request_hash: str, issue_id: str, now: datetime
+) -> None:
     for key in keys:
-        conn.execute(insert(idempotency_keys).values(gateway=gateway, key=key, request_hash=request_hash,
-                                                     issue_id=issue_id, created_at=now))
+        conn.execute(
+            insert(idempotency_keys).values(
+                gateway=gateway,
+                key=key,
+                request_hash=request_hash,
+                issue_id=issue_id,
+                created_at=now,
+            )
+        )

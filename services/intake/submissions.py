@@ -1,6 +1,7 @@
 """One way in for a submission, whichever API it came by (/v1 or Open311): its idempotency keys,
 the hash that tells a repeat from a different body, the retry when a concurrent twin commits
 first, and the count of accepted issues."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,13 @@ def request_hash(submission: dict) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def accept(service_store, gateway: str, submission: dict, keys: list[str],
-           correlation_id: str | None = None) -> tuple[str, bool]:
+def accept(
+    service_store,
+    gateway: str,
+    submission: dict,
+    keys: list[str],
+    correlation_id: str | None = None,
+) -> tuple[str, bool]:
     """(issue id, created): the issue and its event committed, or the earlier issue these keys name.
     Raises handlers.IdempotencyConflict when a key comes back with a different body."""
     digest = request_hash(submission)

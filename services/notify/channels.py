@@ -1,13 +1,13 @@
 """The channels besides SMS: email over SMTP, and a webhook that POSTs the notice signed with
 HMAC-SHA256 and a timestamp, for units with their own systems. Each sends (address, text,
 idempotency key) and answers (provider name, message id), or raises Transient/PermanentError."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import smtplib
-import socket
 import time
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -33,7 +33,12 @@ class SmtpChannel:
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
                 smtp.send_message(message)
-        except (ConnectionError, socket.timeout, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+        except (
+            TimeoutError,
+            ConnectionError,
+            smtplib.SMTPServerDisconnected,
+            smtplib.SMTPConnectError,
+        ) as exc:
             raise TransientError(f"smtp_unavailable:{type(exc).__name__}") from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -60,10 +65,16 @@ class WebhookChannel:
 
     def send(self, url: str, notice: str, idempotency_key: str) -> tuple[str, str]:
         """`notice` is the JSON notify planned: the event and its rendered text."""
-        body = json.dumps({"delivery_id": idempotency_key, **json.loads(notice)}, ensure_ascii=False).encode()
+        body = json.dumps(
+            {"delivery_id": idempotency_key, **json.loads(notice)}, ensure_ascii=False
+        ).encode()
         stamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
-                   "X-Loudong-Timestamp": stamp, "X-Loudong-Signature": webhook_signature(self._secret, stamp, body)}
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": idempotency_key,
+            "X-Loudong-Timestamp": stamp,
+            "X-Loudong-Signature": webhook_signature(self._secret, stamp, body),
+        }
         try:
             response = self._session.post(url, data=body, headers=headers, timeout=self._timeout)
         except requests.Timeout:

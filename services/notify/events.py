@@ -1,4 +1,5 @@
 """What notify publishes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

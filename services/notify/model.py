@@ -1,5 +1,6 @@
 """Notify's decisions: who is told about what, when a resident may be disturbed, and when to
 try again. The words are in templates (templates.py); this file only decides."""
+
 from __future__ import annotations
 
 import random
@@ -18,8 +19,8 @@ RESIDENT = "resident"
 
 @dataclass(frozen=True)
 class Recipient:
-    unit_id: str   # the unit, or "resident"
-    key: str       # stable per (event, person): part of the delivery's identity
+    unit_id: str  # the unit, or "resident"
+    key: str  # stable per (event, person): part of the delivery's identity
     address: str
     channel: str = "sms"
     fallback: str | None = None  # an email address to try when this channel fails
@@ -51,8 +52,10 @@ def _unit(units: Mapping[str, Unit], unit_id: str) -> list[Recipient]:
     if unit is None:
         raise UnknownUnit(unit_id)
     # Keys by position, as before contacts left the bus: a redelivered event keeps its delivery ids.
-    told = [Recipient(unit.id, f"unit:{unit.id}:{i}", c.phone, "sms", c.email)
-            for i, c in enumerate(unit.contacts)]
+    told = [
+        Recipient(unit.id, f"unit:{unit.id}:{i}", c.phone, "sms", c.email)
+        for i, c in enumerate(unit.contacts)
+    ]
     if unit.webhook_url:
         told.append(Recipient(unit.id, f"unit:{unit.id}:webhook", unit.webhook_url, "webhook"))
     return told
@@ -74,7 +77,9 @@ ROUTES = {
 }
 
 
-def recipients(event_type: str, issue_id: str, payload: dict, units: Mapping[str, Unit]) -> list[Recipient]:
+def recipients(
+    event_type: str, issue_id: str, payload: dict, units: Mapping[str, Unit]
+) -> list[Recipient]:
     """Raises UnknownUnit when the event's unit is not in `units`."""
     return ROUTES[event_type](issue_id, payload, units)
 

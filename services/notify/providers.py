@@ -3,6 +3,7 @@
 GenericSmsProvider speaks Loudong's plain HTTP protocol; AliyunSmsProvider speaks Aliyun's
 SendSms (RPC style: HMAC-SHA1 signed query, a registered template code and its parameters).
 Failover tries them in the configured order."""
+
 from __future__ import annotations
 
 import base64
@@ -10,7 +11,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import requests
@@ -44,8 +45,11 @@ class GenericSmsProvider:
 
     def send(self, to: str, text: str, idempotency_key: str) -> str:
         try:
-            response = self._session.post(self._url, json={"to": to, "text": text, "idempotency_key": idempotency_key},
-                                          timeout=self._timeout)
+            response = self._session.post(
+                self._url,
+                json={"to": to, "text": text, "idempotency_key": idempotency_key},
+                timeout=self._timeout,
+            )
         except requests.Timeout:
             raise TransientError("timeout") from None
         except requests.ConnectionError:
@@ -53,7 +57,9 @@ class GenericSmsProvider:
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientError(f"http_{response.status_code}", _retry_after(response))
         if response.status_code in (400, 422):
-            raise PermanentError(f"http_{response.status_code}", anywhere=True)  # the message itself is refused
+            raise PermanentError(
+                f"http_{response.status_code}", anywhere=True
+            )  # the message itself is refused
         if response.status_code >= 400:
             raise PermanentError(f"http_{response.status_code}")
         try:
@@ -63,10 +69,21 @@ class GenericSmsProvider:
 
 
 # Aliyun's SendSms error codes: which mean "never with any provider", "not with this one", "later".
-ALIYUN_BAD_MESSAGE = {"isv.MOBILE_NUMBER_ILLEGAL", "isv.MOBILE_COUNT_OVER_LIMIT", "isv.BLACK_KEY_CONTROL_LIMIT",
-                      "isv.PARAM_LENGTH_LIMIT", "isv.DENY_IP_RANGE"}
-ALIYUN_LATER = {"isv.BUSINESS_LIMIT_CONTROL", "isp.SYSTEM_ERROR", "isv.OUT_OF_SERVICE", "Throttling.User",
-                "ServiceUnavailable", "isp.GATEWAY_ERROR"}
+ALIYUN_BAD_MESSAGE = {
+    "isv.MOBILE_NUMBER_ILLEGAL",
+    "isv.MOBILE_COUNT_OVER_LIMIT",
+    "isv.BLACK_KEY_CONTROL_LIMIT",
+    "isv.PARAM_LENGTH_LIMIT",
+    "isv.DENY_IP_RANGE",
+}
+ALIYUN_LATER = {
+    "isv.BUSINESS_LIMIT_CONTROL",
+    "isp.SYSTEM_ERROR",
+    "isv.OUT_OF_SERVICE",
+    "Throttling.User",
+    "ServiceUnavailable",
+    "isp.GATEWAY_ERROR",
+}
 
 
 def percent_encode(value: str) -> str:
@@ -85,8 +102,16 @@ def aliyun_signature(params: dict, secret: str, method: str = "POST") -> str:
 class AliyunSmsProvider:
     name = "aliyun"
 
-    def __init__(self, endpoint: str, access_key_id: str, access_key_secret: str, sign_name: str,
-                 template_code: str, timeout: float, region: str = "cn-hangzhou"):
+    def __init__(
+        self,
+        endpoint: str,
+        access_key_id: str,
+        access_key_secret: str,
+        sign_name: str,
+        template_code: str,
+        timeout: float,
+        region: str = "cn-hangzhou",
+    ):
         self._endpoint = endpoint
         self._key_id, self._secret = access_key_id, access_key_secret
         self._sign_name, self._template_code = sign_name, template_code
@@ -96,10 +121,18 @@ class AliyunSmsProvider:
     def send(self, to: str, text: str, idempotency_key: str) -> str:
         """The registered template carries the text as its `content` parameter, with the issue reference."""
         params = {
-            "AccessKeyId": self._key_id, "Action": "SendSms", "Format": "JSON", "RegionId": self._region,
-            "SignatureMethod": "HMAC-SHA1", "SignatureNonce": str(uuid.uuid4()), "SignatureVersion": "1.0",
-            "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": "2017-05-25",
-            "PhoneNumbers": to.removeprefix("+86"), "SignName": self._sign_name, "TemplateCode": self._template_code,
+            "AccessKeyId": self._key_id,
+            "Action": "SendSms",
+            "Format": "JSON",
+            "RegionId": self._region,
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": str(uuid.uuid4()),
+            "SignatureVersion": "1.0",
+            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Version": "2017-05-25",
+            "PhoneNumbers": to.removeprefix("+86"),
+            "SignName": self._sign_name,
+            "TemplateCode": self._template_code,
             "TemplateParam": json.dumps({"content": text}, ensure_ascii=False),
             "OutId": idempotency_key,
         }
@@ -121,7 +154,9 @@ class AliyunSmsProvider:
             return str(answer["BizId"])
         if code in ALIYUN_LATER:
             raise TransientError(code)
-        raise PermanentError(code or f"http_{response.status_code}", anywhere=code in ALIYUN_BAD_MESSAGE)
+        raise PermanentError(
+            code or f"http_{response.status_code}", anywhere=code in ALIYUN_BAD_MESSAGE
+        )
 
 
 class Failover:

@@ -1,11 +1,11 @@
 """Notify's schemas: the payloads it publishes and readers for the events that trigger messages."""
+
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from services.notify.events import NotificationFailed, NotificationSent
 from shared.payloads import PayloadWriter, Reader
-
 
 write_payload = PayloadWriter(NotificationSent, NotificationFailed)
 
@@ -48,7 +48,11 @@ class ResidentReader(Reader):
     reason = fields.String(load_default="")
 
 
-EVENT_READERS = {"issue.dispatched": DispatchedReader(), "issue.escalated": EscalatedReader(),
-                 "issue.warned": WarnedReader(),
-                 "resident.feedback_requested": FeedbackRequestedReader(),
-                 "resident.acknowledged": ResidentReader(), "resident.closed": ResidentReader()}
+EVENT_READERS = {
+    "issue.dispatched": DispatchedReader(),
+    "issue.escalated": EscalatedReader(),
+    "issue.warned": WarnedReader(),
+    "resident.feedback_requested": FeedbackRequestedReader(),
+    "resident.acknowledged": ResidentReader(),
+    "resident.closed": ResidentReader(),
+}

@@ -4,6 +4,7 @@ The provider is called outside any transaction. If notify dies after the provide
 a message and before the answer is recorded, the delivery is sent again when its lease runs
 out, with the same idempotency key: a provider that honours the key sends one SMS.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,14 @@ def bundles(due: list[dict], max_parts: int) -> list[list[dict]]:
             continue
         chunks = groups.setdefault((delivery["channel"], delivery["address"]), [[]])
         joined = "\n".join(d["text"] for d in chunks[-1] + [delivery])
-        if chunks[-1] and delivery["channel"] == "sms" and templates.sms_parts(joined)[2] > max_parts:
-            chunks.append([])  # a notice is never cut short to make room: it starts the next message
+        if (
+            chunks[-1]
+            and delivery["channel"] == "sms"
+            and templates.sms_parts(joined)[2] > max_parts
+        ):
+            chunks.append(
+                []
+            )  # a notice is never cut short to make room: it starts the next message
         chunks[-1].append(delivery)
     return [chunk for chunks in groups.values() for chunk in chunks]
 
@@ -49,22 +56,35 @@ def _send(service_store, context, group: list[dict]) -> None:
     if providers is None:  # planned when that channel was configured, and it no longer is
         with service_store.unit_of_work() as uow:
             for delivery in group:
-                handlers.record_failure(uow, delivery, "none", "unknown_channel", True, None, context, context.clock())
+                handlers.record_failure(
+                    uow, delivery, "none", "unknown_channel", True, None, context, context.clock()
+                )
         return
     text = "\n".join(d["text"] for d in group)
     if first["channel"] == "sms":
         text = templates.fit(text, context.max_parts)
     # One key per bundle: the same members make the same key, so a resend after a crash is recognised.
-    key = first["id"] if len(group) == 1 else model.delivery_id(",".join(sorted(d["id"] for d in group)), "bundle",
-                                                                first["channel"])
+    key = (
+        first["id"]
+        if len(group) == 1
+        else model.delivery_id(",".join(sorted(d["id"] for d in group)), "bundle", first["channel"])
+    )
     try:
         provider, message_id = providers.send(first["address"], text, key)
     except (TransientError, PermanentError) as exc:
         permanent = isinstance(exc, PermanentError)
         with service_store.unit_of_work() as uow:
             for delivery in group:
-                handlers.record_failure(uow, delivery, providers.name, exc.reason, permanent,
-                                        getattr(exc, "retry_after", None), context, context.clock())
+                handlers.record_failure(
+                    uow,
+                    delivery,
+                    providers.name,
+                    exc.reason,
+                    permanent,
+                    getattr(exc, "retry_after", None),
+                    context,
+                    context.clock(),
+                )
         return
     with service_store.unit_of_work() as uow:
         for delivery in group:

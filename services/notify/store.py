@@ -1,16 +1,31 @@
 """Notify's own table: exactly one delivery per (event, recipient, channel)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import (Column, Connection, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        func, insert, select, update)
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from shared.db import UTCDateTime
 
 metadata = MetaData()
 deliveries = Table(
-    "deliveries", metadata,
+    "deliveries",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("event_id", String(36), nullable=False),
     Column("cause_type", String(64), nullable=False),
@@ -34,12 +49,19 @@ deliveries = Table(
     Column("receipt_at", UTCDateTime),
     UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
 )
-Index("ix_deliveries_pending", deliveries.c.next_attempt_at,
-      postgresql_where=deliveries.c.status == "pending", sqlite_where=deliveries.c.status == "pending")
+Index(
+    "ix_deliveries_pending",
+    deliveries.c.next_attempt_at,
+    postgresql_where=deliveries.c.status == "pending",
+    sqlite_where=deliveries.c.status == "pending",
+)
 
 
 def exists(conn: Connection, delivery_id: str) -> bool:
-    return conn.execute(select(deliveries.c.id).where(deliveries.c.id == delivery_id)).first() is not None
+    return (
+        conn.execute(select(deliveries.c.id).where(deliveries.c.id == delivery_id)).first()
+        is not None
+    )
 
 
 def add(conn: Connection, **values) -> None:
@@ -49,19 +71,35 @@ def add(conn: Connection, **values) -> None:
 def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list[dict]:
     """Pending deliveries whose time has come, pushed `lease` into the future so that no other
     sender takes them while this one is talking to the provider."""
-    rows = [dict(r) for r in conn.execute(
-        select(deliveries).where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
-        .order_by(deliveries.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)).mappings()]
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            select(deliveries)
+            .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).mappings()
+    ]
     if rows:
-        conn.execute(update(deliveries).where(deliveries.c.id.in_([r["id"] for r in rows]))
-                     .values(next_attempt_at=now + lease))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_([r["id"] for r in rows]))
+            .values(next_attempt_at=now + lease)
+        )
     return rows
 
 
 def get_pending(conn: Connection, delivery_id: str) -> dict | None:
-    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id,
-                                                deliveries.c.status == "pending")
-                       .with_for_update()).mappings().first()
+    row = (
+        conn.execute(
+            select(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status == "pending")
+            .with_for_update()
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -70,22 +108,41 @@ def change(conn: Connection, delivery_id: str, **values) -> None:
 
 
 def for_issue(conn: Connection, issue_id: str) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(deliveries).where(deliveries.c.issue_id == issue_id)
-                                          .order_by(deliveries.c.created_at)).mappings()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            select(deliveries)
+            .where(deliveries.c.issue_id == issue_id)
+            .order_by(deliveries.c.created_at)
+        ).mappings()
+    ]
 
 
 def by_provider_message(conn: Connection, provider: str, message_id: str) -> dict | None:
-    row = conn.execute(select(deliveries).where(deliveries.c.provider == provider,
-                                                deliveries.c.provider_message_id == message_id)
-                       .with_for_update()).mappings().first()
+    row = (
+        conn.execute(
+            select(deliveries)
+            .where(
+                deliveries.c.provider == provider, deliveries.c.provider_message_id == message_id
+            )
+            .with_for_update()
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 def recent_to(conn: Connection, address: str, since: datetime, limit: int) -> list[datetime]:
     """When the latest `limit` deliveries to one address were planned, newest first, within the window."""
-    return list(conn.execute(select(deliveries.c.created_at).where(deliveries.c.address == address,
-                                                                   deliveries.c.created_at > since)
-                             .order_by(deliveries.c.created_at.desc()).limit(limit)).scalars())
+    return list(
+        conn.execute(
+            select(deliveries.c.created_at)
+            .where(deliveries.c.address == address, deliveries.c.created_at > since)
+            .order_by(deliveries.c.created_at.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def get(conn: Connection, delivery_id: str) -> dict | None:
@@ -94,5 +151,11 @@ def get(conn: Connection, delivery_id: str) -> dict | None:
 
 
 def resends_of(conn: Connection, recipient_key: str, event_id: str) -> int:
-    return conn.execute(select(func.count()).select_from(deliveries).where(
-        deliveries.c.event_id == event_id, deliveries.c.recipient_key.like(f"{recipient_key}#resend%"))).scalar_one()
+    return conn.execute(
+        select(func.count())
+        .select_from(deliveries)
+        .where(
+            deliveries.c.event_id == event_id,
+            deliveries.c.recipient_key.like(f"{recipient_key}#resend%"),
+        )
+    ).scalar_one()

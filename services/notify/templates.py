@@ -1,5 +1,6 @@
 """Message texts from Jinja2 templates kept in files (Chinese by default, English too), and
 SMS length counted as a phone counts it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,12 +11,20 @@ import jinja2
 
 DEFAULT_DIR = Path(__file__).parent / "templates"
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
-REASON_WORDS = {"claim_overdue": "超时未认领", "resolve_overdue": "超时未办结", "returned_too_often": "多次退单",
-                "reopened": "群众不满意", "undeliverable": "通知无法送达", "manual": "人工督办"}
+REASON_WORDS = {
+    "claim_overdue": "超时未认领",
+    "resolve_overdue": "超时未办结",
+    "returned_too_often": "多次退单",
+    "reopened": "群众不满意",
+    "undeliverable": "通知无法送达",
+    "manual": "人工督办",
+}
 CLOCK_WORDS = {"claim": "认领", "resolve": "办结", "supervision": "督办"}
 # GSM 03.38: the basic set counts one septet, the extension set two; anything else means UCS-2.
-_GSM_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                 "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 _GSM_EXTENDED = set("^{}\\[~]|€\f")
 
 
@@ -43,12 +52,21 @@ def fit(text: str, max_parts: int) -> str:
 class Renderer:
     def __init__(self, directory: Path = DEFAULT_DIR, language: str = "zh"):
         self.language = language
-        self._env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(directory)), undefined=jinja2.StrictUndefined,
-                                       autoescape=False, keep_trailing_newline=False)
-        self._env.filters.update(local_time=_local_time, reason_words=lambda r: REASON_WORDS.get(r, r),
-                                 clock_words=lambda c: CLOCK_WORDS.get(c, c))
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+        )
+        self._env.filters.update(
+            local_time=_local_time,
+            reason_words=lambda r: REASON_WORDS.get(r, r),
+            clock_words=lambda c: CLOCK_WORDS.get(c, c),
+        )
 
-    def render(self, event_type: str, issue_ref: str, payload: dict, language: str | None = None) -> str:
+    def render(
+        self, event_type: str, issue_ref: str, payload: dict, language: str | None = None
+    ) -> str:
         name = f"{language or self.language}/{event_type}.j2"
         try:
             return self._env.get_template(name).render(ref=issue_ref, **payload).strip()
@@ -65,10 +83,24 @@ def _local_time(value) -> str:
 
 
 SAMPLES = {  # what each template is checked against at start, and previewed with by default
-    "issue.dispatched": {"role": "lead", "unit_id": "u", "category": "property_management", "category_name": "物业管理",
-                         "place_id": "baian-xincun", "place_name": "百安新村"},
-    "issue.escalated": {"reason": "claim_overdue", "level": 1, "next_deadline": datetime(2026, 10, 8, 1, 0).astimezone()},
-    "issue.warned": {"clock": "claim", "fraction": 0.5, "deadline": datetime(2026, 10, 8, 1, 0).astimezone()},
+    "issue.dispatched": {
+        "role": "lead",
+        "unit_id": "u",
+        "category": "property_management",
+        "category_name": "物业管理",
+        "place_id": "baian-xincun",
+        "place_name": "百安新村",
+    },
+    "issue.escalated": {
+        "reason": "claim_overdue",
+        "level": 1,
+        "next_deadline": datetime(2026, 10, 8, 1, 0).astimezone(),
+    },
+    "issue.warned": {
+        "clock": "claim",
+        "fraction": 0.5,
+        "deadline": datetime(2026, 10, 8, 1, 0).astimezone(),
+    },
     "resident.feedback_requested": {"resolution": "楼道杂物已清理"},
     "resident.acknowledged": {},
     "resident.closed": {"reason": "satisfied"},

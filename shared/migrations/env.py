@@ -1,4 +1,5 @@
 """Alembic environment shared by the four services; each brings its own versions folder."""
+
 from alembic import context
 
 connection = context.config.attributes["connection"]

@@ -1,5 +1,6 @@
 """docker-compose.yml cannot run here (no Docker engine), so it is kept correct by reading it:
 the commands, variables, ports and scrape targets it names must be the ones the code has."""
+
 import re
 import tomllib
 
@@ -58,7 +59,9 @@ def test_the_readme_documents_every_variable():
 def test_the_dockerfile_installs_the_files_the_defaults_point_at():
     dockerfile = (REPO_ROOT / "deploy" / "Dockerfile").read_text()
 
-    packages = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]
     for copied in (*(p.rstrip("*") for p in packages["include"]), "deploy"):
         assert re.search(rf"^COPY {copied} ", dockerfile, re.M), f"the image lacks {copied}/"
     assert "LOUDONG_DIRECTORY=/app/deploy/directory.yaml" in dockerfile

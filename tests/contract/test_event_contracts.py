@@ -4,6 +4,7 @@ The events are the real ones: issues are taken through all four services in this
 (dispatched, escalated, claimed, noted, resolved, reopened, returned, linked, re-tiered,
 closed, notified and failed to notify), and whatever lands in the outboxes is read back by
 each subscriber — and searched for anything private."""
+
 import re
 from datetime import timedelta
 
@@ -11,16 +12,18 @@ import pytest
 import requests
 import yaml
 
+from district import directory
 from services.dispatch import units
 from services.escalation.sweeper import sweep_once
 from services.notify.sender import send_due
-from district import directory
 from shared import topology
 from shared.config import REPO_ROOT
 from tests.helpers import AUTH, SERVICES, SUBMISSION, FakeClock, build, emitted
 
 PROPERTY_UNIT = "baian-xincun-property"
-PROPERTY_WEBHOOK = "https://baian-xincun.example/loudong"  # so that a webhook on the bus would be seen
+PROPERTY_WEBHOOK = (
+    "https://baian-xincun.example/loudong"  # so that a webhook on the bus would be seen
+)
 # The consenting resident's phone rides these, written by intake for notify's queue alone.
 RESIDENT_EVENTS = {"resident.acknowledged", "resident.feedback_requested", "resident.closed"}
 PHONE_SHAPED = re.compile(r"(?<![0-9A-Za-z])(?:\+\d{8,15}|(?:86)?1[3-9]\d{9})(?![0-9A-Za-z])")
@@ -38,7 +41,9 @@ class Flow:
 
     def submit(self, **changes) -> str:
         body = {**SUBMISSION, "reporter": {**SUBMISSION["reporter"], "consent": True}, **changes}
-        response = self.services["intake"].app.test_client().post("/v1/issues", headers=AUTH, json=body)
+        response = (
+            self.services["intake"].app.test_client().post("/v1/issues", headers=AUTH, json=body)
+        )
         assert response.status_code == 201, response.get_data(as_text=True)
         self.pump()
         return response.json["id"]
@@ -49,21 +54,30 @@ class Flow:
         self.pump()
         return headers
 
-    def unit(self, unit_id: str, issue_id: str, action: str, body=None, service: str = "dispatch") -> None:
+    def unit(
+        self, unit_id: str, issue_id: str, action: str, body=None, service: str = "dispatch"
+    ) -> None:
         headers = self.token(unit_id)
-        if service == "escalation":
-            path = f"/v1/issues/{issue_id}/{action}"
-        elif action in ("tier", "arbitrate"):
+        if service == "escalation" or action in ("tier", "arbitrate"):
             path = f"/v1/issues/{issue_id}/{action}"
         else:
             path = f"/v1/assignments/{issue_id}/{action}"
-        response = self.services[service].app.test_client().post(path, headers=headers, json=body or {})
+        response = (
+            self.services[service].app.test_client().post(path, headers=headers, json=body or {})
+        )
         assert response.status_code < 300, response.get_data(as_text=True)
         self.pump()
 
     def feedback(self, issue_id: str, satisfied: bool) -> None:
-        response = self.services["intake"].app.test_client().post(
-            f"/v1/issues/{issue_id}/feedback", headers=AUTH, json={"satisfied": satisfied, "rating": 3})
+        response = (
+            self.services["intake"]
+            .app.test_client()
+            .post(
+                f"/v1/issues/{issue_id}/feedback",
+                headers=AUTH,
+                json={"satisfied": satisfied, "rating": 3},
+            )
+        )
         assert response.status_code == 201, response.get_data(as_text=True)
         self.pump()
 
@@ -91,12 +105,25 @@ def directory_file(tmp_path):
 def all_events(tmp_path, sms_provider, directory_file):
     clock = FakeClock()
     policies = tmp_path / "policies.yaml"
-    policies.write_text("supervision_within: PT8H\nsupervision_time: calendar\ntiers:\n" + "".join(
-        f"  {t}: {{claim_within: PT2H, resolve_within: PT8H, time: calendar, warnings: [{{at: 0.5}}]}}\n"
-        for t in ("private", "small", "big", "hard")))
-    services = {name: build(name, tmp_path, clock if name != "intake" else None, LOUDONG_SMS_URL=sms_provider.url,
-                            LOUDONG_SMS_MAX_ATTEMPTS=1, LOUDONG_POLICIES=policies, LOUDONG_DIRECTORY=directory_file)
-                for name in SERVICES}
+    policies.write_text(
+        "supervision_within: PT8H\nsupervision_time: calendar\ntiers:\n"
+        + "".join(
+            f"  {t}: {{claim_within: PT2H, resolve_within: PT8H, time: calendar, warnings: [{{at: 0.5}}]}}\n"
+            for t in ("private", "small", "big", "hard")
+        )
+    )
+    services = {
+        name: build(
+            name,
+            tmp_path,
+            clock if name != "intake" else None,
+            LOUDONG_SMS_URL=sms_provider.url,
+            LOUDONG_SMS_MAX_ATTEMPTS=1,
+            LOUDONG_POLICIES=policies,
+            LOUDONG_DIRECTORY=directory_file,
+        )
+        for name in SERVICES
+    }
     flow = Flow(services, sms_provider, clock)
     property_unit = PROPERTY_UNIT
 
@@ -109,11 +136,27 @@ def all_events(tmp_path, sms_provider, directory_file):
     for _ in range(3):  # up the ladder to the leader in charge: supervision opens
         clock.advance(hours=3)
         flow.sweep_and_send()
-    flow.unit("leader-north", first, "extend", {"clock": "supervision", "until": (clock.now + timedelta(days=9))
-                                                 .isoformat(), "reason": "需协调多部门"}, service="escalation")
-    flow.unit("leader-north", first, "supervision/close", {"reason": "已部署"}, service="escalation")
-    for action, body in [("claim", None), ("notes", {"note": "在处理"}), ("await-resident", {"note": "等居民在家"}),
-                         ("resident-replied", None), ("resolve", {"resolution": "已清理"})]:
+    flow.unit(
+        "leader-north",
+        first,
+        "extend",
+        {
+            "clock": "supervision",
+            "until": (clock.now + timedelta(days=9)).isoformat(),
+            "reason": "需协调多部门",
+        },
+        service="escalation",
+    )
+    flow.unit(
+        "leader-north", first, "supervision/close", {"reason": "已部署"}, service="escalation"
+    )
+    for action, body in [
+        ("claim", None),
+        ("notes", {"note": "在处理"}),
+        ("await-resident", {"note": "等居民在家"}),
+        ("resident-replied", None),
+        ("resolve", {"resolution": "已清理"}),
+    ]:
         flow.unit(property_unit, first, action, body)
     flow.feedback(first, satisfied=False)
     flow.unit(property_unit, first, "return", {"reason": "wrong_function"})
@@ -124,8 +167,13 @@ def all_events(tmp_path, sms_provider, directory_file):
     flow.unit("wuqiao-office", other, "resolve", {"resolution": "已协调"})
     flow.feedback(other, satisfied=True)
 
-    bounced = flow.submit(category="neighbour_dispute", location={"street": "taibai", "community": "wenhua"})
-    for lead in ("wenhua-committee", "taibai-office"):  # nobody left to try: the street office arbitrates
+    bounced = flow.submit(
+        category="neighbour_dispute", location={"street": "taibai", "community": "wenhua"}
+    )
+    for lead in (
+        "wenhua-committee",
+        "taibai-office",
+    ):  # nobody left to try: the street office arbitrates
         flow.unit(lead, bounced, "return", {"reason": "unclear_ownership"})
     yield services, [e for s in services.values() for e in emitted(s.store)]
     for service in services.values():
@@ -168,18 +216,26 @@ def _texts(value):
         yield value
 
 
-def test_no_event_carries_a_phone_or_an_address_but_a_consenting_residents_own(all_events, directory_file):
+def test_no_event_carries_a_phone_or_an_address_but_a_consenting_residents_own(
+    all_events, directory_file
+):
     # Every queue bound to an event gets it: units' contacts and webhooks are directory data that
     # notify reads itself, so on the bus a unit is its id, and a phone is only a resident's, for notify.
     _services, events = all_events
     units = directory.load(directory_file).units.values()
-    private = {c.phone for u in units for c in u.contacts} | {c.email for u in units for c in u.contacts if c.email} \
+    private = (
+        {c.phone for u in units for c in u.contacts}
+        | {c.email for u in units for c in u.contacts if c.email}
         | {u.webhook_url for u in units if u.webhook_url}
+    )
     assert PROPERTY_WEBHOOK in private
 
     dispatched = [e for e in events if e.type == "issue.dispatched"]
-    assert {e.payload["role"] for e in dispatched} == {"lead", "co"}  # co-handling units are named the same way
-    assert RESIDENT_EVENTS <= {e.type for e in events}
+    assert {e.payload["role"] for e in dispatched} == {
+        "lead",
+        "co",
+    }  # co-handling units are named the same way
+    assert {e.type for e in events} >= RESIDENT_EVENTS
     for event in events:
         payload = event.payload
         if event.type in RESIDENT_EVENTS:
@@ -188,7 +244,10 @@ def test_no_event_carries_a_phone_or_an_address_but_a_consenting_residents_own(a
         for text in _texts(payload):
             assert not PHONE_SHAPED.search(text), (event.type, "phone-shaped", text[:40])
             assert not EMAIL_SHAPED.search(text), (event.type, "an email address")
-            assert not [p for p in private if p in text], (event.type, "the directory's contact or webhook")
+            assert not [p for p in private if p in text], (
+                event.type,
+                "the directory's contact or webhook",
+            )
 
 
 def test_only_notify_is_bound_to_the_events_with_a_residents_phone():

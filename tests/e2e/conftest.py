@@ -2,6 +2,7 @@
 exactly as deployed; the tests talk to them over HTTP only, and crash them with SIGKILL.
 Every flow runs twice: on the embedded default (SQLite, no broker) and on the real
 RabbitMQ and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,13 @@ class Deployment:
     def __init__(self, workdir: Path, env: dict):
         self.workdir = workdir
         self.ports = {name: _free_port() for name in SERVICES}
-        self.env = {**os.environ, **env, "LOUDONG_DATA_DIR": str(workdir / "data"), "LOUDONG_POLL_INTERVAL": "0.05",
-                    **{f"LOUDONG_{n.upper()}_PORT": str(p) for n, p in self.ports.items()}}
+        self.env = {
+            **os.environ,
+            **env,
+            "LOUDONG_DATA_DIR": str(workdir / "data"),
+            "LOUDONG_POLL_INTERVAL": "0.05",
+            **{f"LOUDONG_{n.upper()}_PORT": str(p) for n, p in self.ports.items()},
+        }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -40,10 +46,15 @@ class Deployment:
 
     def start(self, *names: str) -> None:
         for name in names or SERVICES:
-            log = open(self.workdir / f"{name}.log", "ab")
+            log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - the child process keeps it
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", name], env=self.env, cwd=REPO_ROOT, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                [sys.executable, "-m", "services.cli", name],
+                env=self.env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         for name in names or SERVICES:
             wait_for(lambda n=name: self._ready(n), timeout=60, interval=0.2, what=f"{name} ready")
 
@@ -72,9 +83,15 @@ class Deployment:
 
     def unit_tokens(self, *unit_ids: str) -> dict[str, dict]:
         """Authorization headers for each unit, made with `loudong units token` as an operator would."""
-        out = subprocess.run([sys.executable, "-m", "services.cli", "units", "token", *unit_ids], env=self.env,
-                             cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split()
-        return {u: {"Authorization": f"Bearer {t}"} for u, t in zip(unit_ids, out)}
+        out = subprocess.run(
+            [sys.executable, "-m", "services.cli", "units", "token", *unit_ids],
+            env=self.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return {u: {"Authorization": f"Bearer {t}"} for u, t in zip(unit_ids, out, strict=False)}
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
@@ -87,8 +104,10 @@ def backend_env(request):
         return {}
     broker = request.getfixturevalue("rabbitmq_url")
     databases = request.getfixturevalue("postgres_urls")
-    return {"LOUDONG_BROKER_URL": broker,
-            **{f"LOUDONG_{name.upper()}_DATABASE_URL": url for name, url in databases.items()}}
+    return {
+        "LOUDONG_BROKER_URL": broker,
+        **{f"LOUDONG_{name.upper()}_DATABASE_URL": url for name, url in databases.items()},
+    }
 
 
 @pytest.fixture
@@ -97,9 +116,14 @@ def deploy(tmp_path, backend_env, sms_provider):
     started = []
 
     def start(**extra) -> Deployment:
-        env = {"LOUDONG_SMS_URL": sms_provider.url, "LOUDONG_WEB_WORKERS": "2", "LOUDONG_SMS_TIMEOUT": "2",
-               "LOUDONG_DEMO_API_KEY": DEMO_KEY,
-               **backend_env, **{k: str(v) for k, v in extra.items()}}
+        env = {
+            "LOUDONG_SMS_URL": sms_provider.url,
+            "LOUDONG_WEB_WORKERS": "2",
+            "LOUDONG_SMS_TIMEOUT": "2",
+            "LOUDONG_DEMO_API_KEY": DEMO_KEY,
+            **backend_env,
+            **{k: str(v) for k, v in extra.items()},
+        }
         deployment = Deployment(tmp_path, env)
         started.append(deployment)
         deployment.start()
@@ -109,4 +133,6 @@ def deploy(tmp_path, backend_env, sms_provider):
     for deployment in started:
         deployment.stop()
         for name in SERVICES:
-            assert "Traceback" not in deployment.log(name), f"{name} logged a traceback:\n{deployment.log(name)}"
+            assert "Traceback" not in deployment.log(name), (
+                f"{name} logged a traceback:\n{deployment.log(name)}"
+            )

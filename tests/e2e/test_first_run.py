@@ -1,5 +1,6 @@
 """A first-time user: `make run` on a fresh data folder, then the README's "Try it" block as it
 is. The start must be quiet and every command in the block must do what the README says."""
+
 from __future__ import annotations
 
 import os
@@ -23,12 +24,24 @@ def first_run(tmp_path, sms_provider):
     """`loudong run` (what `make run` starts) on a fresh data folder, on free ports."""
     ports = {name: _free_port() for name in SERVICES}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOUDONG_", "PROMETHEUS_"))}
-    env.update({"LOUDONG_DATA_DIR": str(tmp_path / "data"), "LOUDONG_SMS_URL": sms_provider.url,
-                "LOUDONG_DEMO_API_KEY": DEMO_KEY, **{f"LOUDONG_{n.upper()}_PORT": str(p) for n, p in ports.items()}})
+    env.update(
+        {
+            "LOUDONG_DATA_DIR": str(tmp_path / "data"),
+            "LOUDONG_SMS_URL": sms_provider.url,
+            "LOUDONG_DEMO_API_KEY": DEMO_KEY,
+            **{f"LOUDONG_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+        }
+    )
     output = tmp_path / "run.log"
     with open(output, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env, cwd=REPO_ROOT,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "run"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     for name, port in ports.items():
         wait_for(lambda p=port: _ready(p), timeout=60, interval=0.2, what=f"{name} ready")
     yield env, ports, sms_provider, output
@@ -66,16 +79,27 @@ def test_the_readme_try_it_block_claims_the_issue_it_submits(first_run):
     env, ports, sms, _output = first_run
     block = _try_it_block(ports, sms.url)
 
-    result = subprocess.run(["bash", "-e", "-c", block], env={**env, "KEY": DEMO_KEY}, cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", "-e", "-c", block],
+        env={**env, "KEY": DEMO_KEY},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 0, result.stderr
     issue_id = re.search(r"^issue (\S+)$", result.stdout, re.M).group(1)
     assert "百安新村" in result.stdout  # the issue read back in UTF-8, not as \u escapes
-    assert re.search(r'"claimed_at": ?"\d{4}-', result.stdout)  # the claim went through with the unit's token
+    assert re.search(
+        r'"claimed_at": ?"\d{4}-', result.stdout
+    )  # the claim went through with the unit's token
     wait_for(lambda: _status(ports, issue_id) == "claimed", what="intake shows the issue claimed")
 
 
 def _status(ports: dict, issue_id: str) -> str:
-    return requests.get(f"http://127.0.0.1:{ports['intake']}/v1/issues/{issue_id}",
-                        headers={"Authorization": f"Bearer {DEMO_KEY}"}, timeout=5).json()["status"]
+    return requests.get(
+        f"http://127.0.0.1:{ports['intake']}/v1/issues/{issue_id}",
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+        timeout=5,
+    ).json()["status"]

@@ -1,5 +1,7 @@
 """The stores on the real PostgreSQL: migrations, and replicas that never do the same work twice."""
+
 import threading
+
 import pytest
 from sqlalchemy import func, insert, inspect, select
 
@@ -15,11 +17,19 @@ pytestmark = pytest.mark.postgres
 
 def _on_postgres(name, tmp_path, postgres_urls, clock=None, **extra):
     """Bootstrapped, never started: the broker URL is only there because PostgreSQL stores need one."""
-    return build(name, tmp_path, clock, LOUDONG_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
-                 **{f"LOUDONG_{name.upper()}_DATABASE_URL": postgres_urls[name]}, **extra)
+    return build(
+        name,
+        tmp_path,
+        clock,
+        LOUDONG_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
+        **{f"LOUDONG_{name.upper()}_DATABASE_URL": postgres_urls[name]},
+        **extra,
+    )
 
 
-def test_every_service_migrates_its_own_database_and_a_second_start_changes_nothing(tmp_path, postgres_urls):
+def test_every_service_migrates_its_own_database_and_a_second_start_changes_nothing(
+    tmp_path, postgres_urls
+):
     for name in SERVICES:
         service = _on_postgres(name, tmp_path, postgres_urls)  # migrates once
         service.store.migrate()
@@ -33,8 +43,19 @@ def test_every_service_migrates_its_own_database_and_a_second_start_changes_noth
 def test_two_relays_publish_each_event_exactly_once(tmp_path, postgres_urls):
     intake = _on_postgres("intake", tmp_path, postgres_urls)
     with intake.store.writer.begin() as conn:
-        conn.execute(insert(outbox), [{"event_id": f"e{i:04d}", "type": "issue.submitted", "issue_id": "x",
-                                       "body": "{}", "created_at": utcnow()} for i in range(2000)])
+        conn.execute(
+            insert(outbox),
+            [
+                {
+                    "event_id": f"e{i:04d}",
+                    "type": "issue.submitted",
+                    "issue_id": "x",
+                    "body": "{}",
+                    "created_at": utcnow(),
+                }
+                for i in range(2000)
+            ],
+        )
     published: list[str] = []
     lock = threading.Lock()
 
@@ -54,21 +75,42 @@ def test_two_relays_publish_each_event_exactly_once(tmp_path, postgres_urls):
 
     assert sorted(published) == [f"e{i:04d}" for i in range(2000)]
     with intake.store.read() as conn:
-        assert conn.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar() == 0
+        assert (
+            conn.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar() == 0
+        )
     intake.store.dispose()
 
 
 def test_two_sweepers_fire_every_escalation_exactly_once(tmp_path, postgres_urls):
     clock = FakeClock()
     policies = tmp_path / "policies.yaml"
-    policies.write_text("tiers:\n" + "".join(f"  {t}: {{claim_within: PT2H, resolve_within: P3D, time: calendar}}\n"
-                                             for t in ("private", "small", "big", "hard")))
-    sweepers = [_on_postgres("escalation", tmp_path / str(i), postgres_urls, clock, LOUDONG_POLICIES=policies)
-                for i in range(2)]
+    policies.write_text(
+        "tiers:\n"
+        + "".join(
+            f"  {t}: {{claim_within: PT2H, resolve_within: P3D, time: calendar}}\n"
+            for t in ("private", "small", "big", "hard")
+        )
+    )
+    sweepers = [
+        _on_postgres(
+            "escalation", tmp_path / str(i), postgres_urls, clock, LOUDONG_POLICIES=policies
+        )
+        for i in range(2)
+    ]
     first = sweepers[0]
     for i in range(300):
-        first.subscriber.apply(event("issue.dispatched", f"i{i}", {
-            "assignment": 1, "unit_id": "baian-xincun-property", "tier": "small", "street": "baianba"}).to_json())
+        first.subscriber.apply(
+            event(
+                "issue.dispatched",
+                f"i{i}",
+                {
+                    "assignment": 1,
+                    "unit_id": "baian-xincun-property",
+                    "tier": "small",
+                    "street": "baianba",
+                },
+            ).to_json()
+        )
     clock.advance(hours=2, seconds=1)
 
     def sweep(service):
@@ -83,7 +125,9 @@ def test_two_sweepers_fire_every_escalation_exactly_once(tmp_path, postgres_urls
 
     with first.store.read() as conn:
         fired = conn.execute(select(escalation_store.escalations.c.issue_id)).scalars().all()
-        events = conn.execute(select(func.count()).where(outbox.c.type == "issue.escalated")).scalar()
+        events = conn.execute(
+            select(func.count()).where(outbox.c.type == "issue.escalated")
+        ).scalar()
     assert sorted(fired) == sorted(f"i{i}" for i in range(300))
     assert events == 300
     for s in sweepers:

@@ -1,4 +1,5 @@
 """The RabbitMQ bus for real: confirmed relay, acks after commit, retries, dead letters."""
+
 import pytest
 from kombu import Connection, Exchange, Producer
 from prometheus_client import REGISTRY
@@ -12,8 +13,14 @@ pytestmark = pytest.mark.rabbitmq
 
 
 def _started(name, tmp_path, rabbitmq_url, **extra):
-    service = build(name, tmp_path, LOUDONG_BROKER_URL=rabbitmq_url, LOUDONG_RETRY_DELAYS="0.2,0.2",
-                    LOUDONG_POLL_INTERVAL=0.05, **extra)
+    service = build(
+        name,
+        tmp_path,
+        LOUDONG_BROKER_URL=rabbitmq_url,
+        LOUDONG_RETRY_DELAYS="0.2,0.2",
+        LOUDONG_POLL_INTERVAL=0.05,
+        **extra,
+    )
     runtime.start(service)
     wait_for(service.bus.is_ready, what=f"{name} consuming")
     return service
@@ -34,9 +41,11 @@ def started(tmp_path, rabbitmq_url):
 
 def _publish_raw(url, body, routing_key):
     with Connection(url, transport_options={"confirm_publish": True}) as conn:
-        Producer(conn.default_channel, exchange=Exchange(topology.EXCHANGE_NAME, type="topic"),
-                 auto_declare=False).publish(body, routing_key=routing_key, content_type="application/json",
-                                             delivery_mode=2)
+        Producer(
+            conn.default_channel,
+            exchange=Exchange(topology.EXCHANGE_NAME, type="topic"),
+            auto_declare=False,
+        ).publish(body, routing_key=routing_key, content_type="application/json", delivery_mode=2)
 
 
 def _queue_depth(url, queue):
@@ -60,17 +69,26 @@ def test_an_issue_travels_from_intake_to_dispatch_and_is_marked_published(starte
         assert conn.execute(select(outbox.c.published_at)).scalar() is not None
 
 
-def test_a_malformed_message_is_dead_lettered_counted_and_the_consumer_goes_on(started, rabbitmq_url):
+def test_a_malformed_message_is_dead_lettered_counted_and_the_consumer_goes_on(
+    started, rabbitmq_url
+):
     dispatch = started("dispatch")
     before = _sample("loudong_dead_lettered_total", service="dispatch", reason="malformed")
-    good = event("issue.submitted", "i-good", {"category": "other", "location": {"street": "taibai"}})
+    good = event(
+        "issue.submitted", "i-good", {"category": "other", "location": {"street": "taibai"}}
+    )
 
     _publish_raw(rabbitmq_url, b"\x00 definitely not an envelope", "issue.submitted")
     _publish_raw(rabbitmq_url, good.to_json(), "issue.submitted")
 
     wait_for(lambda: emitted(dispatch.store, "issue.dispatched"), what="the good message applied")
-    wait_for(lambda: _queue_depth(rabbitmq_url, topology.dead_queue_name("dispatch")) == 1, what="dead letter")
-    assert _sample("loudong_dead_lettered_total", service="dispatch", reason="malformed") == before + 1
+    wait_for(
+        lambda: _queue_depth(rabbitmq_url, topology.dead_queue_name("dispatch")) == 1,
+        what="dead letter",
+    )
+    assert (
+        _sample("loudong_dead_lettered_total", service="dispatch", reason="malformed") == before + 1
+    )
 
 
 def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(started, rabbitmq_url):
@@ -82,26 +100,57 @@ def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(started, r
         raise RuntimeError("directory unreachable")
 
     dispatch.subscriber._handlers["issue.submitted"] = broken
-    _publish_raw(rabbitmq_url, event("issue.submitted", "i1", {"location": {"street": "taibai"}}).to_json(),
-                 "issue.submitted")
+    _publish_raw(
+        rabbitmq_url,
+        event("issue.submitted", "i1", {"location": {"street": "taibai"}}).to_json(),
+        "issue.submitted",
+    )
 
-    wait_for(lambda: _queue_depth(rabbitmq_url, topology.dead_queue_name("dispatch")) == 1, what="dead letter")
+    wait_for(
+        lambda: _queue_depth(rabbitmq_url, topology.dead_queue_name("dispatch")) == 1,
+        what="dead letter",
+    )
     assert len(attempts) == 3 and len(set(attempts)) == 1
     assert emitted(dispatch.store) == []
 
 
-def test_the_same_event_delivered_twice_by_the_broker_sends_one_sms(started, rabbitmq_url, sms_provider):
+def test_the_same_event_delivered_twice_by_the_broker_sends_one_sms(
+    started, rabbitmq_url, sms_provider
+):
     started("notify", LOUDONG_SMS_URL=sms_provider.url)
-    dispatched = event("issue.dispatched", "i1", {
-        "unit_id": "taibai-office", "unit_name": "太白街道办事处", "category": "other", "place_id": "taibai",
-        "unit_contacts": [{"name": "值班室", "phone": "+8613800000023"}]}).to_json()
-    before = _sample("loudong_events_consumed_total", service="notify", type="issue.dispatched", outcome="duplicate")
+    dispatched = event(
+        "issue.dispatched",
+        "i1",
+        {
+            "unit_id": "taibai-office",
+            "unit_name": "太白街道办事处",
+            "category": "other",
+            "place_id": "taibai",
+            "unit_contacts": [{"name": "值班室", "phone": "+8613800000023"}],
+        },
+    ).to_json()
+    before = _sample(
+        "loudong_events_consumed_total",
+        service="notify",
+        type="issue.dispatched",
+        outcome="duplicate",
+    )
 
     _publish_raw(rabbitmq_url, dispatched, "issue.dispatched")
     _publish_raw(rabbitmq_url, dispatched, "issue.dispatched")
 
-    wait_for(lambda: _sample("loudong_events_consumed_total", service="notify", type="issue.dispatched",
-                             outcome="duplicate") == before + 1, what="the duplicate seen")
+    wait_for(
+        lambda: (
+            _sample(
+                "loudong_events_consumed_total",
+                service="notify",
+                type="issue.dispatched",
+                outcome="duplicate",
+            )
+            == before + 1
+        ),
+        what="the duplicate seen",
+    )
     wait_for(lambda: sms_provider.messages, what="the SMS")
     assert len(sms_provider.messages) == 1
     assert sms_provider.requests == 1

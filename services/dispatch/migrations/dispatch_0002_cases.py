@@ -4,6 +4,7 @@ reopening) and at once (co-handling), plus notes, unit tokens and work-day meeti
 Revision ID: dispatch_0002
 Revises: dispatch_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -48,8 +49,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_cases_street_state", "cases", ["street", "state"])
     op.create_index("ix_cases_duplicates", "cases", ["category", "duplicate_key", "state"])
-    op.create_index("ix_cases_feedback_due", "cases", ["feedback_due"],
-                    postgresql_where=sa.text("state = 'resolved'"), sqlite_where=sa.text("state = 'resolved'"))
+    op.create_index(
+        "ix_cases_feedback_due",
+        "cases",
+        ["feedback_due"],
+        postgresql_where=sa.text("state = 'resolved'"),
+        sqlite_where=sa.text("state = 'resolved'"),
+    )
     op.create_index("ix_cases_meeting", "cases", ["meeting_id"])
     op.create_table(
         "assignments",

@@ -2,6 +2,7 @@
 
 Revision ID: escalation_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,12 +30,21 @@ def upgrade() -> None:
         sa.Column("policy_version", sa.String(32), nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
     )
-    op.create_index("ix_clocks_armed_due", "clocks", ["due_at"],
-                    postgresql_where=sa.text("state = 'armed'"), sqlite_where=sa.text("state = 'armed'"))
+    op.create_index(
+        "ix_clocks_armed_due",
+        "clocks",
+        ["due_at"],
+        postgresql_where=sa.text("state = 'armed'"),
+        sqlite_where=sa.text("state = 'armed'"),
+    )
     op.create_table(
         "escalations",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                  autoincrement=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("issue_id", sa.String(36), nullable=False, index=True),
         sa.Column("clock", sa.String(16), nullable=False),
         sa.Column("assignment", sa.Integer, nullable=False),

@@ -4,6 +4,7 @@ that dispatch publishes, so supervisors can act here with the token they already
 Revision ID: escalation_0002
 Revises: escalation_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,11 +32,21 @@ def upgrade() -> None:
         sa.Column("due_at", UTCDateTime, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
     )
-    op.create_index("ix_warnings_armed_due", "warnings", ["due_at"],
-                    postgresql_where=sa.text("state = 'armed'"), sqlite_where=sa.text("state = 'armed'"))
+    op.create_index(
+        "ix_warnings_armed_due",
+        "warnings",
+        ["due_at"],
+        postgresql_where=sa.text("state = 'armed'"),
+        sqlite_where=sa.text("state = 'armed'"),
+    )
     op.create_table(
         "extensions",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("issue_id", sa.String(36), nullable=False, index=True),
         sa.Column("clock", sa.String(16), nullable=False),
         sa.Column("by_unit_id", sa.String(64), nullable=False),

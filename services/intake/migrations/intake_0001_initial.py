@@ -2,6 +2,7 @@
 
 Revision ID: intake_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -43,9 +44,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "timeline",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                  autoincrement=True),
-        sa.Column("issue_id", sa.String(36), sa.ForeignKey("issues.id"), nullable=False, index=True),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column(
+            "issue_id", sa.String(36), sa.ForeignKey("issues.id"), nullable=False, index=True
+        ),
         sa.Column("event_id", sa.String(36), nullable=False, unique=True),
         sa.Column("type", sa.String(64), nullable=False),
         sa.Column("occurred_at", UTCDateTime, nullable=False),

@@ -4,6 +4,7 @@ attributes, deadlines) that Open311 and the v1 API expose.
 Revision ID: intake_0002
 Revises: intake_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,7 +32,9 @@ def upgrade() -> None:
     op.create_index("ix_issues_gateway_submitted", "issues", ["gateway", "submitted_at"])
     with op.batch_alter_table("reporters") as reporters:
         reporters.add_column(sa.Column("email", sa.String(254)))
-        reporters.add_column(sa.Column("consent", sa.Boolean, nullable=False, server_default=sa.false()))
+        reporters.add_column(
+            sa.Column("consent", sa.Boolean, nullable=False, server_default=sa.false())
+        )
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(16), primary_key=True),
@@ -51,8 +54,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "feedback",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
-        sa.Column("issue_id", sa.String(36), sa.ForeignKey("issues.id"), nullable=False, index=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column(
+            "issue_id", sa.String(36), sa.ForeignKey("issues.id"), nullable=False, index=True
+        ),
         sa.Column("satisfied", sa.Boolean, nullable=False),
         sa.Column("rating", sa.Integer, nullable=False),
         sa.Column("comment", sa.Text),

@@ -3,6 +3,7 @@
 Revision ID: intake_0003
 Revises: intake_0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ fixmystreet_id, report_url, easting...), kept in intake for that gateway alone.
 Revision ID: intake_0004
 Revises: intake_0003
 """
+
 import sqlalchemy as sa
 from alembic import op
 

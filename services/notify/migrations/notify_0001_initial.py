@@ -2,6 +2,7 @@
 
 Revision ID: notify_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -36,6 +37,11 @@ def upgrade() -> None:
         sa.Column("finished_at", UTCDateTime),
         sa.UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
     )
-    op.create_index("ix_deliveries_pending", "deliveries", ["next_attempt_at"],
-                    postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+    op.create_index(
+        "ix_deliveries_pending",
+        "deliveries",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
     create_plumbing_tables_v1(op)

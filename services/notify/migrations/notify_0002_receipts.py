@@ -3,6 +3,7 @@
 Revision ID: notify_0002
 Revises: notify_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,4 +19,6 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries") as deliveries:
         deliveries.add_column(sa.Column("receipt_status", sa.String(16)))
         deliveries.add_column(sa.Column("receipt_at", UTCDateTime))
-    op.create_index("ix_deliveries_provider_message", "deliveries", ["provider", "provider_message_id"])
+    op.create_index(
+        "ix_deliveries_provider_message", "deliveries", ["provider", "provider_message_id"]
+    )

@@ -3,6 +3,7 @@
 Revision ID: notify_0003
 Revises: notify_0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 

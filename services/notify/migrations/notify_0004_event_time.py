@@ -3,6 +3,7 @@
 Revision ID: notify_0004
 Revises: notify_0003
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,8 +1,9 @@
 """On resolve the resident is asked: satisfied closes, dissatisfied reopens one tier higher to
 the same lead unit, silence closes it after the configured time. Twins follow their primary."""
+
+from services.dispatch.sweeper import close_silent_once
 from tests.helpers import emitted, event
 from tests.unit.dispatch.conftest import dispatched_to
-from services.dispatch.sweeper import close_silent_once
 
 PROPERTY = "baian-xincun-property"
 
@@ -11,11 +12,15 @@ def _resolve(dispatch, as_unit, issue_id, unit_id=PROPERTY):
     headers = as_unit(unit_id)
     client = dispatch.app.test_client()
     client.post(f"/v1/assignments/{issue_id}/claim", headers=headers)
-    return client.post(f"/v1/assignments/{issue_id}/resolve", headers=headers, json={"resolution": "已清理"})
+    return client.post(
+        f"/v1/assignments/{issue_id}/resolve", headers=headers, json={"resolution": "已清理"}
+    )
 
 
 def _feedback(dispatch, issue_id, satisfied):
-    dispatch.subscriber.apply(event("issue.feedback_given", issue_id, {"satisfied": satisfied, "rating": 4}).to_json())
+    dispatch.subscriber.apply(
+        event("issue.feedback_given", issue_id, {"satisfied": satisfied, "rating": 4}).to_json()
+    )
 
 
 def test_a_satisfied_resident_closes_it(dispatch, submit, as_unit):
@@ -28,7 +33,9 @@ def test_a_satisfied_resident_closes_it(dispatch, submit, as_unit):
     assert closed.issue_id == issue_id and closed.payload["reason"] == "satisfied"
 
 
-def test_a_dissatisfied_resident_reopens_it_one_tier_higher_to_the_same_lead(dispatch, submit, as_unit):
+def test_a_dissatisfied_resident_reopens_it_one_tier_higher_to_the_same_lead(
+    dispatch, submit, as_unit
+):
     issue_id = submit()
     _resolve(dispatch, as_unit, issue_id)
 
@@ -38,7 +45,9 @@ def test_a_dissatisfied_resident_reopens_it_one_tier_higher_to_the_same_lead(dis
     assert reopened.payload["tier"] == "big"
     assert dispatched_to(dispatch, issue_id) == [(PROPERTY, "lead"), (PROPERTY, "lead")]
     assert emitted(dispatch.store, "issue.dispatched")[-1].payload["tier"] == "big"
-    assert _resolve(dispatch, as_unit, issue_id).status_code == 200  # the new assignment can be worked
+    assert (
+        _resolve(dispatch, as_unit, issue_id).status_code == 200
+    )  # the new assignment can be worked
 
 
 def test_no_answer_in_time_closes_it_as_no_feedback(dispatch, submit, as_unit, clock):

@@ -1,11 +1,14 @@
 """Tier, category and place give one lead unit; the harder the matter, the higher it goes."""
+
 from services.dispatch import rules
 from tests.helpers import emitted
 from tests.unit.dispatch.conftest import dispatched_to
 
 
 def test_a_private_matter_goes_to_the_community_committee(dispatch, submit):
-    issue_id = submit(category="neighbour_dispute", location={"street": "wuqiao", "community": "lianhua"})
+    issue_id = submit(
+        category="neighbour_dispute", location={"street": "wuqiao", "community": "lianhua"}
+    )
 
     assert dispatched_to(dispatch, issue_id) == [("lianhua-committee", "lead")]
 
@@ -19,9 +22,14 @@ def test_a_small_matter_goes_to_the_property_company_of_the_compound(dispatch, s
 
 
 def test_a_big_matter_is_led_by_the_street_office_with_the_department_co_handling(dispatch, submit):
-    issue_id = submit(category="urban_management", location={"street": "wuqiao", "community": "lianhua"})
+    issue_id = submit(
+        category="urban_management", location={"street": "wuqiao", "community": "lianhua"}
+    )
 
-    assert dispatched_to(dispatch, issue_id) == [("wuqiao-office", "lead"), ("urban-management-bureau", "co")]
+    assert dispatched_to(dispatch, issue_id) == [
+        ("wuqiao-office", "lead"),
+        ("urban-management-bureau", "co"),
+    ]
 
 
 def test_lead_and_co_units_are_named_by_id_without_their_contacts_or_webhook(dispatch, submit):
@@ -46,15 +54,21 @@ def test_a_hard_matter_goes_to_the_department_under_the_leader_in_charge(dispatc
 
 
 def test_without_a_category_the_keywords_classify_it(dispatch, submit):
-    issue_id = submit(category=None, description="巷子里的路灯坏了，晚上一片漆黑",
-                      location={"street": "taibai", "community": "wenhua", "compound": "wenhua-alley"})
+    issue_id = submit(
+        category=None,
+        description="巷子里的路灯坏了，晚上一片漆黑",
+        location={"street": "taibai", "community": "wenhua", "compound": "wenhua-alley"},
+    )
 
     sent = emitted(dispatch.store, "issue.dispatched")[0]
     assert sent.issue_id == issue_id and sent.payload["category"] == "urban_management"
 
 
 def test_english_keywords_classify_too(dispatch):
-    assert rules.classify(dispatch.context.directory, "The STREETLIGHT outside is broken") == "urban_management"
+    assert (
+        rules.classify(dispatch.context.directory, "The STREETLIGHT outside is broken")
+        == "urban_management"
+    )
 
 
 def test_what_no_keyword_matches_waits_in_the_street_offices_triage(dispatch, submit, as_unit):
@@ -63,8 +77,11 @@ def test_what_no_keyword_matches_waits_in_the_street_offices_triage(dispatch, su
     office = as_unit("baianba-office")
     queue = dispatch.app.test_client().get("/v1/triage", headers=office).json
 
-    triaged = dispatch.app.test_client().post(f"/v1/issues/{issue_id}/triage", headers=office,
-                                              json={"category": "social_assistance", "flags": {}})
+    triaged = dispatch.app.test_client().post(
+        f"/v1/issues/{issue_id}/triage",
+        headers=office,
+        json={"category": "social_assistance", "flags": {}},
+    )
 
     assert needed.payload["street_office_id"] == "baianba-office"
     assert [i["issue_id"] for i in queue["issues"]] == [issue_id]
@@ -76,12 +93,20 @@ def test_only_the_street_office_triages_and_with_a_known_category(dispatch, subm
     issue_id = submit(category=None, description="有些事情想反映一下")
     client = dispatch.app.test_client()
 
-    by_other = client.post(f"/v1/issues/{issue_id}/triage", headers=as_unit("wuqiao-office"),
-                           json={"category": "other"})
-    unknown = client.post(f"/v1/issues/{issue_id}/triage", headers=as_unit("baianba-office"),
-                          json={"category": "ufo"})
+    by_other = client.post(
+        f"/v1/issues/{issue_id}/triage",
+        headers=as_unit("wuqiao-office"),
+        json={"category": "other"},
+    )
+    unknown = client.post(
+        f"/v1/issues/{issue_id}/triage", headers=as_unit("baianba-office"), json={"category": "ufo"}
+    )
 
-    assert by_other.status_code == 403 and unknown.status_code == 422 and "category" in unknown.json["errors"]
+    assert (
+        by_other.status_code == 403
+        and unknown.status_code == 422
+        and "category" in unknown.json["errors"]
+    )
     assert emitted(dispatch.store, "issue.dispatched") == []
 
 

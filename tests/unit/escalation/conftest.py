@@ -1,5 +1,6 @@
 """Escalation's unit tests: the service in this process on SQLite, time injected (never slept),
 policies written by each test or taken from deploy/policies.yaml."""
+
 import pytest
 
 from services.escalation.sweeper import sweep_once
@@ -7,7 +8,8 @@ from tests.helpers import FakeClock, build
 
 CALENDAR_POLICIES = "tiers:\n" + "".join(
     f"  {tier}: {{claim_within: PT2H, resolve_within: P3D, time: calendar}}\n"
-    for tier in ("private", "small", "big", "hard"))
+    for tier in ("private", "small", "big", "hard")
+)
 
 
 @pytest.fixture
@@ -33,10 +35,12 @@ def escalation(tmp_path, clock, policies_text):
 @pytest.fixture
 def sweep(escalation):
     """Run the sweeper until nothing more is due; the number of clocks and warnings it fired."""
+
     def run() -> int:
         fired = total = sweep_once(escalation.store, escalation.context)
         while fired:
             fired = sweep_once(escalation.store, escalation.context)
             total += fired
         return total
+
     return run

@@ -1,9 +1,20 @@
 """Escalation arms a claim deadline on dispatch and climbs the ladder when it passes, once."""
+
 from services.escalation import store as escalation_store
 from tests.helpers import count_rows, emitted, event
 
-DISPATCHED = {"assignment": 1, "unit_id": "baian-xincun-property", "tier": "small", "street": "baianba"}
-CLAIMED = {"assignment": 1, "unit_id": "baian-xincun-property", "tier": "small", "street": "baianba"}
+DISPATCHED = {
+    "assignment": 1,
+    "unit_id": "baian-xincun-property",
+    "tier": "small",
+    "street": "baianba",
+}
+CLAIMED = {
+    "assignment": 1,
+    "unit_id": "baian-xincun-property",
+    "tier": "small",
+    "street": "baianba",
+}
 
 
 def test_nothing_fires_before_the_claim_deadline(escalation, clock, sweep):
@@ -54,9 +65,15 @@ def test_the_ladder_ends_at_the_district_leader(escalation, clock, sweep):
 
     targets = [e.payload["to_unit_id"] for e in emitted(escalation.store, "issue.escalated")]
     assert targets == ["baian-committee", "baianba-office", "leader-north"]
-    clocks = {c["clock"]: c for c in escalation.app.test_client().get("/v1/issues/i1/clocks").json["clocks"]}
+    clocks = {
+        c["clock"]: c
+        for c in escalation.app.test_client().get("/v1/issues/i1/clocks").json["clocks"]
+    }
     assert clocks["claim"]["state"] == "exhausted"
-    assert clocks["supervision"]["unit_id"] == "leader-north" and clocks["supervision"]["state"] == "armed"
+    assert (
+        clocks["supervision"]["unit_id"] == "leader-north"
+        and clocks["supervision"]["state"] == "armed"
+    )
     [opened] = emitted(escalation.store, "issue.supervision_opened")
     assert opened.payload["leader_id"] == "leader-north"
 
@@ -70,8 +87,10 @@ def test_a_claim_in_time_disarms_the_claim_clock_and_arms_resolve(escalation, cl
     sweep()
 
     assert emitted(escalation.store, "issue.escalated") == []
-    states = {c["clock"]: c["state"]
-              for c in escalation.app.test_client().get("/v1/issues/i1/clocks").json["clocks"]}
+    states = {
+        c["clock"]: c["state"]
+        for c in escalation.app.test_client().get("/v1/issues/i1/clocks").json["clocks"]
+    }
     assert states == {"claim": "stopped", "resolve": "armed"}
 
 

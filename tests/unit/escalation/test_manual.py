@@ -1,4 +1,5 @@
 """Supervisors escalate by hand, extend a deadline with a reason, close supervision; others may not."""
+
 import hashlib
 import random
 from datetime import timedelta
@@ -6,14 +7,25 @@ from datetime import timedelta
 from tests.helpers import emitted, event
 
 UNIT = "baian-xincun-property"
-DISPATCHED = {"assignment": 1, "unit_id": UNIT, "tier": "small", "street": "baianba", "category": "property_management"}
+DISPATCHED = {
+    "assignment": 1,
+    "unit_id": UNIT,
+    "tier": "small",
+    "street": "baianba",
+    "category": "property_management",
+}
 
 
 def _token(escalation, unit_id: str) -> dict:
     """What dispatch's `loudong units token` publishes, as escalation receives it."""
     token = f"lu_test_{unit_id}_{random.random()}"
-    escalation.subscriber.apply(event("unit.token_issued", f"unit:{unit_id}", {
-        "unit_id": unit_id, "token_hash": hashlib.sha256(token.encode()).hexdigest()}).to_json())
+    escalation.subscriber.apply(
+        event(
+            "unit.token_issued",
+            f"unit:{unit_id}",
+            {"unit_id": unit_id, "token_hash": hashlib.sha256(token.encode()).hexdigest()},
+        ).to_json()
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -24,29 +36,52 @@ def _post(escalation, path, headers, body):
 def test_a_supervisor_escalates_by_hand_and_a_unit_below_may_not(escalation):
     escalation.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
 
-    refused = _post(escalation, "/v1/issues/i1/escalate", _token(escalation, UNIT), {"reason": "我想"})
-    nobody = _post(escalation, "/v1/issues/i1/escalate", {"Authorization": "Bearer nope"}, {"reason": "x"})
-    done = _post(escalation, "/v1/issues/i1/escalate", _token(escalation, "baianba-office"), {"reason": "群众反映强烈"})
+    refused = _post(
+        escalation, "/v1/issues/i1/escalate", _token(escalation, UNIT), {"reason": "我想"}
+    )
+    nobody = _post(
+        escalation, "/v1/issues/i1/escalate", {"Authorization": "Bearer nope"}, {"reason": "x"}
+    )
+    done = _post(
+        escalation,
+        "/v1/issues/i1/escalate",
+        _token(escalation, "baianba-office"),
+        {"reason": "群众反映强烈"},
+    )
 
     assert (refused.status_code, nobody.status_code, done.status_code) == (403, 401, 200)
     [escalated] = emitted(escalation.store, "issue.escalated")
-    assert escalated.payload["reason"] == "manual" and escalated.payload["to_unit_id"] == "baian-committee"
+    assert (
+        escalated.payload["reason"] == "manual"
+        and escalated.payload["to_unit_id"] == "baian-committee"
+    )
 
 
 def test_an_extension_is_recorded_with_its_reason_and_moves_the_deadline(escalation, clock, sweep):
     escalation.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     until = clock.now + timedelta(hours=5)
 
-    earlier = _post(escalation, "/v1/issues/i1/extend", _token(escalation, "baian-committee"),
-                    {"clock": "claim", "until": clock.now.isoformat(), "reason": "x"})
-    extended = _post(escalation, "/v1/issues/i1/extend", _token(escalation, "baian-committee"),
-                     {"clock": "claim", "until": until.isoformat(), "reason": "物业经理出差"})
+    earlier = _post(
+        escalation,
+        "/v1/issues/i1/extend",
+        _token(escalation, "baian-committee"),
+        {"clock": "claim", "until": clock.now.isoformat(), "reason": "x"},
+    )
+    extended = _post(
+        escalation,
+        "/v1/issues/i1/extend",
+        _token(escalation, "baian-committee"),
+        {"clock": "claim", "until": until.isoformat(), "reason": "物业经理出差"},
+    )
     clock.advance(hours=4)
     sweep()
 
     assert earlier.status_code == 409 and extended.status_code == 200
     [recorded] = emitted(escalation.store, "issue.deadline_extended")
-    assert recorded.payload["reason"] == "物业经理出差" and recorded.payload["by_unit_id"] == "baian-committee"
+    assert (
+        recorded.payload["reason"] == "物业经理出差"
+        and recorded.payload["by_unit_id"] == "baian-committee"
+    )
     assert emitted(escalation.store, "issue.escalated") == []
 
 
@@ -56,13 +91,23 @@ def test_only_a_district_leader_closes_supervision(escalation, clock, sweep):
         clock.advance(hours=8)
         sweep()
 
-    refused = _post(escalation, "/v1/issues/i1/supervision/close", _token(escalation, "baianba-office"),
-                    {"reason": "已办结"})
-    closed = _post(escalation, "/v1/issues/i1/supervision/close", _token(escalation, "leader-north"),
-                   {"reason": "已办结"})
+    refused = _post(
+        escalation,
+        "/v1/issues/i1/supervision/close",
+        _token(escalation, "baianba-office"),
+        {"reason": "已办结"},
+    )
+    closed = _post(
+        escalation,
+        "/v1/issues/i1/supervision/close",
+        _token(escalation, "leader-north"),
+        {"reason": "已办结"},
+    )
 
     assert refused.status_code == 403 and closed.status_code == 200
-    assert [e.payload["by_unit_id"] for e in emitted(escalation.store, "issue.supervision_closed")] == ["leader-north"]
+    assert [
+        e.payload["by_unit_id"] for e in emitted(escalation.store, "issue.supervision_closed")
+    ] == ["leader-north"]
 
 
 def test_policies_escalations_and_overdue_can_be_looked_at(escalation, clock, sweep):

@@ -1,4 +1,5 @@
 """A policies file with a mistake is refused at start, naming the file and the key."""
+
 from datetime import timedelta
 
 import pytest
@@ -6,13 +7,23 @@ import pytest
 from services.escalation import policies
 from shared.config import REPO_ROOT
 
-GOOD = {"private": ("PT4H", "P7D"), "small": ("PT2H", "P3D"), "big": ("PT2H", "P5D"), "hard": ("PT1H", "P10D")}
+GOOD = {
+    "private": ("PT4H", "P7D"),
+    "small": ("PT2H", "P3D"),
+    "big": ("PT2H", "P5D"),
+    "hard": ("PT1H", "P10D"),
+}
 
 
 def _write(tmp_path, tiers: dict, extra: str = "") -> str:
     path = tmp_path / "policies.yaml"
-    path.write_text(extra + "tiers:\n" + "".join(f"  {t}: {{claim_within: {c}, resolve_within: {r}}}\n"
-                                                 for t, (c, r) in tiers.items()))
+    path.write_text(
+        extra
+        + "tiers:\n"
+        + "".join(
+            f"  {t}: {{claim_within: {c}, resolve_within: {r}}}\n" for t, (c, r) in tiers.items()
+        )
+    )
     return path
 
 
@@ -33,14 +44,17 @@ def test_seconds_are_allowed_so_tests_can_be_quick(tmp_path):
     assert loaded.tiers["small"].claim.within == timedelta(seconds=3)
 
 
-@pytest.mark.parametrize("tiers, extra, named", [
-    ({**GOOD, "urgent": ("PT1H", "P1D")}, "", "tiers.urgent"),
-    ({**GOOD, "small": ("-PT2H", "P3D")}, "", "tiers.small.claim_within"),
-    ({**GOOD, "small": ("two hours", "P3D")}, "", "tiers.small.claim_within"),
-    ({**GOOD, "small": ("PT2H", "P1M")}, "", "tiers.small.resolve_within"),
-    ({k: v for k, v in GOOD.items() if k != "hard"}, "", "hard"),
-    (GOOD, "working_hours: ['18:00-09:00']\n", "working_hours"),
-])
+@pytest.mark.parametrize(
+    "tiers, extra, named",
+    [
+        ({**GOOD, "urgent": ("PT1H", "P1D")}, "", "tiers.urgent"),
+        ({**GOOD, "small": ("-PT2H", "P3D")}, "", "tiers.small.claim_within"),
+        ({**GOOD, "small": ("two hours", "P3D")}, "", "tiers.small.claim_within"),
+        ({**GOOD, "small": ("PT2H", "P1M")}, "", "tiers.small.resolve_within"),
+        ({k: v for k, v in GOOD.items() if k != "hard"}, "", "hard"),
+        (GOOD, "working_hours: ['18:00-09:00']\n", "working_hours"),
+    ],
+)
 def test_a_bad_policy_names_file_and_key(tmp_path, tiers, extra, named):
     path = _write(tmp_path, tiers, extra)
 
@@ -50,15 +64,23 @@ def test_a_bad_policy_names_file_and_key(tmp_path, tiers, extra, named):
     assert str(path) in str(raised.value) and named in str(raised.value)
 
 
-@pytest.mark.parametrize("warning, named", [
-    ("{at: 1.2, to: unit}", "warnings[0].at"),
-    ("{at: 0, to: unit}", "warnings[0].at"),
-    ("{at: 0.5, to: mayor}", "warnings[0].to"),
-])
+@pytest.mark.parametrize(
+    "warning, named",
+    [
+        ("{at: 1.2, to: unit}", "warnings[0].at"),
+        ("{at: 0, to: unit}", "warnings[0].at"),
+        ("{at: 0.5, to: mayor}", "warnings[0].to"),
+    ],
+)
 def test_a_warning_past_the_deadline_or_to_nobody_is_refused(tmp_path, warning, named):
     path = tmp_path / "policies.yaml"
-    path.write_text("tiers:\n" + "".join(
-        f"  {t}: {{claim_within: PT2H, resolve_within: P3D, warnings: [{warning}]}}\n" for t in GOOD))
+    path.write_text(
+        "tiers:\n"
+        + "".join(
+            f"  {t}: {{claim_within: PT2H, resolve_within: P3D, warnings: [{warning}]}}\n"
+            for t in GOOD
+        )
+    )
 
     with pytest.raises(policies.PolicyError) as raised:
         policies.load(path)

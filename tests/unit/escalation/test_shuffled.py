@@ -1,4 +1,5 @@
 """Events out of order change nothing wrongly: the same final clocks whatever order they came in."""
+
 import itertools
 
 import pytest
@@ -6,11 +7,21 @@ import pytest
 from tests.helpers import FakeClock, build, event
 
 UNIT = "baian-xincun-property"
-FIRST = {"assignment": 1, "unit_id": UNIT, "tier": "small", "street": "baianba", "category": "property_management",
-         "role": "lead"}
+FIRST = {
+    "assignment": 1,
+    "unit_id": UNIT,
+    "tier": "small",
+    "street": "baianba",
+    "category": "property_management",
+    "role": "lead",
+}
 SECOND = {**FIRST, "assignment": 2, "unit_id": "baian-committee"}
-EVENTS = [("issue.dispatched", FIRST), ("issue.dispatched", FIRST), ("issue.claimed", {**FIRST, "tier": "small"}),
-          ("issue.dispatched", SECOND)]
+EVENTS = [
+    ("issue.dispatched", FIRST),
+    ("issue.dispatched", FIRST),
+    ("issue.claimed", {**FIRST, "tier": "small"}),
+    ("issue.dispatched", SECOND),
+]
 
 
 def _final_clocks(tmp_path, order, n) -> dict:
@@ -24,8 +35,10 @@ def _final_clocks(tmp_path, order, n) -> dict:
 
 
 def test_every_order_ends_with_the_newest_assignment_armed(tmp_path):
-    outcomes = {str(_final_clocks(tmp_path, order, n))
-                for n, order in enumerate(itertools.permutations(range(len(EVENTS))))}
+    outcomes = {
+        str(_final_clocks(tmp_path, order, n))
+        for n, order in enumerate(itertools.permutations(range(len(EVENTS))))
+    }
 
     assert len(outcomes) == 1
     final = _final_clocks(tmp_path, range(len(EVENTS)), "in-order")

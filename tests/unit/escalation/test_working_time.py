@@ -1,6 +1,7 @@
 """Deadlines in working time: working hours on China's working days, statutory holidays and
 make-up workdays (調休) from chinese-calendar."""
-from datetime import datetime, time, timedelta, timezone
+
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.escalation.calendar import WorkingCalendar
@@ -29,8 +30,12 @@ def test_the_national_day_week_is_skipped_and_its_make_up_saturday_counts():
     before_the_holiday = _at(2026, 9, 30, 17, 0)  # Wednesday; 1–7 October are National Day
 
     assert CALENDAR.add(before_the_holiday, timedelta(days=1)) == _at(2026, 10, 8, 17, 0)
-    assert CALENDAR.add(before_the_holiday, timedelta(days=3)) == _at(2026, 10, 10, 17, 0)  # Saturday, worked
-    assert CALENDAR.add(before_the_holiday, timedelta(days=4)) == _at(2026, 10, 12, 17, 0)  # Sunday 11th is off
+    assert CALENDAR.add(before_the_holiday, timedelta(days=3)) == _at(
+        2026, 10, 10, 17, 0
+    )  # Saturday, worked
+    assert CALENDAR.add(before_the_holiday, timedelta(days=4)) == _at(
+        2026, 10, 12, 17, 0
+    )  # Sunday 11th is off
 
 
 def test_a_make_up_sunday_before_a_holiday_is_a_working_day():
@@ -48,4 +53,4 @@ def test_a_year_not_yet_published_counts_monday_to_friday():
     friday = datetime(2027, 3, 5, 17, 0, tzinfo=BEIJING)
 
     assert CALENDAR.add(friday, timedelta(hours=2)) == datetime(2027, 3, 8, 10, 0, tzinfo=BEIJING)
-    assert friday.astimezone(timezone.utc).year == 2027
+    assert friday.astimezone(UTC).year == 2027

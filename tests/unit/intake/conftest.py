@@ -1,5 +1,6 @@
 """Intake's unit tests: the service in this process on SQLite, with the demo gateway's key
 (all scopes) in tests.helpers.AUTH, and keys made for other gateways as a test needs them."""
+
 import pytest
 
 from services.intake import gateways
@@ -16,8 +17,10 @@ def intake(tmp_path):
 @pytest.fixture
 def make_key(intake):
     """make_key(gateway, *scopes) -> Authorization headers for a new key."""
+
     def make(gateway: str, *scopes: str) -> dict:
         with intake.store.unit_of_work() as uow:
             _key_id, key = gateways.create(uow.conn, gateway, scopes or gateways.DEFAULT_SCOPES)
         return {"Authorization": f"Bearer {key}"}
+
     return make

@@ -1,4 +1,5 @@
 """Only a gateway with a valid key gets in, sees only what it submitted, and within its rate."""
+
 import os
 import subprocess
 import sys
@@ -15,8 +16,15 @@ def _problem(response, status):
     return response.json
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"},
-                                     {"Authorization": "Bearer "}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer "},
+    ],
+)
 def test_a_missing_or_wrong_key_is_401(intake, headers):
     response = intake.app.test_client().post("/v1/issues", headers=headers, json=SUBMISSION)
 
@@ -26,6 +34,7 @@ def test_a_missing_or_wrong_key_is_401(intake, headers):
 
 def test_a_revoked_key_is_401(intake, make_key):
     from services.intake import gateways
+
     headers = make_key("hotline")
     with intake.store.unit_of_work() as uow:
         [key] = [k for k in gateways.listing(uow.conn) if k["gateway"] == "hotline"]
@@ -37,14 +46,20 @@ def test_a_revoked_key_is_401(intake, make_key):
 def test_a_key_without_the_scope_is_403(intake, make_key):
     read_only = make_key("dashboard", "read")
 
-    problem = _problem(intake.app.test_client().post("/v1/issues", headers=read_only, json=SUBMISSION), 403)
+    problem = _problem(
+        intake.app.test_client().post("/v1/issues", headers=read_only, json=SUBMISSION), 403
+    )
 
     assert "submit" in problem["detail"]
 
 
 def test_a_gateway_reads_only_its_own_issues_unless_read_all(intake, make_key):
     client = intake.app.test_client()
-    wechat, hotline, auditor = make_key("wechat"), make_key("hotline"), make_key("auditor", "read", "read:all")
+    wechat, hotline, auditor = (
+        make_key("wechat"),
+        make_key("hotline"),
+        make_key("auditor", "read", "read:all"),
+    )
     issue_id = client.post("/v1/issues", headers=wechat, json=SUBMISSION).json["id"]
 
     assert client.get(f"/v1/issues/{issue_id}", headers=wechat).status_code == 200
@@ -71,15 +86,31 @@ def test_keys_are_made_listed_and_revoked_from_the_command_line(tmp_path):
     env = {**os.environ, "LOUDONG_DATA_DIR": str(tmp_path / "data")}
 
     def loudong(*args):
-        return subprocess.run([sys.executable, "-m", "services.cli", "keys", *args], env=env, cwd=REPO_ROOT,
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", "keys", *args],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     created = loudong("create", "street-desk", "--scope", "submit")
     key_id, key = created.split()[2], created.splitlines()[1]
     intake = build("intake", tmp_path)
     client = intake.app.test_client()
-    assert client.post("/v1/issues", headers={"Authorization": f"Bearer {key}"}, json=SUBMISSION).status_code == 201
+    assert (
+        client.post(
+            "/v1/issues", headers={"Authorization": f"Bearer {key}"}, json=SUBMISSION
+        ).status_code
+        == 201
+    )
     assert "street-desk" in loudong("list") and key not in loudong("list")
     loudong("revoke", key_id)
-    assert client.post("/v1/issues", headers={"Authorization": f"Bearer {key}"}, json=SUBMISSION).status_code == 401
+    assert (
+        client.post(
+            "/v1/issues", headers={"Authorization": f"Bearer {key}"}, json=SUBMISSION
+        ).status_code
+        == 401
+    )
     intake.store.dispose()

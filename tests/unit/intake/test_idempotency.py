@@ -1,4 +1,5 @@
 """A gateway that sends the same issue twice, even at the same moment, gets the first one back."""
+
 import hashlib
 import json
 import threading

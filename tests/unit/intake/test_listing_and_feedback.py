@@ -1,4 +1,5 @@
 """Listing with filters and cursors; the resident's feedback once the issue is resolved."""
+
 from tests.helpers import AUTH, SUBMISSION, emitted, event
 
 
@@ -17,12 +18,18 @@ def test_pages_through_every_issue_newest_first_with_reporters_masked(intake):
     listed = [i["id"] for page in (first, second, third) for i in page["issues"]]
     assert listed == list(reversed(ids))
     assert third["next_cursor"] is None
-    assert first["issues"][0]["reporter"] == {"name": "张*", "phone": "+861****00", "consent": False}
+    assert first["issues"][0]["reporter"] == {
+        "name": "张*",
+        "phone": "+861****00",
+        "consent": False,
+    }
 
 
 def test_filters_by_street_and_category(intake):
     client = intake.app.test_client()
-    wuqiao = _submit(client, category="urban_management", location={"street": "wuqiao", "community": "lianhua"})
+    wuqiao = _submit(
+        client, category="urban_management", location={"street": "wuqiao", "community": "lianhua"}
+    )
     _submit(client)
 
     by_street = client.get("/v1/issues?street=wuqiao", headers=AUTH).json["issues"]
@@ -43,8 +50,11 @@ def test_a_bad_filter_or_cursor_is_400_naming_it(intake):
 
 def _resolved(intake, client):
     issue_id = _submit(client)
-    intake.subscriber.apply(event("issue.resolved", issue_id, {"unit_id": "baian-xincun-property",
-                                                               "resolution": "已疏通"}).to_json())
+    intake.subscriber.apply(
+        event(
+            "issue.resolved", issue_id, {"unit_id": "baian-xincun-property", "resolution": "已疏通"}
+        ).to_json()
+    )
     return issue_id
 
 
@@ -52,8 +62,11 @@ def test_feedback_on_a_resolved_issue_is_recorded_and_published(intake):
     client = intake.app.test_client()
     issue_id = _resolved(intake, client)
 
-    response = client.post(f"/v1/issues/{issue_id}/feedback", headers=AUTH,
-                           json={"satisfied": False, "rating": 2, "comment": "还是有味道"})
+    response = client.post(
+        f"/v1/issues/{issue_id}/feedback",
+        headers=AUTH,
+        json={"satisfied": False, "rating": 2, "comment": "还是有味道"},
+    )
 
     assert response.status_code == 201
     [given] = emitted(intake.store, "issue.feedback_given")
@@ -69,8 +82,12 @@ def test_feedback_before_resolution_is_409_and_bad_feedback_422(intake):
     open_issue = _submit(client)
     resolved = _resolved(intake, client)
 
-    early = client.post(f"/v1/issues/{open_issue}/feedback", headers=AUTH, json={"satisfied": True, "rating": 5})
-    bad = client.post(f"/v1/issues/{resolved}/feedback", headers=AUTH, json={"satisfied": "yes", "rating": 9})
+    early = client.post(
+        f"/v1/issues/{open_issue}/feedback", headers=AUTH, json={"satisfied": True, "rating": 5}
+    )
+    bad = client.post(
+        f"/v1/issues/{resolved}/feedback", headers=AUTH, json={"satisfied": "yes", "rating": 9}
+    )
 
     assert early.status_code == 409 and early.json["state"] == "received"
     assert bad.status_code == 422 and set(bad.json["errors"]) == {"satisfied", "rating"}
@@ -81,8 +98,19 @@ def test_deadlines_come_from_the_clocks_escalation_arms(intake):
     client = intake.app.test_client()
     issue_id = _submit(client)
 
-    intake.subscriber.apply(event("issue.clock_armed", issue_id, {
-        "clock": "claim", "assignment": 1, "level": 0, "unit_id": "u", "due_at": "2026-11-26T04:00:00+00:00"}).to_json())
+    intake.subscriber.apply(
+        event(
+            "issue.clock_armed",
+            issue_id,
+            {
+                "clock": "claim",
+                "assignment": 1,
+                "level": 0,
+                "unit_id": "u",
+                "due_at": "2026-11-26T04:00:00+00:00",
+            },
+        ).to_json()
+    )
 
     shown = client.get(f"/v1/issues/{issue_id}", headers=AUTH).json
     assert shown["deadlines"] == {"claim": "2026-11-26T04:00:00+00:00", "resolve": None}
@@ -95,13 +123,19 @@ def test_on_resolve_the_resident_who_consented_is_asked_and_only_they(intake):
     silent = _submit(client)
 
     for issue_id in (consenting, silent):
-        intake.subscriber.apply(event("issue.resolved", issue_id, {"unit_id": "u", "resolution": "已疏通"}).to_json())
+        intake.subscriber.apply(
+            event("issue.resolved", issue_id, {"unit_id": "u", "resolution": "已疏通"}).to_json()
+        )
 
     [asked] = emitted(intake.store, "resident.feedback_requested")
     assert asked.issue_id == consenting and asked.payload["phone"] == "+8613800000000"
     [acknowledged] = emitted(intake.store, "resident.acknowledged")
     assert acknowledged.issue_id == consenting
-    assert all("+8613800000000" not in e.to_json() for e in emitted(intake.store) if not e.type.startswith("resident."))
+    assert all(
+        "+8613800000000" not in e.to_json()
+        for e in emitted(intake.store)
+        if not e.type.startswith("resident.")
+    )
 
 
 def test_the_consenting_resident_hears_the_issue_closed(intake):

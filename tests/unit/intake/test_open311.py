@@ -1,4 +1,5 @@
 """Open311 GeoReport v2, every endpoint, in JSON and in XML."""
+
 import threading
 import xml.etree.ElementTree as ET
 
@@ -10,9 +11,17 @@ from services.intake import store as intake_store
 from tests.helpers import AUTH, DEMO_KEY, count_rows, emitted, event
 
 BASE = "/open311/v2"
-FORM = {"api_key": DEMO_KEY, "service_code": "property_management", "address_id": "baian-xincun",
-        "description": "楼道堆满杂物", "first_name": "三", "last_name": "张", "phone": "13800000000",
-        "attribute[households_affected]": "6", "media_url": "https://img.example/a.jpg"}
+FORM = {
+    "api_key": DEMO_KEY,
+    "service_code": "property_management",
+    "address_id": "baian-xincun",
+    "description": "楼道堆满杂物",
+    "first_name": "三",
+    "last_name": "张",
+    "phone": "13800000000",
+    "attribute[households_affected]": "6",
+    "media_url": "https://img.example/a.jpg",
+}
 
 
 def _xml(response):
@@ -32,7 +41,10 @@ def test_services_list_every_category(client, fmt):
     assert response.status_code == 200
     if fmt == "json":
         codes = [s["service_code"] for s in response.json]
-        assert next(s for s in response.json if s["service_code"] == "property_management")["metadata"] is True
+        assert (
+            next(s for s in response.json if s["service_code"] == "property_management")["metadata"]
+            is True
+        )
     else:
         codes = [s.findtext("service_code") for s in _xml(response).findall("service")]
     assert "urban_management" in codes and len(codes) == 7
@@ -54,52 +66,79 @@ def test_posting_a_request_creates_an_issue_that_reads_back(client, fmt):
     created = client.post(f"{BASE}/requests.{fmt}", data=FORM)
 
     assert created.status_code == 201
-    request_id = (created.json[0]["service_request_id"] if fmt == "json"
-                  else _xml(created).find("request").findtext("service_request_id"))
+    request_id = (
+        created.json[0]["service_request_id"]
+        if fmt == "json"
+        else _xml(created).find("request").findtext("service_request_id")
+    )
     shown = client.get(f"{BASE}/requests/{request_id}.json").json
-    assert len(shown) == 1 and shown[0]["status"] == "open" and shown[0]["service_code"] == "property_management"
+    assert (
+        len(shown) == 1
+        and shown[0]["status"] == "open"
+        and shown[0]["service_code"] == "property_management"
+    )
     assert shown[0]["media_url"] == "https://img.example/a.jpg"
     issue = client.get(f"/v1/issues/{request_id}", headers=AUTH).json
-    assert issue["location"]["compound"] == "baian-xincun" and issue["attributes"] == {"households_affected": "6"}
+    assert issue["location"]["compound"] == "baian-xincun" and issue["attributes"] == {
+        "households_affected": "6"
+    }
 
 
 def test_coordinates_pick_the_nearest_street(client):
-    form = {k: v for k, v in FORM.items() if k != "address_id"} | {"lat": "30.755", "long": "108.414"}
+    form = {k: v for k, v in FORM.items() if k != "address_id"} | {
+        "lat": "30.755",
+        "long": "108.414",
+    }
 
     request_id = client.post(f"{BASE}/requests.json", data=form).json[0]["service_request_id"]
 
-    assert client.get(f"/v1/issues/{request_id}", headers=AUTH).json["location"]["street"] == "wuqiao"
+    assert (
+        client.get(f"/v1/issues/{request_id}", headers=AUTH).json["location"]["street"] == "wuqiao"
+    )
 
 
-@pytest.mark.parametrize("change, status, says", [
-    ({"api_key": "wrong"}, 403, "api_key"),
-    ({"service_code": "ufo"}, 400, "service_code"),
-    ({"address_id": "atlantis"}, 400, "address_id"),
-    ({"description": "x" * 4001}, 400, "4000"),
-    ({"media_url": "ftp://x/y"}, 400, "media_url"),
-    ({"phone": "12"}, 400, "phone"),
-    ({"colour": "red"}, 400, "colour"),
-    ({"attribute[repeated]": "maybe"}, 400, "repeated"),
-])
+@pytest.mark.parametrize(
+    "change, status, says",
+    [
+        ({"api_key": "wrong"}, 403, "api_key"),
+        ({"service_code": "ufo"}, 400, "service_code"),
+        ({"address_id": "atlantis"}, 400, "address_id"),
+        ({"description": "x" * 4001}, 400, "4000"),
+        ({"media_url": "ftp://x/y"}, 400, "media_url"),
+        ({"phone": "12"}, 400, "phone"),
+        ({"colour": "red"}, 400, "colour"),
+        ({"attribute[repeated]": "maybe"}, 400, "repeated"),
+    ],
+)
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_bad_requests_get_the_spec_error_list_and_nothing_is_stored(client, change, status, says, fmt):
+def test_bad_requests_get_the_spec_error_list_and_nothing_is_stored(
+    client, change, status, says, fmt
+):
     response = client.post(f"{BASE}/requests.{fmt}", data={**FORM, **change})
 
     assert response.status_code == status
     if fmt == "json":
-        assert response.json[0]["code"] == status and says in " ".join(e["description"] for e in response.json)
+        assert response.json[0]["code"] == status and says in " ".join(
+            e["description"] for e in response.json
+        )
     else:
         errors = _xml(response).findall("error")
-        assert errors[0].findtext("code") == str(status) and says in " ".join(e.findtext("description") for e in errors)
+        assert errors[0].findtext("code") == str(status) and says in " ".join(
+            e.findtext("description") for e in errors
+        )
     assert client.get(f"{BASE}/requests.json").json == []
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_requests_filter_by_id_code_status_and_dates(client, intake, fmt):
     first = client.post(f"{BASE}/requests.json", data=FORM).json[0]["service_request_id"]
-    other_form = {k: v for k, v in FORM.items() if not k.startswith("attribute")} | {"service_code": "other"}
+    other_form = {k: v for k, v in FORM.items() if not k.startswith("attribute")} | {
+        "service_code": "other"
+    }
     assert client.post(f"{BASE}/requests.json", data=other_form).status_code == 201
-    intake.subscriber.apply(event("issue.resolved", first, {"unit_id": "u", "resolution": "清理完毕"}).to_json())
+    intake.subscriber.apply(
+        event("issue.resolved", first, {"unit_id": "u", "resolution": "清理完毕"}).to_json()
+    )
 
     def ids(query):
         response = client.get(f"{BASE}/requests.{fmt}?{query}")
@@ -108,7 +147,9 @@ def test_requests_filter_by_id_code_status_and_dates(client, intake, fmt):
             return [r["service_request_id"] for r in response.json]
         return [r.findtext("service_request_id") for r in _xml(response).findall("request")]
 
-    assert ids(f"service_request_id={first}&status=open") == [first]  # the id list overrides the rest
+    assert ids(f"service_request_id={first}&status=open") == [
+        first
+    ]  # the id list overrides the rest
     assert ids("status=closed") == [first]
     assert ids("service_code=property_management") == [first]
     assert ids("start_date=2000-01-01T00:00:00Z&end_date=2000-01-02T00:00:00Z") == []
@@ -116,8 +157,15 @@ def test_requests_filter_by_id_code_status_and_dates(client, intake, fmt):
     assert closed["status_notes"] == "清理完毕" and closed["status"] == "closed"
 
 
-@pytest.mark.parametrize("query", ["start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
-                                   "status=lost", "service_code=ufo", "start_date=yesterday"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
+        "status=lost",
+        "service_code=ufo",
+        "start_date=yesterday",
+    ],
+)
 def test_bad_request_queries_are_400(client, query):
     response = client.get(f"{BASE}/requests.json?{query}")
 
@@ -134,9 +182,18 @@ def test_unknown_request_token_and_service_are_404(client, fmt):
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_discovery_tokens_and_updates(client, intake, fmt):
     request_id = client.post(f"{BASE}/requests.json", data=FORM).json[0]["service_request_id"]
-    intake.subscriber.apply(event("issue.dispatched", request_id, {"unit_id": "baian-xincun-property",
-                                                                   "unit_name": "百安新村物业公司", "tier": "small",
-                                                                   "category": "property_management"}).to_json())
+    intake.subscriber.apply(
+        event(
+            "issue.dispatched",
+            request_id,
+            {
+                "unit_id": "baian-xincun-property",
+                "unit_name": "百安新村物业公司",
+                "tier": "small",
+                "category": "property_management",
+            },
+        ).to_json()
+    )
 
     discovery = client.get(f"{BASE}/discovery.{fmt}")
     token = client.get(f"{BASE}/tokens/{request_id}.{fmt}")
@@ -147,9 +204,18 @@ def test_discovery_tokens_and_updates(client, intake, fmt):
         assert token.json == [{"service_request_id": request_id, "token": request_id}]
         assert [u["service_request_id"] for u in updates.json] == [request_id]
         assert "百安新村物业公司" in updates.json[0]["description"]
-        assert client.get(f"{BASE}/requests/{request_id}.json").json[0]["agency_responsible"] == "百安新村物业公司"
+        assert (
+            client.get(f"{BASE}/requests/{request_id}.json").json[0]["agency_responsible"]
+            == "百安新村物业公司"
+        )
     else:
-        assert _xml(discovery).find("endpoints").find("endpoint").findtext("specification").endswith("GeoReport_v2")
+        assert (
+            _xml(discovery)
+            .find("endpoints")
+            .find("endpoint")
+            .findtext("specification")
+            .endswith("GeoReport_v2")
+        )
         assert _xml(updates).find("request_update").findtext("service_request_id") == request_id
 
 
@@ -168,16 +234,30 @@ def test_open311_never_shows_the_reporter(client):
 
 # FixMyStreet's Open311 client (perllib/Open311.pm) sends its report's own fields as attributes
 # no service definition declares, one media_url per photo, and blank fields as ''.
-FMS_FORM = {"api_key": DEMO_KEY, "service_code": "property_management", "lat": "30.80", "long": "108.39",
-            "description": "title: 楼道堆满杂物\n\ndetail: 三楼楼道堆满杂物\n\nSubmitted via FixMyStreet",
-            "first_name": "三", "last_name": "张", "email": "z@example.org", "phone": "13800000000",
-            "attribute[households_affected]": "6", "attribute[fixmystreet_id]": "1001",
-            "attribute[title]": "楼道堆满杂物", "attribute[description]": "三楼楼道堆满杂物",
-            "attribute[report_url]": "https://fms.example/report/1001", "attribute[easting]": "530000",
-            "attribute[northing]": "180000",
-            "attribute[closest_address]": "Nearest road: 百安路\n\nNearest postcode: 404000"}
-FMS_EXTRAS = {k[len("attribute["):-1]: v for k, v in FMS_FORM.items()
-              if k.startswith("attribute[") and k != "attribute[households_affected]"}
+FMS_FORM = {
+    "api_key": DEMO_KEY,
+    "service_code": "property_management",
+    "lat": "30.80",
+    "long": "108.39",
+    "description": "title: 楼道堆满杂物\n\ndetail: 三楼楼道堆满杂物\n\nSubmitted via FixMyStreet",
+    "first_name": "三",
+    "last_name": "张",
+    "email": "z@example.org",
+    "phone": "13800000000",
+    "attribute[households_affected]": "6",
+    "attribute[fixmystreet_id]": "1001",
+    "attribute[title]": "楼道堆满杂物",
+    "attribute[description]": "三楼楼道堆满杂物",
+    "attribute[report_url]": "https://fms.example/report/1001",
+    "attribute[easting]": "530000",
+    "attribute[northing]": "180000",
+    "attribute[closest_address]": "Nearest road: 百安路\n\nNearest postcode: 404000",
+}
+FMS_EXTRAS = {
+    k[len("attribute[") : -1]: v
+    for k, v in FMS_FORM.items()
+    if k.startswith("attribute[") and k != "attribute[households_affected]"
+}
 
 
 def _request_id(response, fmt="json"):
@@ -187,8 +267,12 @@ def _request_id(response, fmt="json"):
 
 
 def _accepted(category="property_management"):
-    return REGISTRY.get_sample_value("loudong_intake_issues_accepted_total",
-                                     {"channel": "app", "category": category}) or 0
+    return (
+        REGISTRY.get_sample_value(
+            "loudong_intake_issues_accepted_total", {"channel": "app", "category": category}
+        )
+        or 0
+    )
 
 
 def _api_key(headers):
@@ -196,7 +280,9 @@ def _api_key(headers):
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_accepts_fixmystreet_extra_attributes_and_shows_them_to_its_own_gateway_alone(client, make_key, fmt):
+def test_accepts_fixmystreet_extra_attributes_and_shows_them_to_its_own_gateway_alone(
+    client, make_key, fmt
+):
     created = client.post(f"{BASE}/requests.{fmt}", data=FMS_FORM)
 
     assert created.status_code == 201, created.get_data(as_text=True)
@@ -204,10 +290,15 @@ def test_accepts_fixmystreet_extra_attributes_and_shows_them_to_its_own_gateway_
     own = client.get(f"/v1/issues/{request_id}", headers=AUTH).json
     assert own["extra_attributes"] == FMS_EXTRAS
     assert own["attributes"] == {"households_affected": "6"} and own["external_id"] == "1001"
-    other = client.get(f"/v1/issues/{request_id}", headers=make_key("dashboard", "read", "read:all"))
+    other = client.get(
+        f"/v1/issues/{request_id}", headers=make_key("dashboard", "read", "read:all")
+    )
     assert other.status_code == 200 and "extra_attributes" not in other.json
     assert "extra_attributes" not in client.get("/v1/issues", headers=AUTH).json["issues"][0]
-    public = [client.get(f"{BASE}/requests/{request_id}.{f}").get_data(as_text=True) for f in ("json", "xml")]
+    public = [
+        client.get(f"{BASE}/requests/{request_id}.{f}").get_data(as_text=True)
+        for f in ("json", "xml")
+    ]
     public.append(client.get(f"{BASE}/requests.json").get_data(as_text=True))
     assert not any("fms.example" in body or "530000" in body or "百安路" in body for body in public)
 
@@ -228,26 +319,37 @@ def test_a_declared_attribute_with_a_wrong_value_is_still_400_among_fixmystreet_
     response = client.post(f"{BASE}/requests.{fmt}", data=wrong)
 
     assert response.status_code == 400
-    descriptions = ([e["description"] for e in response.json] if fmt == "json"
-                    else [e.findtext("description") for e in _xml(response).findall("error")])
+    descriptions = (
+        [e["description"] for e in response.json]
+        if fmt == "json"
+        else [e.findtext("description") for e in _xml(response).findall("error")]
+    )
     assert descriptions == ["attribute[households_affected]: must be a number"]
     assert client.get(f"{BASE}/requests.json").json == []
 
 
-@pytest.mark.parametrize("change, says", [
-    ({f"attribute[extra_{i}]": "x" for i in range(14)}, "at most 20"),  # FMS_FORM has 7 already
-    ({"attribute[report_url]": "x" * 4001}, "attribute[report_url]: at most 4000 characters"),
-    ({"attribute[not a name]": "x"}, "attribute[not a name]: not a question of this category"),
-    ({"attribute[" + "k" * 65 + "]": "x"}, "attribute[" + "k" * 64 + "]"),
-    ({"attribute[title]": "bad\u0007bell"}, "attribute[title]: contains control characters"),
-])
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({f"attribute[extra_{i}]": "x" for i in range(14)}, "at most 20"),  # FMS_FORM has 7 already
+        ({"attribute[report_url]": "x" * 4001}, "attribute[report_url]: at most 4000 characters"),
+        ({"attribute[not a name]": "x"}, "attribute[not a name]: not a question of this category"),
+        ({"attribute[" + "k" * 65 + "]": "x"}, "attribute[" + "k" * 64 + "]"),
+        ({"attribute[title]": "bad\u0007bell"}, "attribute[title]: contains control characters"),
+    ],
+)
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_too_many_too_long_or_oddly_named_extra_attributes_are_400_naming_them(client, change, says, fmt):
+def test_too_many_too_long_or_oddly_named_extra_attributes_are_400_naming_them(
+    client, change, says, fmt
+):
     response = client.post(f"{BASE}/requests.{fmt}", data={**FMS_FORM, **change})
 
     assert response.status_code == 400
-    descriptions = ([e["description"] for e in response.json] if fmt == "json"
-                    else [e.findtext("description") for e in _xml(response).findall("error")])
+    descriptions = (
+        [e["description"] for e in response.json]
+        if fmt == "json"
+        else [e.findtext("description") for e in _xml(response).findall("error")]
+    )
     assert any(says in d for d in descriptions), descriptions
     assert client.get(f"{BASE}/requests.json").json == []
 
@@ -263,8 +365,13 @@ def test_blank_attributes_count_as_absent_as_the_spec_says(client):
 
 
 def test_a_multivalue_attribute_every_media_url_and_fixmystreet_s_deviceid_are_taken(client):
-    form = [*FORM.items(), ("attribute[hazards][]", "stairs"), ("attribute[hazards][]", "exit"),
-            ("media_url", "https://img.example/b.jpg"), ("deviceid", "fixmystreet-app")]
+    form = [
+        *FORM.items(),
+        ("attribute[hazards][]", "stairs"),
+        ("attribute[hazards][]", "exit"),
+        ("media_url", "https://img.example/b.jpg"),
+        ("deviceid", "fixmystreet-app"),
+    ]
 
     created = client.post(f"{BASE}/requests.json", data=MultiDict(form))
 
@@ -275,7 +382,9 @@ def test_a_multivalue_attribute_every_media_url_and_fixmystreet_s_deviceid_are_t
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_a_repeated_post_with_the_same_fixmystreet_id_returns_the_first_request_counted_once(client, intake, fmt):
+def test_a_repeated_post_with_the_same_fixmystreet_id_returns_the_first_request_counted_once(
+    client, intake, fmt
+):
     before = _accepted()
 
     first = client.post(f"{BASE}/requests.{fmt}", data=FMS_FORM)
@@ -358,7 +467,13 @@ def test_accepted_open311_requests_are_counted(client):
 
 def test_refused_open311_requests_are_counted(client):
     def refused():
-        return REGISTRY.get_sample_value("loudong_intake_submissions_rejected_total", {"status": "403"}) or 0
+        return (
+            REGISTRY.get_sample_value(
+                "loudong_intake_submissions_rejected_total", {"status": "403"}
+            )
+            or 0
+        )
+
     before = refused()
 
     client.post(f"{BASE}/requests.json", data={**FORM, "api_key": "wrong"})

@@ -1,5 +1,6 @@
 """The OpenAPI document is generated from the schemas that validate requests, and the
 answers the API gives fit the response schemas it declares."""
+
 from services.intake.openapi import IssueListSchema, IssueSchema
 from tests.helpers import AUTH, SUBMISSION
 
@@ -8,7 +9,11 @@ def test_the_document_describes_every_v1_operation_and_the_submission_fields(int
     doc = intake.app.test_client().get("/v1/openapi.json").json
 
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/v1/issues", "/v1/issues/{issue_id}", "/v1/issues/{issue_id}/feedback"}
+    assert set(doc["paths"]) == {
+        "/v1/issues",
+        "/v1/issues/{issue_id}",
+        "/v1/issues/{issue_id}/feedback",
+    }
     submission = doc["components"]["schemas"]["Submission"]
     assert {"channel", "description", "location"} <= set(submission["required"])
     assert submission["properties"]["channel"]["enum"][0] == "hotline"

@@ -1,12 +1,17 @@
 """Intake keeps each issue's public status from the other services' events."""
+
 import pytest
 
 from services.intake import store as intake_store
 from tests.helpers import AUTH, SUBMISSION, count_rows, event
 
-DISPATCHED = {"unit_id": "baian-xincun-property", "unit_name": "百安新村物业公司", "tier": "small",
-              "category": "property_management", "assignment": 1}
-
+DISPATCHED = {
+    "unit_id": "baian-xincun-property",
+    "unit_name": "百安新村物业公司",
+    "tier": "small",
+    "category": "property_management",
+    "assignment": 1,
+}
 
 
 @pytest.fixture
@@ -20,16 +25,29 @@ def _show(intake, issue_id):
 
 def test_dispatch_then_escalation_show_unit_and_level(intake, issue_id):
     intake.subscriber.apply(event("issue.dispatched", issue_id, DISPATCHED).to_json())
-    intake.subscriber.apply(event("issue.escalated", issue_id, {
-        "level": 1, "reason": "claim_overdue", "to_unit_id": "baian-committee", "to_unit_name": "百安社区居委会"}
-    ).to_json())
+    intake.subscriber.apply(
+        event(
+            "issue.escalated",
+            issue_id,
+            {
+                "level": 1,
+                "reason": "claim_overdue",
+                "to_unit_id": "baian-committee",
+                "to_unit_name": "百安社区居委会",
+            },
+        ).to_json()
+    )
 
     shown = _show(intake, issue_id)
 
     assert shown["status"] == "dispatched"
     assert shown["assigned_unit"] == {"id": "baian-xincun-property", "name": "百安新村物业公司"}
     assert shown["escalation_level"] == 1
-    assert [t["type"] for t in shown["timeline"]] == ["issue.submitted", "issue.dispatched", "issue.escalated"]
+    assert [t["type"] for t in shown["timeline"]] == [
+        "issue.submitted",
+        "issue.dispatched",
+        "issue.escalated",
+    ]
 
 
 def test_a_late_dispatch_does_not_take_a_claimed_issue_back(intake, issue_id):
@@ -53,17 +71,23 @@ def test_the_same_event_twice_changes_nothing(intake, issue_id):
 
 
 def test_an_event_for_an_unknown_issue_changes_nothing_and_is_counted(intake):
-    outcome = intake.subscriber.apply(event("issue.dispatched", "no-such-issue", DISPATCHED).to_json())
+    outcome = intake.subscriber.apply(
+        event("issue.dispatched", "no-such-issue", DISPATCHED).to_json()
+    )
 
     assert outcome == "unknown_issue"
     assert count_rows(intake.store, intake_store.timeline) == 0
 
 
 def test_a_reopened_issue_starts_over_and_older_events_do_not_move_it(intake, issue_id):
-    resolved = event("issue.resolved", issue_id, {"unit_id": "baian-xincun-property", "resolution": "已清理"})
+    resolved = event(
+        "issue.resolved", issue_id, {"unit_id": "baian-xincun-property", "resolution": "已清理"}
+    )
     reopened = event("issue.reopened", issue_id, {"tier": "big"})
     late_claim = event("issue.claimed", issue_id, {"unit_id": "baian-xincun-property"})
-    object.__setattr__(late_claim, "occurred_at", resolved.occurred_at)  # it happened before the reopening
+    object.__setattr__(
+        late_claim, "occurred_at", resolved.occurred_at
+    )  # it happened before the reopening
     for e in (resolved, reopened, late_claim):
         intake.subscriber.apply(e.to_json())
 
@@ -74,8 +98,11 @@ def test_a_reopened_issue_starts_over_and_older_events_do_not_move_it(intake, is
 
 def test_a_co_units_part_does_not_move_the_issue(intake, issue_id):
     intake.subscriber.apply(event("issue.dispatched", issue_id, DISPATCHED).to_json())
-    intake.subscriber.apply(event("issue.claimed", issue_id, {"unit_id": "urban-management-bureau",
-                                                              "role": "co"}).to_json())
+    intake.subscriber.apply(
+        event(
+            "issue.claimed", issue_id, {"unit_id": "urban-management-bureau", "role": "co"}
+        ).to_json()
+    )
 
     shown = _show(intake, issue_id)
 
@@ -84,15 +111,19 @@ def test_a_co_units_part_does_not_move_the_issue(intake, issue_id):
 
 
 def test_returns_notes_and_closing_show_on_the_timeline(intake, issue_id):
-    for type_, payload in [("issue.dispatched", DISPATCHED),
-                           ("issue.returned", {"unit_id": "baian-xincun-property", "reason": "wrong_function"}),
-                           ("issue.progress_noted", {"unit_id": "baian-committee", "note": "明天上门"}),
-                           ("issue.closed", {"reason": "satisfied"})]:
+    for type_, payload in [
+        ("issue.dispatched", DISPATCHED),
+        ("issue.returned", {"unit_id": "baian-xincun-property", "reason": "wrong_function"}),
+        ("issue.progress_noted", {"unit_id": "baian-committee", "note": "明天上门"}),
+        ("issue.closed", {"reason": "satisfied"}),
+    ]:
         intake.subscriber.apply(event(type_, issue_id, payload).to_json())
 
     shown = _show(intake, issue_id)
 
     assert shown["status"] == "closed" and shown["status_note"] == "明天上门"
     assert [t["summary"] for t in shown["timeline"][2:]] == [
-        "returned by baian-xincun-property: wrong_function", "progress from baian-committee: 明天上门",
-        "closed (satisfied)"]
+        "returned by baian-xincun-property: wrong_function",
+        "progress from baian-committee: 明天上门",
+        "closed (satisfied)",
+    ]

@@ -1,6 +1,7 @@
 """Notify finds a unit's contacts and webhook in its directory, never in events: a test that
 needs a unit reached otherwise (two people on duty, an email, its own system) writes its own
 copy of deploy/directory.yaml with those units changed."""
+
 from pathlib import Path
 
 import pytest
@@ -24,4 +25,5 @@ def directory_with(tmp_path):
         path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
         written.append(path)
         return path
+
     return write

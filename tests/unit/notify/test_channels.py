@@ -1,5 +1,6 @@
 """Email over SMTP as the fallback when SMS fails (a real local SMTP server, down then up), and
 the signed webhook for units with their own systems."""
+
 import hashlib
 import hmac
 import json
@@ -17,8 +18,13 @@ from tests.unit.notify.test_delivery import DISPATCHED
 
 UNIT = DISPATCHED["unit_id"]
 # The property company's front desk has an email address too (deploy/directory.yaml gives none).
-WITH_EMAIL = {UNIT: {"contacts": [{"name": "物业前台", "phone": "+8613800000042",
-                                   "email": "front@baian-xincun.example"}]}}
+WITH_EMAIL = {
+    UNIT: {
+        "contacts": [
+            {"name": "物业前台", "phone": "+8613800000042", "email": "front@baian-xincun.example"}
+        ]
+    }
+}
 
 
 def _free_port() -> int:
@@ -36,14 +42,25 @@ class Inbox:
         return "250 OK"
 
 
-def test_when_sms_fails_the_email_goes_and_waits_out_an_smtp_server_that_is_down(tmp_path, sms_provider,
-                                                                                  directory_with):
+def test_when_sms_fails_the_email_goes_and_waits_out_an_smtp_server_that_is_down(
+    tmp_path, sms_provider, directory_with
+):
     clock, port = FakeClock(), _free_port()
-    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMTP_HOST="127.0.0.1",
-                   LOUDONG_SMTP_PORT=port, LOUDONG_SMS_MAX_ATTEMPTS=5, LOUDONG_SMS_TIMEOUT=2,
-                   LOUDONG_DIRECTORY=directory_with(WITH_EMAIL))
+    notify = build(
+        "notify",
+        tmp_path,
+        clock,
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_SMTP_HOST="127.0.0.1",
+        LOUDONG_SMTP_PORT=port,
+        LOUDONG_SMS_MAX_ATTEMPTS=5,
+        LOUDONG_SMS_TIMEOUT=2,
+        LOUDONG_DIRECTORY=directory_with(WITH_EMAIL),
+    )
     requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
-    notify.subscriber.apply(event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json())
+    notify.subscriber.apply(
+        event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json()
+    )
 
     send_due(notify.store, notify.context)  # SMS refused: the email is planned
     send_due(notify.store, notify.context)  # ...and the SMTP server is down
@@ -59,14 +76,21 @@ def test_when_sms_fails_the_email_goes_and_waits_out_an_smtp_server_that_is_down
     [(to, content)] = inbox.messages
     assert to == ["front@baian-xincun.example"] and "5f0c2a9e" in content
     failed = emitted(notify.store, "notification.failed")
-    assert [f.payload["final"] for f in failed] == [False]  # escalation waits: the email was still trying
+    assert [f.payload["final"] for f in failed] == [
+        False
+    ]  # escalation waits: the email was still trying
     assert [s.payload["channel"] for s in emitted(notify.store, "notification.sent")] == ["email"]
     notify.store.dispose()
 
 
 def test_with_no_fallback_left_the_failure_is_final(tmp_path, sms_provider, directory_with):
-    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url,  # no SMTP configured
-                   LOUDONG_DIRECTORY=directory_with(WITH_EMAIL))
+    notify = build(
+        "notify",
+        tmp_path,
+        FakeClock(),
+        LOUDONG_SMS_URL=sms_provider.url,  # no SMTP configured
+        LOUDONG_DIRECTORY=directory_with(WITH_EMAIL),
+    )
     requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
     notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
 
@@ -87,7 +111,9 @@ def unit_system():
             pass
 
         def do_POST(self):
-            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            received.append(
+                (dict(self.headers), self.rfile.read(int(self.headers["Content-Length"])))
+            )
             self.send_response(204)
             self.end_headers()
 
@@ -97,36 +123,62 @@ def unit_system():
     server.shutdown()
 
 
-def test_a_unit_with_its_own_system_gets_a_signed_webhook_too(tmp_path, sms_provider, unit_system, directory_with):
+def test_a_unit_with_its_own_system_gets_a_signed_webhook_too(
+    tmp_path, sms_provider, unit_system, directory_with
+):
     url, received = unit_system
-    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_WEBHOOK_SECRET="s3cret",
-                   LOUDONG_DIRECTORY=directory_with({UNIT: {"webhook_url": url}}))
+    notify = build(
+        "notify",
+        tmp_path,
+        FakeClock(),
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_WEBHOOK_SECRET="s3cret",
+        LOUDONG_DIRECTORY=directory_with({UNIT: {"webhook_url": url}}),
+    )
     assert "unit_webhook" not in DISPATCHED  # the webhook is the directory's, like the contacts
     notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
 
     send_due(notify.store, notify.context)
 
     [(headers, body)] = received
-    expected = hmac.new(b"s3cret", headers["X-Loudong-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        b"s3cret", headers["X-Loudong-Timestamp"].encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
     assert headers["X-Loudong-Signature"] == expected
     posted = json.loads(body)
-    assert posted["text"].startswith("【楼栋】新派单") and headers["Idempotency-Key"] == posted["delivery_id"]
+    assert (
+        posted["text"].startswith("【楼栋】新派单")
+        and headers["Idempotency-Key"] == posted["delivery_id"]
+    )
     assert posted["event"]["type"] == "issue.dispatched" and posted["event"]["issue_id"] == "i1"
     assert len(sms_provider.messages) == 1  # and the SMS as well
     notify.store.dispose()
 
 
-def test_a_delivery_for_a_channel_no_longer_configured_fails_counted_not_stuck(tmp_path, sms_provider,
-                                                                               directory_with):
+def test_a_delivery_for_a_channel_no_longer_configured_fails_counted_not_stuck(
+    tmp_path, sms_provider, directory_with
+):
     clock, port, directory = FakeClock(), _free_port(), directory_with(WITH_EMAIL)
-    with_smtp = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMTP_HOST="127.0.0.1",
-                      LOUDONG_SMTP_PORT=port, LOUDONG_DIRECTORY=directory)
+    with_smtp = build(
+        "notify",
+        tmp_path,
+        clock,
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_SMTP_HOST="127.0.0.1",
+        LOUDONG_SMTP_PORT=port,
+        LOUDONG_DIRECTORY=directory,
+    )
     requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 400})
     with_smtp.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     send_due(with_smtp.store, with_smtp.context)  # SMS refused: an email is planned
     with_smtp.store.dispose()
-    without = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url,  # restarted without SMTP
-                    LOUDONG_DIRECTORY=directory)
+    without = build(
+        "notify",
+        tmp_path,
+        clock,
+        LOUDONG_SMS_URL=sms_provider.url,  # restarted without SMTP
+        LOUDONG_DIRECTORY=directory,
+    )
 
     send_due(without.store, without.context)
 

@@ -1,6 +1,7 @@
 """Notify tells each contact once, through a real local SMS provider, and says so when it cannot.
 Events name units only; the contacts are the directory's (see conftest.py)."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -10,11 +11,22 @@ from services.notify.sender import send_due
 from shared.config import ConfigError
 from tests.helpers import FakeClock, build, count_rows, emitted, event
 
-DISPATCHED = {"unit_id": "baian-xincun-property", "unit_name": "百安新村物业公司",
-              "category": "property_management", "category_name": "物业管理",
-              "place_id": "baian-xincun", "place_name": "百安新村", "tier": "small"}
-ESCALATED = {"level": 1, "reason": "claim_overdue", "to_unit_id": "baian-committee", "to_unit_name": "百安社区居委会",
-             "next_deadline": datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc).isoformat()}
+DISPATCHED = {
+    "unit_id": "baian-xincun-property",
+    "unit_name": "百安新村物业公司",
+    "category": "property_management",
+    "category_name": "物业管理",
+    "place_id": "baian-xincun",
+    "place_name": "百安新村",
+    "tier": "small",
+}
+ESCALATED = {
+    "level": 1,
+    "reason": "claim_overdue",
+    "to_unit_id": "baian-committee",
+    "to_unit_name": "百安社区居委会",
+    "next_deadline": datetime(2026, 11, 26, 6, 0, tzinfo=UTC).isoformat(),
+}
 
 
 @pytest.fixture
@@ -23,7 +35,10 @@ def clock():
 
 
 # The community committee has two people on duty here, where deploy/directory.yaml lists one.
-COMMITTEE_ON_DUTY = [{"name": "网格员", "phone": "+8613800000032"}, {"name": "主任", "phone": "+8613800000033"}]
+COMMITTEE_ON_DUTY = [
+    {"name": "网格员", "phone": "+8613800000032"},
+    {"name": "主任", "phone": "+8613800000033"},
+]
 
 
 @pytest.fixture
@@ -33,8 +48,15 @@ def directory(directory_with):
 
 @pytest.fixture
 def notify(tmp_path, clock, sms_provider, directory):
-    service = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMS_TIMEOUT=2,
-                    LOUDONG_SMS_MAX_ATTEMPTS=3, LOUDONG_DIRECTORY=directory)
+    service = build(
+        "notify",
+        tmp_path,
+        clock,
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_SMS_TIMEOUT=2,
+        LOUDONG_SMS_MAX_ATTEMPTS=3,
+        LOUDONG_DIRECTORY=directory,
+    )
     yield service
     service.store.dispose()
 
@@ -44,7 +66,9 @@ def _send(service):
 
 
 def test_a_dispatch_sends_one_sms_to_the_unit(notify, sms_provider):
-    notify.subscriber.apply(event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json())
+    notify.subscriber.apply(
+        event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json()
+    )
 
     _send(notify)
 
@@ -127,13 +151,22 @@ def test_the_list_of_notifications_masks_the_number(notify, sms_provider):
 
 
 def test_a_resident_is_asked_to_rate_the_outcome(notify, sms_provider):
-    notify.subscriber.apply(event("resident.feedback_requested", "5f0c2a9e-0000-0000-0000-000000000000", {
-        "phone": "+8613900000000", "resolution": "下水道已疏通", "linked_to": None}).to_json())
+    notify.subscriber.apply(
+        event(
+            "resident.feedback_requested",
+            "5f0c2a9e-0000-0000-0000-000000000000",
+            {"phone": "+8613900000000", "resolution": "下水道已疏通", "linked_to": None},
+        ).to_json()
+    )
 
     _send(notify)
 
     [sms] = sms_provider.messages
-    assert sms["to"] == "+8613900000000" and "下水道已疏通" in sms["text"] and "5f0c2a9e" in sms["text"]
+    assert (
+        sms["to"] == "+8613900000000"
+        and "下水道已疏通" in sms["text"]
+        and "5f0c2a9e" in sms["text"]
+    )
 
 
 def test_a_co_handling_department_is_told_it_is_its_part(notify, sms_provider):
@@ -145,9 +178,19 @@ def test_a_co_handling_department_is_told_it_is_its_part(notify, sms_provider):
 
 
 def test_a_warning_before_the_deadline_reaches_the_unit(notify, sms_provider):
-    notify.subscriber.apply(event("issue.warned", "5f0c2a9e-0000-0000-0000-000000000000", {
-        "clock": "claim", "level": 0, "fraction": 0.5, "to_unit_id": "baian-xincun-property",
-        "deadline": datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc).isoformat()}).to_json())
+    notify.subscriber.apply(
+        event(
+            "issue.warned",
+            "5f0c2a9e-0000-0000-0000-000000000000",
+            {
+                "clock": "claim",
+                "level": 0,
+                "fraction": 0.5,
+                "to_unit_id": "baian-xincun-property",
+                "deadline": datetime(2026, 11, 26, 8, 0, tzinfo=UTC).isoformat(),
+            },
+        ).to_json()
+    )
 
     _send(notify)
 
@@ -155,15 +198,27 @@ def test_a_warning_before_the_deadline_reaches_the_unit(notify, sms_provider):
     assert sms["to"] == "+8613800000042" and "16:00前认领" in sms["text"]
 
 
-def test_a_resident_is_not_woken_at_night_the_message_waits_for_seven(tmp_path, sms_provider, directory):
-    night = FakeClock(datetime(2026, 11, 26, 15, 30, tzinfo=timezone.utc))  # 23:30 in Beijing
-    notify = build("notify", tmp_path, night, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_DIRECTORY=directory)
-    notify.subscriber.apply(event("resident.feedback_requested", "i1", {
-        "phone": "+8613900000000", "resolution": "已疏通", "linked_to": None}).to_json())
+def test_a_resident_is_not_woken_at_night_the_message_waits_for_seven(
+    tmp_path, sms_provider, directory
+):
+    night = FakeClock(datetime(2026, 11, 26, 15, 30, tzinfo=UTC))  # 23:30 in Beijing
+    notify = build(
+        "notify", tmp_path, night, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_DIRECTORY=directory
+    )
+    notify.subscriber.apply(
+        event(
+            "resident.feedback_requested",
+            "i1",
+            {"phone": "+8613900000000", "resolution": "已疏通", "linked_to": None},
+        ).to_json()
+    )
     notify.subscriber.apply(event("issue.escalated", "i1", ESCALATED).to_json())
 
     _send(notify)
-    assert [m["to"] for m in sms_provider.messages] == ["+8613800000032", "+8613800000033"]  # units: at once
+    assert [m["to"] for m in sms_provider.messages] == [
+        "+8613800000032",
+        "+8613800000033",
+    ]  # units: at once
     night.advance(hours=7, minutes=29)  # 06:59
     _send(notify)
     assert len(sms_provider.messages) == 2
@@ -175,8 +230,16 @@ def test_a_resident_is_not_woken_at_night_the_message_waits_for_seven(tmp_path, 
 
 
 def test_templates_render_in_english_too(tmp_path, sms_provider):
-    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_NOTIFY_LANGUAGE="en")
-    notify.subscriber.apply(event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json())
+    notify = build(
+        "notify",
+        tmp_path,
+        FakeClock(),
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_NOTIFY_LANGUAGE="en",
+    )
+    notify.subscriber.apply(
+        event("issue.dispatched", "5f0c2a9e-0000-0000-0000-000000000000", DISPATCHED).to_json()
+    )
 
     _send(notify)
 
@@ -188,8 +251,14 @@ def test_a_template_that_does_not_render_stops_the_service_naming_it(tmp_path):
     broken = tmp_path / "templates"
     for language in ("zh", "en"):
         (broken / language).mkdir(parents=True)
-        for name in ("issue.dispatched", "issue.escalated", "issue.warned", "resident.feedback_requested",
-                     "resident.acknowledged", "resident.closed"):
+        for name in (
+            "issue.dispatched",
+            "issue.escalated",
+            "issue.warned",
+            "resident.feedback_requested",
+            "resident.acknowledged",
+            "resident.closed",
+        ):
             (broken / language / f"{name}.j2").write_text("{{ ref }}")
     (broken / "zh" / "issue.warned.j2").write_text("{{ no_such_field }}")
 
@@ -200,26 +269,46 @@ def test_a_template_that_does_not_render_stops_the_service_naming_it(tmp_path):
 
 
 def test_the_preview_renders_a_template_with_its_sms_length(notify):
-    response = notify.app.test_client().post("/v1/templates/preview", json={"type": "issue.escalated"})
+    response = notify.app.test_client().post(
+        "/v1/templates/preview", json={"type": "issue.escalated"}
+    )
 
     assert response.status_code == 200
-    assert response.json["encoding"] == "ucs2" and response.json["parts"] == 1 and "超时未认领" in response.json["text"]
+    assert (
+        response.json["encoding"] == "ucs2"
+        and response.json["parts"] == 1
+        and "超时未认领" in response.json["text"]
+    )
     bad = notify.app.test_client().post("/v1/templates/preview", json={"type": "issue.exploded"})
     assert bad.status_code == 422 and "type" in bad.json["errors"]
 
 
-def test_past_its_rate_a_resident_waits_rather_than_losing_messages_and_units_have_their_own(tmp_path,
-                                                                                                sms_provider):
+def test_past_its_rate_a_resident_waits_rather_than_losing_messages_and_units_have_their_own(
+    tmp_path, sms_provider
+):
     clock = FakeClock()
-    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_RECIPIENT_LIMIT="2/hour",
-                   LOUDONG_UNIT_RECIPIENT_LIMIT="5/hour")
+    notify = build(
+        "notify",
+        tmp_path,
+        clock,
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_RECIPIENT_LIMIT="2/hour",
+        LOUDONG_UNIT_RECIPIENT_LIMIT="5/hour",
+    )
     for n in range(3):
-        notify.subscriber.apply(event("resident.acknowledged", f"i{n}", {"phone": "+8613900000000"}).to_json())
+        notify.subscriber.apply(
+            event("resident.acknowledged", f"i{n}", {"phone": "+8613900000000"}).to_json()
+        )
         notify.subscriber.apply(event("issue.dispatched", f"i{n}", DISPATCHED).to_json())
 
     def told(phone):  # the references each phone has heard of, whether bundled or not
-        return sorted(ref for m in sms_provider.messages if m["to"] == phone for ref in ("i0", "i1", "i2")
-                      if f"单号{ref}" in m["text"] or f"新派单 {ref}" in m["text"])
+        return sorted(
+            ref
+            for m in sms_provider.messages
+            if m["to"] == phone
+            for ref in ("i0", "i1", "i2")
+            if f"单号{ref}" in m["text"] or f"新派单 {ref}" in m["text"]
+        )
 
     _send(notify)
     assert told("+8613900000000") == ["i0", "i1"] and told("+8613800000042") == ["i0", "i1", "i2"]
@@ -231,14 +320,24 @@ def test_past_its_rate_a_resident_waits_rather_than_losing_messages_and_units_ha
 
 
 def test_an_administrator_resends_and_nobody_else_can(tmp_path, sms_provider):
-    notify = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_ADMIN_TOKEN="adm1n")
+    notify = build(
+        "notify",
+        tmp_path,
+        FakeClock(),
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_ADMIN_TOKEN="adm1n",
+    )
     notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     _send(notify)
     [original] = notify.app.test_client().get("/v1/notifications?issue_id=i1").json["notifications"]
     client = notify.app.test_client()
 
-    refused = client.post(f"/v1/notifications/{original['id']}/resend", headers={"Authorization": "Bearer guess"})
-    resent = client.post(f"/v1/notifications/{original['id']}/resend", headers={"Authorization": "Bearer adm1n"})
+    refused = client.post(
+        f"/v1/notifications/{original['id']}/resend", headers={"Authorization": "Bearer guess"}
+    )
+    resent = client.post(
+        f"/v1/notifications/{original['id']}/resend", headers={"Authorization": "Bearer adm1n"}
+    )
     _send(notify)
 
     assert refused.status_code == 401 and resent.status_code == 201
@@ -249,7 +348,9 @@ def test_an_administrator_resends_and_nobody_else_can(tmp_path, sms_provider):
 
 def test_notices_due_together_for_one_phone_are_bundled_but_never_cut(tmp_path, sms_provider):
     clock = FakeClock()
-    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMS_MAX_PARTS=2)
+    notify = build(
+        "notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_SMS_MAX_PARTS=2
+    )
     ids = [f"{n:08d}-0000-0000-0000-000000000000" for n in range(6)]
     for issue_id in ids:
         notify.subscriber.apply(event("issue.dispatched", issue_id, DISPATCHED).to_json())
@@ -258,14 +359,22 @@ def test_notices_due_together_for_one_phone_are_bundled_but_never_cut(tmp_path, 
 
     texts = [m["text"] for m in sms_provider.messages]
     assert 1 < len(texts) < len(ids)  # bundled, in as many messages as their parts need
-    assert sorted(issue_id[:8] for issue_id in ids for t in texts if issue_id[:8] in t) == sorted(i[:8] for i in ids)
+    assert sorted(issue_id[:8] for issue_id in ids for t in texts if issue_id[:8] in t) == sorted(
+        i[:8] for i in ids
+    )
     assert all("…" not in t for t in texts)
     notify.store.dispose()
 
 
 def test_a_unit_contact_past_its_own_rate_waits_too(tmp_path, sms_provider):
     clock = FakeClock()
-    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url, LOUDONG_UNIT_RECIPIENT_LIMIT="1/hour")
+    notify = build(
+        "notify",
+        tmp_path,
+        clock,
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_UNIT_RECIPIENT_LIMIT="1/hour",
+    )
     for n in range(2):
         notify.subscriber.apply(event("issue.dispatched", f"i{n}", DISPATCHED).to_json())
 

@@ -1,5 +1,6 @@
 """The SMS providers as their peers see them: Aliyun's signed SendSms against a local stand-in
 that checks the signature, a timeout, a rejected number, and failover from one to the next."""
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -8,16 +9,29 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from services.notify.providers import (AliyunSmsProvider, Failover, GenericSmsProvider, PermanentError,
-                                       TransientError, aliyun_signature)
+from services.notify.providers import (
+    AliyunSmsProvider,
+    Failover,
+    GenericSmsProvider,
+    PermanentError,
+    TransientError,
+    aliyun_signature,
+)
 
 SECRET = "test-secret"
 
 
 def test_the_signature_matches_aliyuns_documented_example():
-    params = {"TimeStamp": "2016-02-23T12:46:24Z", "Format": "XML", "AccessKeyId": "testid",
-              "Action": "DescribeRegions", "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
-              "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf", "Version": "2014-05-26"}
+    params = {
+        "TimeStamp": "2016-02-23T12:46:24Z",
+        "Format": "XML",
+        "AccessKeyId": "testid",
+        "Action": "DescribeRegions",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+        "Version": "2014-05-26",
+    }
 
     assert aliyun_signature(params, "testsecret", "GET") == "CT9X0VtwR86fNWSnsc6v8YGOjuE="
 
@@ -37,7 +51,9 @@ def aliyun():
             state["calls"].append(params)
             ok = signature == aliyun_signature(params, SECRET)
             code = state["code"] if ok else "SignatureDoesNotMatch"
-            body = json.dumps({"Code": code, "Message": code, "BizId": "biz-1" if code == "OK" else None}).encode()
+            body = json.dumps(
+                {"Code": code, "Message": code, "BizId": "biz-1" if code == "OK" else None}
+            ).encode()
             self.send_response(200 if ok else 400)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -61,15 +77,21 @@ def test_a_signed_request_with_template_code_and_parameters_is_accepted(aliyun):
     [call] = aliyun["calls"]
     assert message_id == "biz-1"
     assert call["PhoneNumbers"] == "13800000042" and call["TemplateCode"] == "SMS_123"
-    assert json.loads(call["TemplateParam"]) == {"content": "【楼栋】新派单"} and call["OutId"] == "delivery-1"
+    assert (
+        json.loads(call["TemplateParam"]) == {"content": "【楼栋】新派单"}
+        and call["OutId"] == "delivery-1"
+    )
 
 
-@pytest.mark.parametrize("code, error, anywhere", [
-    ("isv.MOBILE_NUMBER_ILLEGAL", PermanentError, True),
-    ("isv.AMOUNT_NOT_ENOUGH", PermanentError, False),
-    ("isv.BUSINESS_LIMIT_CONTROL", TransientError, None),
-    ("isp.SYSTEM_ERROR", TransientError, None),
-])
+@pytest.mark.parametrize(
+    "code, error, anywhere",
+    [
+        ("isv.MOBILE_NUMBER_ILLEGAL", PermanentError, True),
+        ("isv.AMOUNT_NOT_ENOUGH", PermanentError, False),
+        ("isv.BUSINESS_LIMIT_CONTROL", TransientError, None),
+        ("isp.SYSTEM_ERROR", TransientError, None),
+    ],
+)
 def test_aliyuns_error_codes_say_whether_to_retry_or_try_elsewhere(aliyun, code, error, anywhere):
     aliyun["code"] = code
 

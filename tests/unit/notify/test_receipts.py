@@ -1,4 +1,5 @@
 """Delivery receipts: signed by the provider, applied once, rejections counted."""
+
 import hashlib
 import hmac
 import json
@@ -6,17 +7,22 @@ import time
 
 import pytest
 
+from services.notify.sender import send_due
 from tests.helpers import FakeClock, build, emitted, event
 from tests.unit.notify.test_delivery import DISPATCHED
-from services.notify.sender import send_due
 
 SECRET = "receipt-secret"
 
 
 @pytest.fixture
 def notify(tmp_path, sms_provider):
-    service = build("notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url,
-                    LOUDONG_SMS_RECEIPT_SECRET=SECRET)
+    service = build(
+        "notify",
+        tmp_path,
+        FakeClock(),
+        LOUDONG_SMS_URL=sms_provider.url,
+        LOUDONG_SMS_RECEIPT_SECRET=SECRET,
+    )
     service.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     send_due(service.store, service.context)
     yield service
@@ -27,8 +33,12 @@ def _receipt(notify, body: dict, secret: str = SECRET, skew: int = 0):
     raw = json.dumps(body).encode()
     stamp = str(int(time.time()) + skew)
     signature = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return notify.app.test_client().post("/v1/receipts/generic", data=raw, content_type="application/json",
-                                         headers={"X-Loudong-Timestamp": stamp, "X-Loudong-Signature": signature})
+    return notify.app.test_client().post(
+        "/v1/receipts/generic",
+        data=raw,
+        content_type="application/json",
+        headers={"X-Loudong-Timestamp": stamp, "X-Loudong-Signature": signature},
+    )
 
 
 def _status(notify):
@@ -45,12 +55,15 @@ def test_a_receipt_marks_the_delivery_and_a_second_copy_changes_nothing(notify, 
     assert _status(notify)["receipt_status"] == "delivered"
 
 
-@pytest.mark.parametrize("body, secret, skew, status", [
-    ({"message_id": "x", "status": "delivered"}, "wrong-secret", 0, 401),
-    ({"message_id": "x", "status": "delivered"}, SECRET, -3600, 401),
-    ({"message_id": "no-such-message", "status": "delivered"}, SECRET, 0, 404),
-    ({"message_id": "x", "status": "lost"}, SECRET, 0, 422),
-])
+@pytest.mark.parametrize(
+    "body, secret, skew, status",
+    [
+        ({"message_id": "x", "status": "delivered"}, "wrong-secret", 0, 401),
+        ({"message_id": "x", "status": "delivered"}, SECRET, -3600, 401),
+        ({"message_id": "no-such-message", "status": "delivered"}, SECRET, 0, 404),
+        ({"message_id": "x", "status": "lost"}, SECRET, 0, 422),
+    ],
+)
 def test_bad_receipts_are_refused_and_change_nothing(notify, body, secret, skew, status):
     response = _receipt(notify, body, secret, skew)
 
@@ -59,8 +72,14 @@ def test_bad_receipts_are_refused_and_change_nothing(notify, body, secret, skew,
 
 
 def test_an_undelivered_receipt_tells_escalation_the_unit_was_not_reached(notify, sms_provider):
-    _receipt(notify, {"message_id": sms_provider.messages[0]["message_id"], "status": "undelivered",
-                      "error_code": "MK:0001"})
+    _receipt(
+        notify,
+        {
+            "message_id": sms_provider.messages[0]["message_id"],
+            "status": "undelivered",
+            "error_code": "MK:0001",
+        },
+    )
 
     [failed] = emitted(notify.store, "notification.failed")
     assert failed.payload["recipient_unit_id"] == "baian-xincun-property"

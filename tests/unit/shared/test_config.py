@@ -1,5 +1,6 @@
 """Settings from the environment: a malformed value stops the service naming the variable and
 the form it expects, never a bare ValueError."""
+
 from datetime import time, timedelta
 
 import pytest
@@ -7,14 +8,17 @@ import pytest
 from shared import config
 
 
-@pytest.mark.parametrize("variable, value, expected", [
-    ("LOUDONG_PREFETCH", "fifty", "expected a whole number"),
-    ("LOUDONG_WEB_WORKERS", "0", "expected at least 1"),
-    ("LOUDONG_INTAKE_PORT", "80a", "expected a whole number"),
-    ("LOUDONG_POLL_INTERVAL", "soon", "expected a number"),
-    ("LOUDONG_RETRY_DELAYS", "1,five", "expected comma-separated seconds"),
-    ("LOUDONG_RETRY_DELAYS", "1,-5", "expected no negative delay"),
-])
+@pytest.mark.parametrize(
+    "variable, value, expected",
+    [
+        ("LOUDONG_PREFETCH", "fifty", "expected a whole number"),
+        ("LOUDONG_WEB_WORKERS", "0", "expected at least 1"),
+        ("LOUDONG_INTAKE_PORT", "80a", "expected a whole number"),
+        ("LOUDONG_POLL_INTERVAL", "soon", "expected a number"),
+        ("LOUDONG_RETRY_DELAYS", "1,five", "expected comma-separated seconds"),
+        ("LOUDONG_RETRY_DELAYS", "1,-5", "expected no negative delay"),
+    ],
+)
 def test_a_malformed_shared_setting_is_refused_naming_the_variable(variable, value, expected):
     with pytest.raises(config.ConfigError) as refused:
         config.load("intake", {variable: value})

@@ -1,4 +1,5 @@
 """The HTTP plumbing every service shares: JSON as people read it."""
+
 from tests.helpers import AUTH, SUBMISSION, build
 
 

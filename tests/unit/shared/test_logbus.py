@@ -1,5 +1,6 @@
 """The embedded bus: reads other services' outboxes in order, dead-letters what it cannot apply,
 and never applies an event twice."""
+
 import pytest
 from sqlalchemy import insert, select
 
@@ -18,8 +19,11 @@ def pair(tmp_path):
 
 def _raw_into_outbox(store, body: str, type_: str = "issue.submitted") -> None:
     with store.writer.begin() as conn:
-        conn.execute(insert(outbox).values(event_id=body[:36], type=type_, issue_id="x", body=body,
-                                           created_at=utcnow()))
+        conn.execute(
+            insert(outbox).values(
+                event_id=body[:36], type=type_, issue_id="x", body=body, created_at=utcnow()
+            )
+        )
 
 
 def test_dispatch_reads_intakes_outbox_and_dispatches(pair):
@@ -66,7 +70,9 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(pair):
 
 def test_a_source_whose_store_is_not_migrated_yet_is_waited_for_quietly(tmp_path, caplog):
     dispatch = build("dispatch", tmp_path)
-    (tmp_path / "data" / "intake.db").touch()  # intake's file exists, its migrations have not run yet
+    (
+        tmp_path / "data" / "intake.db"
+    ).touch()  # intake's file exists, its migrations have not run yet
 
     with caplog.at_level("WARNING"):
         seen = dispatch.bus.poll_once()
