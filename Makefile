@@ -22,7 +22,14 @@ lint: install  ## ruff: the linter and the formatter, configured in pyproject.to
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint  ## the linter, then unit, integration (real RabbitMQ and PostgreSQL) and end-to-end tests
+# Debian's Chromium drives the page tests; without a CJK font every Chinese character would be a box.
+BROWSER := /usr/bin/chromium /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+$(BROWSER):
+	@echo "installing chromium and a CJK font (for the page tests) with apt-get"
+	@apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+
+test: lint $(BROWSER)  ## the linter, then unit, integration (real RabbitMQ and PostgreSQL), page and end-to-end tests
 	$(BIN)/python -m pytest
 
 bench: install  ## figures on RabbitMQ and PostgreSQL; printed, never asserted

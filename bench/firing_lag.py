@@ -1,6 +1,6 @@
 """Escalation's firing lag with 100,000 open clocks: PostgreSQL holds 100,000 armed claim
 clocks due next year and a few hundred due over the next few seconds; the real sweeper
-(services.escalation.sweeper.run_sweeper, the service's own interval) fires them, and the lag
+(services.escalation.loops.run_sweeper, the service's own interval) fires them, and the lag
 of each is its escalation's fired_at minus the deadline it missed. A sweeper whose cost
 followed the open clocks, not the due ones, would show it here."""
 
@@ -19,7 +19,8 @@ from sqlalchemy import select
 from bench import infra
 from services.escalation import main as escalation_main
 from services.escalation import store as escalation_store
-from services.escalation.sweeper import run_sweeper
+from services.escalation.loops import run_sweeper
+from services.escalation.settings import EscalationSettings
 from shared import config
 
 LAG_DB = "loudong_bench_escalation_lag"
@@ -70,8 +71,8 @@ def _copy_clocks(prefix: str, dues: list[datetime]) -> None:
     now = datetime.now(UTC).replace(tzinfo=None).isoformat()
     with psycopg.connect(infra.database_url(LAG_DB)) as conn, conn.cursor() as cur:
         with cur.copy(
-            "COPY clocks (issue_id, clock, assignment, level, unit_id, tier, street, state, due_at, "
-            "policy_version, updated_at, category, paused_seconds) FROM STDIN"
+            "COPY clocks (issue_id, clock, assignment, level, unit_id, tier, street, state, "
+            "due_at, policy_version, updated_at, category, paused_seconds) FROM STDIN"
         ) as copy:
             for i, due in enumerate(dues):
                 copy.write(
@@ -97,7 +98,7 @@ def measure(
             [start + timedelta(seconds=over_seconds * i / due_clocks) for i in range(due_clocks)],
         )
         stop = threading.Event()
-        interval = float(config.load("escalation").env.get("LOUDONG_SWEEP_INTERVAL") or 0.25)
+        interval = EscalationSettings.from_env(config.load("escalation").env).sweep_interval
         sweeper = threading.Thread(
             target=run_sweeper, args=(service.store, service.context, interval, stop)
         )

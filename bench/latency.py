@@ -59,7 +59,7 @@ def wait_for_drain(
 
 
 def submit_paced(intake_url: str, count: int, rate: float) -> tuple[dict[str, float], int]:
-    """POST `count` submissions at `rate`/s; ({issue id: wall-clock time its POST began}, rejected)."""
+    """POST `count` submissions at `rate`/s: ({issue id: when its POST began}, rejected)."""
     submitted_at: dict[str, float] = {}
     rejected = 0
     with requests.Session() as session:

@@ -140,7 +140,8 @@ def drive(wrk: str, script: Path, url: str) -> tuple[load.LoadResult, int]:
         warn(f"wrk saw {measured.socket_errors} socket errors/timeouts on {url}")
     if measured.created < measured.requests:
         warn(
-            f"{measured.requests - measured.created} of {measured.requests} answers on {url} were not 201"
+            f"{measured.requests - measured.created} of {measured.requests} answers on {url} "
+            "were not 201"
         )
     return measured, warmup.created
 
@@ -237,7 +238,8 @@ def check_logs(log_dir: Path) -> bool:
             found = True
             first = (errors or warnings or [_first_exception(lines)])[0]
             warn(
-                f"{path.stem} log: {tracebacks} tracebacks, {len(errors)} errors, {len(warnings)} warnings; "
+                f"{path.stem} log: {tracebacks} tracebacks, {len(errors)} errors, "
+                f"{len(warnings)} warnings; "
                 f"first: {first[:300]}"
             )
     return found

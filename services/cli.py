@@ -99,7 +99,7 @@ def migrate(service: str) -> int:
 
 
 def manage_keys(args) -> int:
-    from services.intake import gateways
+    from services.intake import commands, gateways
 
     settings = config.load("intake")
     built = importlib.import_module(BOOTSTRAPS["intake"]).bootstrap(settings)
@@ -107,20 +107,19 @@ def manage_keys(args) -> int:
     with built.store.unit_of_work() as uow:
         if args.action == "create":
             try:
-                key_id, key = gateways.create(
-                    uow.conn, args.gateway, args.scopes or gateways.DEFAULT_SCOPES
+                key_id, key = commands.create_key(
+                    uow, built.context, args.gateway, args.scopes or gateways.DEFAULT_SCOPES
                 )
             except gateways.UnknownScope as exc:
                 print(f"loudong: {exc}", file=sys.stderr)
                 return 2
-            print(
-                f"key id {key_id} for gateway {args.gateway}\n{key}\n(store it now: only its hash is kept)"
-            )
+            print(f"key id {key_id} for gateway {args.gateway}\n{key}")
+            print("(store it now: only its hash is kept)")
         elif args.action == "list":
             for k in gateways.listing(uow.conn):
                 state = f"revoked {k['revoked_at']:%Y-%m-%d %H:%M}" if k["revoked_at"] else "active"
                 print(f"{k['id']:<14} {k['gateway']:<20} {k['scopes']:<32} {state}")
-        elif not gateways.revoke(uow.conn, args.key_id):
+        elif not commands.revoke_key(uow, built.context, args.key_id):
             print(f"loudong: no active key {args.key_id}", file=sys.stderr)
             return 1
         else:

@@ -1,4 +1,5 @@
-"""Engines and migrations for a service's own store (SQLite by default, PostgreSQL in production)."""
+"""Engines and migrations for a service's own store (SQLite by default, PostgreSQL in
+production)."""
 
 from __future__ import annotations
 

@@ -121,7 +121,7 @@ class LogBus:
                 return None  # that service has not started yet; its events will wait
             engine = create_engines(self._source_urls[source])[1]
             if not inspect(engine).has_table(outbox.name):
-                engine.dispose()  # its file exists but its migrations have not run yet: not an error
+                engine.dispose()  # its file exists, its migrations have not run yet: no error
                 return None
             self._engines[source] = engine
         return self._engines[source]

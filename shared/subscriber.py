@@ -44,7 +44,7 @@ class Subscriber:
         return tuple(self._handlers)
 
     def read(self, body: bytes | str) -> Envelope:
-        """The envelope with its payload loaded by this service's reader; MalformedMessage if not."""
+        """The envelope, its payload loaded by this service's reader; MalformedMessage if not."""
         envelope = parse(body)
         reader = self._readers.get(envelope.type)
         if reader is None:

@@ -14,12 +14,12 @@ from kombu import Exchange, Queue, binding
 EXCHANGE_NAME = "loudong.events"
 EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 
-# Who consumes what. The producers: intake → issue.submitted, issue.feedback_given,
-# resident.* (the only events with a resident's phone: notify alone binds them); dispatch → issue.dispatched,
-# issue.claimed, issue.returned, issue.progress_noted, issue.resolved, issue.closed, issue.reopened,
-# issue.retiered, issue.linked, issue.triage_needed, issue.arbitration_needed, issue.awaiting_resident,
-# issue.resident_replied, unit.token_issued; escalation → issue.escalated, issue.clock_armed, issue.warned,
-# issue.supervision_opened, issue.supervision_closed, issue.deadline_extended; notify → notification.*.
+# Who consumes what. The producers: intake → issue.submitted, issue.feedback_given, resident.*
+# (the only events with a resident's phone: notify alone binds them); dispatch →
+# issue.dispatched, .claimed, .returned, .progress_noted, .resolved, .closed, .reopened,
+# .retiered, .linked, .triage_needed, .arbitration_needed, .awaiting_resident,
+# .resident_replied, unit.token_issued; escalation → issue.escalated, .clock_armed, .warned,
+# .supervision_opened, .supervision_closed, .deadline_extended; notify → notification.*.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "intake": (
         "issue.dispatched",

@@ -13,15 +13,17 @@ from district.directory import Directory
 from services.dispatch import rules
 from services.dispatch.app import create_app
 from services.dispatch.handlers import EVENT_HANDLERS
+from services.dispatch.loops import run_feedback_sweeper
 from services.dispatch.metrics import OpenCasesCollector
 from services.dispatch.schemas import EVENT_READERS, write_payload
-from services.dispatch.sweeper import run_feedback_sweeper
-from shared.config import REPO_ROOT, Settings
+from services.dispatch.settings import DispatchSettings
+from shared.config import Settings
 from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+FEEDBACK_SWEEP_INTERVAL = 1.0  # seconds; feedback times are days, so this is plenty
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,10 @@ class Context:
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
-    rules_path = Path(
-        settings.env.get("LOUDONG_DISPATCH_RULES") or REPO_ROOT / "deploy" / "dispatch.yaml"
-    )
-    context = Context(directory.load(settings.directory_path), rules.load(rules_path), clock)
+    own = DispatchSettings.from_env(settings.env)
+    context = Context(directory.load(settings.directory_path), rules.load(own.rules_path), clock)
     service_store = Store("dispatch", settings.database_url, MIGRATIONS, write_payload)
-    loops = {"feedback": partial(run_feedback_sweeper, service_store, context, 1.0)}
+    sweeper = partial(run_feedback_sweeper, service_store, context, FEEDBACK_SWEEP_INTERVAL)
     return assemble(
         settings,
         service_store,
@@ -45,6 +45,6 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
         EVENT_READERS,
         context,
         create_app,
-        loops,
+        {"feedback": sweeper},
         collectors=(OpenCasesCollector(service_store),),
     )

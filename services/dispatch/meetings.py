@@ -4,33 +4,45 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-from district.directory import TIERS
+from district.directory import TIERS, Unit
+from district.local_time import local
 from services.dispatch import model, store
+from services.dispatch.model import Case, UnknownReference
+from shared.errors import Forbidden, NotFound
+from shared.outbox import UnitOfWork
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 
-
-def create(conn, context, street: str, held_on, place: str, attending: list[str]) -> str:
+def create(
+    uow: UnitOfWork,
+    context,
+    unit: Unit,
+    street: str,
+    held_on: date,
+    place: str,
+    attending_units: list[str],
+) -> str:
+    """A street's work-day meeting, called by its own street office only."""
     d = context.directory
+    if model.office_street(unit, d) != street:
+        raise Forbidden(f"only the street office of {street} calls its work day")
     problems = {}
     if street not in d.streets:
         problems["street"] = [f"unknown street {street!r}"]
-    unknown = [u for u in attending if u not in d.units]
+    unknown = [u for u in attending_units if u not in d.units]
     if unknown:
         problems["attending_units"] = [f"unknown units: {', '.join(unknown)}"]
     if problems:
-        raise model.Invalid(problems)
+        raise UnknownReference(problems)
     meeting_id = str(uuid.uuid4())
     store.add_meeting(
-        conn,
+        uow.conn,
         id=meeting_id,
         street=street,
         held_on=held_on.isoformat(),
         place=place,
-        attending=json.dumps(attending),
+        attending=json.dumps(attending_units),
         created_at=context.clock(),
     )
     return meeting_id
@@ -39,27 +51,22 @@ def create(conn, context, street: str, held_on, place: str, attending: list[str]
 def _meeting(conn, meeting_id: str) -> dict:
     meeting = store.get_meeting(conn, meeting_id)
     if meeting is None:
-        raise model.NotFound(f"no meeting {meeting_id}")
+        raise NotFound(f"no meeting {meeting_id}")
     return meeting
 
 
-def _item(context, case: dict, now: datetime) -> dict:
-    unit = context.directory.units.get(case["lead_unit_id"] or "")
-    overdue = (
-        case["state"] in ("triage", "arbitration", "dispatched")
-        and case["claim_due"]
-        and case["claim_due"] < now
-    ) or (case["state"] == "claimed" and case["resolve_due"] and case["resolve_due"] < now)
+def _item(context, case: Case, now: datetime) -> dict:
+    unit = context.directory.units.get(case.lead_unit_id or "")
     return {
-        "issue_id": case["issue_id"],
-        "state": case["state"],
-        "category": case["category"],
-        "tier": case["tier"],
+        "issue_id": case.issue_id,
+        "state": case.state,
+        "category": case.category,
+        "tier": case.tier,
         "unit": {"id": unit.id, "name": unit.name} if unit else None,
-        "escalation_level": case["escalation_level"],
-        "overdue": bool(overdue),
-        "promised_by": case["promised_by"].isoformat() if case["promised_by"] else None,
-        "description": case["description"][:200],
+        "escalation_level": case.escalation_level,
+        "overdue": case.is_overdue(now),
+        "promised_by": case.promised_by.isoformat() if case.promised_by else None,
+        "description": case.description[:200],
     }
 
 
@@ -93,6 +100,7 @@ def record(conn, context, meeting_id: str) -> dict:
 
 
 def record_markdown(rec: dict, directory) -> str:
+    """The record as the street office files it: a table of what was raised, in Chinese."""
     m = rec["meeting"]
     lines = [
         f"# 樓棟工作日 {m['held_on']} · {directory.places[m['street']].name}",
@@ -105,15 +113,14 @@ def record_markdown(rec: dict, directory) -> str:
     ]
     for item in rec["raised"]:
         promised = (
-            datetime.fromisoformat(item["promised_by"]).astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+            local(datetime.fromisoformat(item["promised_by"])).strftime("%Y-%m-%d %H:%M")
             if item["promised_by"]
             else "—"
         )
         summary = item["description"].replace("|", "/").replace("\n", " ")[:60]
         unit = item["unit"]["name"] if item["unit"] else "待分派"
-        lines.append(
-            f"| {summary} | {item['category'] or '待分类'} | {unit} | {promised} | {item['state']} |"
-        )
+        category = item["category"] or "待分类"
+        lines.append(f"| {summary} | {category} | {unit} | {promised} | {item['state']} |")
     return "\n".join(lines) + "\n"
 
 

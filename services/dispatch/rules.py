@@ -176,7 +176,8 @@ def lead_candidates(
 
 
 def co_units(directory: Directory, tier: str, category: str, place_id: str) -> list[Unit]:
-    """Big matters are handled jointly (聯辦): the district departments for the category each claim a part."""
+    """Big matters are handled jointly (聯辦): each district department for the category
+    claims a part."""
     if tier != "big":
         return []
     return _nearest(directory, place_id, ("district_department",), category)

@@ -4,6 +4,7 @@ notes, unit tokens and work-day meetings."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import (
@@ -21,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from services.dispatch.model import OPEN_CASE_STATES
+from services.dispatch.model import OPEN_ASSIGNMENT_STATES, OPEN_CASE_STATES, Assignment, Case
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
@@ -98,71 +99,80 @@ meetings = Table(
 )
 
 
-def _rows(conn: Connection, query) -> list[dict]:
-    return [dict(r) for r in conn.execute(query).mappings()]
+def _case(row) -> Case:
+    return Case(**{**row, "flags": json.loads(row["flags"])})
 
 
-def add_case(conn: Connection, **values) -> None:
-    conn.execute(insert(cases).values(flags=json.dumps(values.pop("flags", {})), **values))
+def _case_row(case: Case) -> dict:
+    return {**asdict(case), "flags": json.dumps(case.flags)}
 
 
-def get_case(conn: Connection, issue_id: str, for_update: bool = False) -> dict | None:
+def _cases(conn: Connection, query) -> list[Case]:
+    return [_case(r) for r in conn.execute(query).mappings()]
+
+
+def add_case(conn: Connection, case: Case) -> None:
+    conn.execute(insert(cases).values(**_case_row(case)))
+
+
+def get_case(conn: Connection, issue_id: str, for_update: bool = False) -> Case | None:
     query = select(cases).where(cases.c.issue_id == issue_id)
     if for_update:
         query = query.with_for_update()  # actions on one issue take turns, across replicas
     row = conn.execute(query).mappings().first()
-    if row is None:
-        return None
-    return {**row, "flags": json.loads(row["flags"])}
+    return _case(row) if row else None
 
 
-def change_case(conn: Connection, issue_id: str, **values) -> None:
-    if "flags" in values:
-        values["flags"] = json.dumps(values["flags"])
-    conn.execute(update(cases).where(cases.c.issue_id == issue_id).values(**values))
+def save_case(conn: Connection, case: Case) -> None:
+    """Write the whole case: its callers hold its row lock (get_case, linked_to, ...)."""
+    values = _case_row(case)
+    del values["issue_id"]
+    conn.execute(update(cases).where(cases.c.issue_id == case.issue_id).values(**values))
 
 
 def open_duplicate(
     conn: Connection, category: str, duplicate_key: str, issue_id: str
-) -> dict | None:
-    return (
-        conn.execute(
-            select(cases)
-            .where(
-                cases.c.category == category,
-                cases.c.duplicate_key == duplicate_key,
-                cases.c.issue_id != issue_id,
-                cases.c.linked_to.is_(None),
-                cases.c.state.in_(OPEN_CASE_STATES),
-            )
-            .order_by(cases.c.submitted_at)
-        )
-        .mappings()
-        .first()
-    )
-
-
-def linked_to(conn: Connection, issue_id: str) -> list[dict]:
-    return _rows(
+) -> Case | None:
+    """The open primary this new issue repeats, if any (twins are never primaries)."""
+    found = _cases(
         conn,
-        select(cases).where(
-            cases.c.linked_to == issue_id, cases.c.state.in_(("linked", "resolved"))
-        ),
+        select(cases)
+        .where(
+            cases.c.category == category,
+            cases.c.duplicate_key == duplicate_key,
+            cases.c.issue_id != issue_id,
+            cases.c.linked_to.is_(None),
+            cases.c.state.in_(OPEN_CASE_STATES),
+        )
+        .order_by(cases.c.submitted_at)
+        .limit(1),
+    )
+    return found[0] if found else None
+
+
+def linked_to(conn: Connection, issue_id: str) -> list[Case]:
+    """The twins that follow the primary `issue_id`, locked as their primary is."""
+    return _cases(
+        conn,
+        select(cases)
+        .where(cases.c.linked_to == issue_id, cases.c.state.in_(("linked", "resolved")))
+        .order_by(cases.c.submitted_at)
+        .with_for_update(),
     )
 
 
-def add_assignment(conn: Connection, **values) -> int:
+def add_assignment(conn: Connection, assignment: Assignment) -> int:
+    values = asdict(assignment)
+    del values["id"]
     return conn.execute(insert(assignments).values(**values)).inserted_primary_key[0]
 
 
-def assignments_of(conn: Connection, issue_id: str) -> list[dict]:
-    return _rows(
-        conn,
-        select(assignments).where(assignments.c.issue_id == issue_id).order_by(assignments.c.id),
-    )
+def assignments_of(conn: Connection, issue_id: str) -> list[Assignment]:
+    query = select(assignments).where(assignments.c.issue_id == issue_id)
+    return [Assignment(**r) for r in conn.execute(query.order_by(assignments.c.id)).mappings()]
 
 
-def current_assignment(conn: Connection, issue_id: str, unit_id: str) -> dict | None:
+def current_assignment(conn: Connection, issue_id: str, unit_id: str) -> Assignment | None:
     """The unit's latest assignment on the issue, locked."""
     row = (
         conn.execute(
@@ -175,14 +185,17 @@ def current_assignment(conn: Connection, issue_id: str, unit_id: str) -> dict | 
         .mappings()
         .first()
     )
-    return dict(row) if row else None
+    return Assignment(**row) if row else None
 
 
-def change_assignment(conn: Connection, assignment_id: int, **values) -> None:
-    conn.execute(update(assignments).where(assignments.c.id == assignment_id).values(**values))
+def save_assignment(conn: Connection, assignment: Assignment) -> None:
+    values = asdict(assignment)
+    del values["id"]
+    conn.execute(update(assignments).where(assignments.c.id == assignment.id).values(**values))
 
 
 def inbox(conn: Connection, unit_id: str) -> list[dict]:
+    """The unit's open assignments with what it needs to know of each case, oldest first."""
     query = (
         select(
             assignments,
@@ -198,15 +211,15 @@ def inbox(conn: Connection, unit_id: str) -> list[dict]:
         .join(cases, cases.c.issue_id == assignments.c.issue_id)
         .where(
             assignments.c.unit_id == unit_id,
-            assignments.c.state.in_(("dispatched", "claimed", "awaiting_resident")),
+            assignments.c.state.in_(OPEN_ASSIGNMENT_STATES),
         )
         .order_by(assignments.c.dispatched_at)
     )
-    return _rows(conn, query)
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def street_queue(conn: Connection, street: str, states: tuple[str, ...]) -> list[dict]:
-    return _rows(
+def street_queue(conn: Connection, street: str, states: tuple[str, ...]) -> list[Case]:
+    return _cases(
         conn,
         select(cases)
         .where(cases.c.street == street, cases.c.state.in_(states))
@@ -218,12 +231,13 @@ def add_note(conn: Connection, **values) -> None:
     conn.execute(insert(notes).values(**values))
 
 
-def feedback_overdue(conn: Connection, now: datetime, limit: int) -> list[dict]:
-    return _rows(
+def feedback_overdue(conn: Connection, now: datetime, limit: int) -> list[Case]:
+    """Resolved cases the resident has not answered in time, locked; other sweepers skip them."""
+    return _cases(
         conn,
         select(cases)
         .where(cases.c.state == "resolved", cases.c.feedback_due <= now)
-        .order_by(cases.c.feedback_due)
+        .order_by(cases.c.feedback_due, cases.c.linked_to.is_not(None))  # primaries first
         .limit(limit)
         .with_for_update(skip_locked=True),
     )
@@ -247,7 +261,7 @@ def get_meeting(conn: Connection, meeting_id: str) -> dict | None:
     return {**row, "attending": json.loads(row["attending"])} if row else None
 
 
-def raised_at(conn: Connection, meeting_id: str) -> list[dict]:
-    return _rows(
+def raised_at(conn: Connection, meeting_id: str) -> list[Case]:
+    return _cases(
         conn, select(cases).where(cases.c.meeting_id == meeting_id).order_by(cases.c.submitted_at)
     )

@@ -3,61 +3,103 @@ escalating, extending and closing supervision by hand, for supervisors with thei
 
 from __future__ import annotations
 
-import hashlib
-
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, request
 from marshmallow import ValidationError
 
-from services.escalation import manual, store
+from district.directory import Unit
+from services.escalation import commands, store
 from services.escalation.schemas import (
     CloseSupervisionSchema,
     EscalationQuerySchema,
     ExtensionSchema,
     ManualEscalationSchema,
 )
-from shared.http import Problem, json_body, plain, problem_response
+from shared.http import Problem, json_body, plain
+from shared.tokens import token_hash
+from shared.web import bearer_token, current_context, current_store, service_app
 
 api = Blueprint("escalation", __name__, url_prefix="/v1")
-ERRORS = {
-    manual.NotFound: (404, "Not Found"),
-    manual.Forbidden: (403, "Forbidden"),
-    manual.Conflict: (409, "Conflict"),
-}
 
 
 def create_app(service_store, context) -> Flask:
-    app = Flask("loudong.escalation")
-    app.extensions["loudong"] = {"store": service_store, "context": context}
-    app.register_blueprint(api)
-    for error, (status, title) in ERRORS.items():
-        app.register_error_handler(error, _answer(status, title))
-    return app
+    return service_app("escalation", service_store, context, api)
 
 
-def _answer(status: int, title: str):
-    def handle(exc):
-        extra = {"state": exc.state} if isinstance(exc, manual.Conflict) else {}
-        return problem_response(status, title, str(exc), **extra)
-
-    return handle
-
-
-def _store():
-    return current_app.extensions["loudong"]["store"]
+@api.get("/issues/<issue_id>/clocks")
+def clocks(issue_id: str):
+    """An issue's claim, resolve and supervision clocks."""
+    with current_store().read() as conn:
+        found = store.list_clocks(conn, issue_id)
+    if not found:
+        raise Problem(404, "Not Found", f"no clocks for issue {issue_id}")
+    return {"issue_id": issue_id, "clocks": [plain(store.as_row(c)) for c in found]}
 
 
-def _context():
-    return current_app.extensions["loudong"]["context"]
+@api.post("/issues/<issue_id>/escalate")
+def escalate(issue_id: str):
+    """A supervisor moves the issue one level up now (reason manual)."""
+    json_body(ManualEscalationSchema())
+    return _act(commands.escalate, issue_id)
 
 
-def _unit():
-    """The unit behind a dispatch-issued token, known here from dispatch's unit.token_issued events."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+@api.post("/issues/<issue_id>/extend")
+def extend(issue_id: str):
+    """A supervisor extends a deadline, with a reason; the extension is recorded."""
+    body = json_body(ExtensionSchema())
+    return _act(commands.extend, issue_id, body["clock"], body["until"], body["reason"])
+
+
+@api.post("/issues/<issue_id>/supervision/close")
+def close_supervision(issue_id: str):
+    """The district leader closes supervision (督辦)."""
+    reason = json_body(CloseSupervisionSchema())["reason"]
+    return _act(commands.close_supervision, issue_id, reason)
+
+
+@api.get("/escalations")
+def escalations():
+    """Escalations fired, newest first; filters issue_id, reason, to_unit_id, level, since."""
+    try:
+        filters = EscalationQuerySchema().load(request.args.to_dict())
+    except ValidationError as exc:
+        raise Problem(
+            400, "Bad Request", "some query parameters are invalid", exc.normalized_messages()
+        ) from None
+    with current_store().read() as conn:
+        rows = store.list_escalations(conn, filters, filters["limit"])
+    return {"escalations": [plain(r) for r in rows]}
+
+
+@api.get("/overdue")
+def overdue():
+    """Deadlines past due right now, per street and unit."""
+    with current_store().read() as conn:
+        rows = store.overdue_now(conn, current_context().clock())
+    return {"overdue": [{"street": s, "unit_id": u, "count": n} for s, u, n in rows]}
+
+
+@api.get("/policies")
+def policies():
+    """The time limits in force for new clocks."""
+    return current_context().policies.describe()
+
+
+def _act(command, issue_id: str, *args):
+    """Run a supervisor's command as the unit behind the token; answer with the clocks."""
+    unit = _unit()
+    with current_store().unit_of_work() as uow:
+        command(uow, current_context(), issue_id, unit, *args)
+    return clocks(issue_id)
+
+
+def _unit() -> Unit:
+    """The unit behind a dispatch-issued token, known from dispatch's unit.token_issued."""
+    token = bearer_token()
     unit_id = None
-    if scheme.lower() == "bearer" and token.strip():
-        with _store().read() as conn:
-            unit_id = store.unit_of_token(conn, hashlib.sha256(token.strip().encode()).hexdigest())
-    unit = _context().directory.units.get(unit_id or "")
+    if token is not None:
+        with current_store().read() as conn:
+            unit_id = store.unit_of_token(conn, token_hash(token))
+    unit = current_context().directory.units.get(unit_id or "")
     if unit is None:
         raise Problem(
             401,
@@ -66,93 +108,3 @@ def _unit():
             headers={"WWW-Authenticate": 'Bearer realm="loudong-units"'},
         )
     return unit
-
-
-def _act(action, issue_id: str, *args):
-    unit = _unit()
-    with _store().unit_of_work() as uow:
-        action(uow, _context(), issue_id, unit, *args)
-    return clocks(issue_id)
-
-
-@api.get("/issues/<issue_id>/clocks")
-def clocks(issue_id: str):
-    """An issue's claim, resolve and supervision clocks."""
-    with _store().read() as conn:
-        rows = store.list_clocks(conn, issue_id)
-    if not rows:
-        raise Problem(404, "Not Found", f"no clocks for issue {issue_id}")
-    return {"issue_id": issue_id, "clocks": [plain(r) for r in rows]}
-
-
-@api.post("/issues/<issue_id>/escalate")
-def escalate(issue_id: str):
-    """A supervisor moves the issue one level up now (reason manual)."""
-    json_body(ManualEscalationSchema())
-    return _act(manual.escalate, issue_id)
-
-
-@api.post("/issues/<issue_id>/extend")
-def extend(issue_id: str):
-    """A supervisor extends a deadline, with a reason; the extension is recorded."""
-    body = json_body(ExtensionSchema())
-    return _act(manual.extend, issue_id, body["clock"], body["until"], body["reason"])
-
-
-@api.post("/issues/<issue_id>/supervision/close")
-def close_supervision(issue_id: str):
-    """The district leader closes supervision (督辦)."""
-    return _act(manual.close_supervision, issue_id, json_body(CloseSupervisionSchema())["reason"])
-
-
-@api.get("/escalations")
-def escalations():
-    """Escalations fired, newest first; filters issue_id, reason, to_unit_id, level, since; limit ≤ 500."""
-    try:
-        filters = EscalationQuerySchema().load(request.args.to_dict())
-    except ValidationError as exc:
-        raise Problem(
-            400,
-            "Bad Request",
-            "some query parameters are invalid",
-            errors=exc.normalized_messages(),
-        ) from None
-    with _store().read() as conn:
-        rows = store.list_escalations(conn, filters, filters["limit"])
-    return {"escalations": [plain(r) for r in rows]}
-
-
-@api.get("/overdue")
-def overdue():
-    """Deadlines past due right now, per street and unit."""
-    with _store().read() as conn:
-        rows = store.overdue_now(conn, _context().clock())
-    return {"overdue": [{"street": s, "unit_id": u, "count": n} for s, u, n in rows]}
-
-
-@api.get("/policies")
-def policies():
-    """The time limits in force for new clocks."""
-    p = _context().policies
-
-    def clock(c):
-        return {
-            "within": str(c.within),
-            "time": "working" if c.working else "calendar",
-            "warnings": [{"at": w.at, "to": w.to} for w in c.warnings],
-        }
-
-    return {
-        "version": p.version,
-        "supervision": clock(p.supervision),
-        "tiers": {
-            t: {"claim": clock(tp.claim), "resolve": clock(tp.resolve)} for t, tp in p.tiers.items()
-        },
-        "categories": {
-            c: {
-                t: {"claim": clock(tp.claim), "resolve": clock(tp.resolve)}
-                for t, tp in tiers.items()
-            }
-            for c, tiers in p.categories.items()
-        },
-    }

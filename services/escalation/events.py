@@ -41,8 +41,8 @@ class IssueClockArmed:
 
 @dataclass(frozen=True)
 class IssueWarned:
-    """A deadline is near (or, at fraction 1, supervision ran over): tell the unit or its supervisor,
-    named by id, like every unit on the bus."""
+    """A deadline is near (or, at fraction 1, supervision ran over): tell the unit or its
+    supervisor, named by id, like every unit on the bus."""
 
     type: ClassVar[str] = "issue.warned"
     issue_id: str

@@ -13,9 +13,10 @@ from district.directory import Directory
 from services.escalation import policies
 from services.escalation.app import create_app
 from services.escalation.handlers import EVENT_HANDLERS
+from services.escalation.loops import run_sweeper
 from services.escalation.metrics import ClockCollector
 from services.escalation.schemas import EVENT_READERS, write_payload
-from services.escalation.sweeper import run_sweeper
+from services.escalation.settings import EscalationSettings
 from shared.config import Settings
 from shared.envelope import utcnow
 from shared.outbox import Store
@@ -32,12 +33,12 @@ class Context:
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
+    own = EscalationSettings.from_env(settings.env)
     context = Context(
         directory.load(settings.directory_path), policies.load(settings.policies_path), clock
     )
     service_store = Store("escalation", settings.database_url, MIGRATIONS, write_payload)
-    interval = float(settings.env.get("LOUDONG_SWEEP_INTERVAL") or 0.25)
-    loops = {"sweeper": partial(run_sweeper, service_store, context, interval)}
+    loops = {"sweeper": partial(run_sweeper, service_store, context, own.sweep_interval)}
     return assemble(
         settings,
         service_store,

@@ -6,7 +6,7 @@ each counts working or calendar time, and warning points before each deadline.""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -35,6 +35,13 @@ class ClockPolicy:
     within: timedelta
     working: bool
     warnings: tuple[WarningPoint, ...] = ()
+
+    def describe(self) -> dict:
+        return {
+            "within": str(self.within),
+            "time": "working" if self.working else "calendar",
+            "warnings": [{"at": w.at, "to": w.to} for w in self.warnings],
+        }
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,21 @@ class Policies:
         if clock.working:
             return timedelta(seconds=self.calendar.between(now, due))
         return max(due - now, timedelta(0))
+
+    def describe(self) -> dict:
+        """The policies in force, as GET /v1/policies shows them."""
+
+        def tier(policy: TierPolicy) -> dict:
+            return {"claim": policy.claim.describe(), "resolve": policy.resolve.describe()}
+
+        return {
+            "version": self.version,
+            "supervision": self.supervision.describe(),
+            "tiers": {t: tier(p) for t, p in self.tiers.items()},
+            "categories": {
+                c: {t: tier(p) for t, p in tiers.items()} for c, tiers in self.categories.items()
+            },
+        }
 
 
 def parse_duration(text, where: str) -> timedelta:
@@ -182,5 +204,4 @@ __all__ = [
     "TierPolicy",
     "WarningPoint",
     "load",
-    "replace",
 ]

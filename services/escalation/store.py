@@ -1,8 +1,10 @@
-"""Escalation's own tables: one row per clock (claim, resolve) of an issue, indexed by due
-time, and the escalations fired, each unique by (issue, clock, assignment, level)."""
+"""Escalation's own tables: one row per clock (claim, resolve, supervision) of an issue,
+indexed by due time, and the escalations fired, each unique by (issue, clock, assignment,
+level). Clocks are read and written as model.Clock."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
 from datetime import datetime
 
 from sqlalchemy import (
@@ -22,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from services.escalation.model import Clock, Escalation
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
@@ -36,9 +39,10 @@ clocks = Table(
     Column("unit_id", String(64), nullable=False),
     Column("tier", String(16), nullable=False),
     Column("street", String(64), nullable=False),
-    Column(
-        "state", String(16), nullable=False
-    ),  # armed, paused, overdue, stopped, exhausted, closed
+    # armed: running, swept when due; paused: the resident is awaited; overdue: supervision
+    # past due, its leader told; stopped: claimed or resolved; exhausted: past due at the top
+    # of its ladder; closed: supervision closed by the leader
+    Column("state", String(16), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("policy_version", String(32), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -108,19 +112,19 @@ unit_tokens = Table(
 )
 
 
-def arm_warnings(conn: Connection, clock: dict, points: list[tuple[float, str, datetime]]) -> None:
+def arm_warnings(conn: Connection, clock: Clock, points: list[tuple[float, str, datetime]]) -> None:
     """Replace a clock's pending warnings by `points` (fraction, unit to warn, when)."""
-    cancel_warnings(conn, clock["issue_id"], clock["clock"])
+    cancel_warnings(conn, clock.issue_id, clock.name)
     for fraction, unit_id, due_at in points:
         conn.execute(
             insert(warnings).values(
-                issue_id=clock["issue_id"],
-                clock=clock["clock"],
-                assignment=clock["assignment"],
-                level=clock["level"],
+                issue_id=clock.issue_id,
+                clock=clock.name,
+                assignment=clock.assignment,
+                level=clock.level,
                 fraction=fraction,
                 to_unit_id=unit_id,
-                deadline=clock["due_at"],
+                deadline=clock.due_at,
                 due_at=due_at,
                 state="armed",
             )
@@ -189,31 +193,36 @@ def escalations_count(conn: Connection, issue_id: str, clock: str) -> int:
     ).scalar_one()
 
 
-def get_clock(conn: Connection, issue_id: str, clock: str) -> dict | None:
+def get_clock(conn: Connection, issue_id: str, name: str) -> Clock | None:
+    """The clock, locked for this transaction: events about one issue apply one at a time."""
     row = (
         conn.execute(
             select(clocks)
-            .where(clocks.c.issue_id == issue_id, clocks.c.clock == clock)
+            .where(clocks.c.issue_id == issue_id, clocks.c.clock == name)
             .with_for_update()
         )
         .mappings()
         .first()
     )
-    return dict(row) if row else None
+    return _clock(row) if row else None
 
 
-def put_clock(conn: Connection, existing: dict | None, **values) -> None:
-    if existing is None:
+def put_clock(conn: Connection, clock: Clock, new: bool = False) -> None:
+    """Write the clock's row; `new` when get_clock found none. That one is an insert, never an
+    upsert: a racing transaction's insert then fails this one, which is retried and decides
+    again, instead of being overwritten."""
+    values = as_row(clock)
+    if new:
         conn.execute(insert(clocks).values(**values))
     else:
         conn.execute(
             update(clocks)
-            .where(clocks.c.issue_id == values["issue_id"], clocks.c.clock == values["clock"])
+            .where(clocks.c.issue_id == clock.issue_id, clocks.c.clock == clock.name)
             .values(**values)
         )
 
 
-def due_clocks(conn: Connection, now: datetime, limit: int) -> list[dict]:
+def due_clocks(conn: Connection, now: datetime, limit: int) -> list[Clock]:
     """Armed clocks past due, locked; other sweepers skip them rather than wait."""
     rows = conn.execute(
         select(clocks)
@@ -222,7 +231,19 @@ def due_clocks(conn: Connection, now: datetime, limit: int) -> list[dict]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).mappings()
-    return [dict(r) for r in rows]
+    return [_clock(r) for r in rows]
+
+
+def as_row(clock: Clock) -> dict:
+    """The clock as its row (and its JSON): the column `clock` holds its name."""
+    values = asdict(clock)
+    return {"issue_id": values.pop("issue_id"), "clock": values.pop("name"), **values}
+
+
+def _clock(row) -> Clock:
+    return Clock(
+        name=row["clock"], **{f.name: row[f.name] for f in fields(Clock) if f.name != "name"}
+    )
 
 
 def escalation_fired(
@@ -241,17 +262,13 @@ def escalation_fired(
     )
 
 
-def add_escalation(conn: Connection, **values) -> None:
-    conn.execute(insert(escalations).values(**values))
+def add_escalation(conn: Connection, escalation: Escalation) -> None:
+    conn.execute(insert(escalations).values(**asdict(escalation)))
 
 
-def list_clocks(conn: Connection, issue_id: str) -> list[dict]:
-    return [
-        dict(r)
-        for r in conn.execute(
-            select(clocks).where(clocks.c.issue_id == issue_id).order_by(clocks.c.clock)
-        ).mappings()
-    ]
+def list_clocks(conn: Connection, issue_id: str) -> list[Clock]:
+    query = select(clocks).where(clocks.c.issue_id == issue_id).order_by(clocks.c.clock)
+    return [_clock(r) for r in conn.execute(query).mappings()]
 
 
 def list_escalations(conn: Connection, filters: dict, limit: int) -> list[dict]:

@@ -7,12 +7,15 @@ import threading
 import time
 from dataclasses import dataclass
 
-from limits import parse
+from limits import RateLimitItem
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from services.intake import gateways
+from services.intake.model import Issue
+from shared.errors import Forbidden
 from shared.http import Problem
+from shared.tokens import token_hash
 
 
 @dataclass(frozen=True)
@@ -21,29 +24,31 @@ class Principal:
     gateway: str
     scopes: frozenset
 
-    def may_read(self, issue: dict) -> bool:
-        return "read:all" in self.scopes or issue["gateway"] == self.gateway
+    @property
+    def reads_all(self) -> bool:
+        return "read:all" in self.scopes
+
+    def may_read(self, issue: Issue) -> bool:
+        return self.reads_all or issue.gateway == self.gateway
 
 
 class Authenticator:
     """Bearer keys checked against the store, remembered briefly so that a busy gateway costs
     one lookup per key every few seconds rather than one per request."""
 
-    def __init__(self, service_store, rate_limit: str, cache_seconds: float = 10.0):
+    def __init__(self, service_store, rate_limit: RateLimitItem, cache_seconds: float):
         self._store = service_store
-        self._cache_seconds = (
-            cache_seconds  # a revoked key stops working within this long everywhere
-        )
+        self._cache_seconds = cache_seconds  # a revoked key stops working within this long
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
-        self._limit = parse(rate_limit)
+        self._limit = rate_limit
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def from_header(self, header: str | None) -> Principal:
-        scheme, _, key = (header or "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
+    def from_bearer(self, token: str | None) -> Principal:
+        """The caller of `Authorization: Bearer <api key>` (shared.web.bearer_token)."""
+        if token is None:
             raise _unauthorized("send Authorization: Bearer <api key>")
-        return self.from_key(key.strip())
+        return self.from_key(token)
 
     def from_key(self, key: str) -> Principal:
         principal = self._lookup(key)
@@ -56,7 +61,7 @@ class Authenticator:
         if self._limiter.hit(self._limit, principal.key_id):
             return
         reset_at, _remaining = self._limiter.get_window_stats(self._limit, principal.key_id)
-        retry_after = max(1, math.ceil(reset_at - time.time()))
+        retry_after = max(1, math.ceil(reset_at - time.time()))  # `limits` counts in time.time
         raise Problem(
             429,
             "Too Many Requests",
@@ -65,8 +70,8 @@ class Authenticator:
         )
 
     def _lookup(self, key: str) -> Principal | None:
-        now = time.monotonic()
-        digest = gateways.hash_key(key)
+        now = time.monotonic()  # the cache's own time, not the domain's: it only measures ages
+        digest = token_hash(key)
         with self._lock:
             cached = self._cache.get(digest)
         if cached and cached[0] > now:
@@ -83,7 +88,7 @@ class Authenticator:
 
 def require_scope(principal: Principal, scope: str) -> None:
     if scope not in principal.scopes:
-        raise Problem(403, "Forbidden", f"this key lacks the {scope!r} scope")
+        raise Forbidden(f"this key lacks the {scope!r} scope")
 
 
 def _unauthorized(detail: str) -> Problem:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
+from datetime import datetime
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, insert, select, update
 
 from shared.db import UTCDateTime
-from shared.envelope import utcnow
+from shared.tokens import token_hash
 
 SCOPES = ("submit", "read", "read:all", "feedback")
 DEFAULT_SCOPES = ("submit", "read", "feedback")
@@ -31,11 +31,6 @@ class UnknownScope(ValueError):
     pass
 
 
-def hash_key(key: str) -> str:
-    """Keys are long random strings, so one SHA-256 is enough; a slow hash would only slow every request."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def _checked(scopes) -> str:
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
@@ -45,40 +40,40 @@ def _checked(scopes) -> str:
     return " ".join(dict.fromkeys(scopes))
 
 
-def create(conn: Connection, gateway: str, scopes=DEFAULT_SCOPES) -> tuple[str, str]:
+def create(conn: Connection, gateway: str, scopes, created_at: datetime) -> tuple[str, str]:
     """A new key for `gateway`: (key id, the key itself, shown this once)."""
     key_id, key = secrets.token_hex(6), "ld_" + secrets.token_urlsafe(32)
     conn.execute(
         insert(api_keys).values(
             id=key_id,
             gateway=gateway,
-            key_hash=hash_key(key),
+            key_hash=token_hash(key),
             scopes=_checked(scopes),
-            created_at=utcnow(),
+            created_at=created_at,
         )
     )
     return key_id, key
 
 
-def ensure_demo_key(conn: Connection, key: str) -> None:
+def ensure_demo_key(conn: Connection, key: str, now: datetime) -> None:
     """The embedded default's demo gateway, with every scope, using the key it was given."""
     existing = conn.execute(select(api_keys.c.id).where(api_keys.c.id == DEMO_KEY_ID)).first()
     values = {
         "gateway": "demo",
-        "key_hash": hash_key(key),
+        "key_hash": token_hash(key),
         "scopes": " ".join(SCOPES),
         "revoked_at": None,
     }
     if existing:
         conn.execute(update(api_keys).where(api_keys.c.id == DEMO_KEY_ID).values(**values))
     else:
-        conn.execute(insert(api_keys).values(id=DEMO_KEY_ID, created_at=utcnow(), **values))
+        conn.execute(insert(api_keys).values(id=DEMO_KEY_ID, created_at=now, **values))
 
 
 def find(conn: Connection, key: str) -> dict | None:
     """The live key record for a presented key, or None (unknown or revoked)."""
     row = (
-        conn.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(key)))
+        conn.execute(select(api_keys).where(api_keys.c.key_hash == token_hash(key)))
         .mappings()
         .first()
     )
@@ -100,10 +95,10 @@ def listing(conn: Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def revoke(conn: Connection, key_id: str) -> bool:
+def revoke(conn: Connection, key_id: str, revoked_at: datetime) -> bool:
     result = conn.execute(
         update(api_keys)
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=revoked_at)
     )
     return result.rowcount == 1

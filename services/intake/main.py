@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from marshmallow import Schema
 
 from district import directory
 from district.directory import Directory
-from services.intake import gateways
+from services.intake import commands
 from services.intake.app import create_app
 from services.intake.auth import Authenticator
 from services.intake.handlers import EVENT_HANDLERS
 from services.intake.schemas import EVENT_READERS, submission_schema, write_payload
+from services.intake.settings import IntakeSettings
 from shared.config import Settings
+from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble
 
@@ -26,24 +30,21 @@ class Context:
     directory: Directory
     submission_schema: Schema
     authenticator: Authenticator
+    clock: Callable[[], datetime] = utcnow  # tests inject their own time
 
 
-def bootstrap(settings: Settings) -> Service:
+def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
+    own = IntakeSettings.from_env(settings.env)
     places = directory.load(settings.directory_path)
     service_store = Store("intake", settings.database_url, MIGRATIONS, write_payload)
-    authenticator = Authenticator(
-        service_store,
-        settings.env.get("LOUDONG_RATE_LIMIT") or "100/second",
-        float(settings.env.get("LOUDONG_KEY_CACHE_SECONDS") or 10),
-    )
-    context = Context(places, submission_schema(places), authenticator)
+    authenticator = Authenticator(service_store, own.rate_limit, own.key_cache_seconds)
+    context = Context(places, submission_schema(places, clock), authenticator, clock)
     service = assemble(settings, service_store, EVENT_HANDLERS, EVENT_READERS, context, create_app)
-    demo_key = settings.env.get("LOUDONG_DEMO_API_KEY")
-    if demo_key:
-        service.on_start.append(lambda: _ensure_demo_key(service_store, demo_key))
+    if own.demo_api_key:
+        service.on_start.append(lambda: _ensure_demo_key(service_store, context, own.demo_api_key))
     return service
 
 
-def _ensure_demo_key(service_store: Store, key: str) -> None:
+def _ensure_demo_key(service_store: Store, context: Context, key: str) -> None:
     with service_store.unit_of_work() as uow:
-        gateways.ensure_demo_key(uow.conn, key)
+        commands.ensure_demo_key(uow, context, key)

@@ -1,6 +1,9 @@
-"""Intake's view of an issue's life: pure decisions, no I/O."""
+"""Intake's view of an issue's life: the issue as intake keeps it, and pure decisions; no I/O."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 # An issue only moves forward here; events may arrive out of order, so a late
 # "dispatched" never takes a claimed issue back.
@@ -13,6 +16,123 @@ STATUS_AFTER = {
 }
 OPEN311_CLOSED = {"resolved", "closed"}
 QUIET_EVENTS = {"issue.clock_armed"}  # they set deadlines; the timeline shows what people did
+LOCATION_KEYS = ("street", "community", "compound", "building", "address", "lat", "lon")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An issue as a gateway submitted it, and its public view: status, tier, the unit it is
+    assigned to, its deadlines and escalation level, as the other services' events move them."""
+
+    id: str
+    gateway: str | None
+    external_id: str | None
+    channel: str
+    title: str | None
+    description: str
+    category: str | None
+    street: str
+    community: str | None
+    compound: str | None
+    building: str | None
+    address: str | None
+    lat: float | None
+    lon: float | None
+    media_urls: list[str]
+    attributes: dict
+    extra_attributes: dict  # the gateway's own, which its category does not ask for: unpublished
+    status: str
+    tier: str | None
+    assigned_unit_id: str | None
+    assigned_unit_name: str | None
+    escalation_level: int
+    claim_deadline: datetime | None
+    resolve_deadline: datetime | None
+    status_note: str | None
+    reopened_at: datetime | None
+    submitted_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def received(cls, issue_id: str, gateway: str | None, submission: dict, at: datetime) -> Issue:
+        """A new issue from a checked submission, not yet dispatched."""
+        location = submission["location"]
+        return cls(
+            id=issue_id,
+            gateway=gateway,
+            external_id=submission.get("external_id"),
+            channel=submission["channel"],
+            title=submission.get("title"),
+            description=submission["description"],
+            category=submission.get("category"),
+            **{key: location.get(key) for key in LOCATION_KEYS},
+            media_urls=submission.get("media_urls") or [],
+            attributes=submission.get("attributes") or {},
+            extra_attributes=submission.get("extra_attributes") or {},
+            status="received",
+            tier=None,
+            assigned_unit_id=None,
+            assigned_unit_name=None,
+            escalation_level=0,
+            claim_deadline=None,
+            resolve_deadline=None,
+            status_note=None,
+            reopened_at=None,
+            submitted_at=at,
+            updated_at=at,
+        )
+
+    @property
+    def location(self) -> dict:
+        """Where it is, as submitted: only the parts that were given."""
+        return {key: getattr(self, key) for key in LOCATION_KEYS if getattr(self, key) is not None}
+
+    @property
+    def open311_status(self) -> str:
+        return "closed" if self.status in OPEN311_CLOSED else "open"
+
+    def after(self, event_type: str, payload: dict, occurred_at: datetime) -> Issue:
+        """The issue as an event about it leaves it."""
+        return replace(self, **self._changes(event_type, payload, occurred_at))
+
+    def _changes(self, event_type: str, payload: dict, occurred_at: datetime) -> dict:
+        """The fields of the public view that an event changes. A reopening starts the status
+        over; events from before it no longer move the status."""
+        if event_type == "issue.reopened":
+            return {
+                "status": "dispatched",
+                "tier": payload["tier"],
+                "reopened_at": occurred_at,
+                "status_note": None,
+            }
+        stale = self.reopened_at is not None and occurred_at < self.reopened_at
+        lead = payload.get("role", "lead") == "lead"
+        if event_type in ("issue.claimed", "issue.resolved") and not lead:
+            stale = True  # a co-unit's part does not move the issue
+        found = {} if stale else {"status": next_status(self.status, event_type)}
+        if event_type == "issue.dispatched" and lead and not stale:
+            found.update(
+                assigned_unit_id=payload["unit_id"],
+                assigned_unit_name=payload["unit_name"],
+                tier=payload["tier"],
+                category=self.category or payload["category"],
+            )
+        elif event_type == "issue.escalated":
+            found["escalation_level"] = max(self.escalation_level, payload["level"])
+            found["status_note"] = summary(event_type, payload)
+        elif event_type == "issue.resolved" and not stale:
+            found["status_note"] = payload["resolution"] or None
+        elif event_type == "issue.progress_noted":
+            found["status_note"] = payload["note"]
+        elif event_type == "issue.retiered":
+            found["tier"] = payload["to_tier"]
+        elif event_type == "issue.linked":
+            found["status_note"] = (
+                f"linked to {payload['primary_issue_id']}, the same problem already open"
+            )
+        elif event_type == "issue.clock_armed" and payload["clock"] in ("claim", "resolve"):
+            found[f"{payload['clock']}_deadline"] = payload["due_at"]
+        return found
 
 
 def next_status(current: str, event_type: str) -> str:
@@ -20,49 +140,6 @@ def next_status(current: str, event_type: str) -> str:
     if proposed is None or STATUS_RANK[proposed] <= STATUS_RANK[current]:
         return current
     return proposed
-
-
-def changes(issue: dict, event_type: str, payload: dict, occurred_at) -> dict:
-    """The columns of the issue's public view that an event changes. A reopening starts the
-    status over; events from before it no longer move the status."""
-    if event_type == "issue.reopened":
-        return {
-            "status": "dispatched",
-            "tier": payload["tier"],
-            "reopened_at": occurred_at,
-            "status_note": None,
-        }
-    stale = issue["reopened_at"] is not None and occurred_at < issue["reopened_at"]
-    if event_type in ("issue.claimed", "issue.resolved") and payload.get("role", "lead") != "lead":
-        stale = True  # a co-unit's part does not move the issue
-    found = {} if stale else {"status": next_status(issue["status"], event_type)}
-    if event_type == "issue.dispatched" and payload.get("role", "lead") == "lead" and not stale:
-        found.update(
-            assigned_unit_id=payload["unit_id"],
-            assigned_unit_name=payload["unit_name"],
-            tier=payload["tier"],
-            category=issue["category"] or payload["category"],
-        )
-    elif event_type == "issue.escalated":
-        found["escalation_level"] = max(issue["escalation_level"], payload["level"])
-        found["status_note"] = summary(event_type, payload)
-    elif event_type == "issue.resolved" and not stale:
-        found["status_note"] = payload["resolution"] or None
-    elif event_type == "issue.progress_noted":
-        found["status_note"] = payload["note"]
-    elif event_type == "issue.retiered":
-        found["tier"] = payload["to_tier"]
-    elif event_type == "issue.linked":
-        found["status_note"] = (
-            f"linked to {payload['primary_issue_id']}, the same problem already open"
-        )
-    elif event_type == "issue.clock_armed" and payload["clock"] in ("claim", "resolve"):
-        found[f"{payload['clock']}_deadline"] = payload["due_at"]
-    return found
-
-
-def open311_status(status: str) -> str:
-    return "closed" if status in OPEN311_CLOSED else "open"
 
 
 def summary(event_type: str, payload: dict) -> str:
@@ -110,9 +187,11 @@ def summary(event_type: str, payload: dict) -> str:
         verdict = "satisfied" if payload["satisfied"] else "not satisfied"
         return f"resident {verdict}, rated {payload['rating']}/5"
     if event_type == "notification.sent":
-        return f"{payload.get('recipient_unit_id') or 'recipient'} notified by {payload.get('channel')}"
+        recipient = payload.get("recipient_unit_id") or "recipient"
+        return f"{recipient} notified by {payload.get('channel')}"
     if event_type == "notification.failed":
-        return f"notifying {payload.get('recipient_unit_id') or 'recipient'} failed: {payload.get('reason')}"
+        recipient = payload.get("recipient_unit_id") or "recipient"
+        return f"notifying {recipient} failed: {payload.get('reason')}"
     return event_type
 
 

@@ -5,16 +5,17 @@ api_key with the `submit` scope."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from services.intake import metrics, model, queries, store, submissions
+from services.intake import commands, metrics, model, queries, store
 from services.intake import open311_format as fmt311
-from services.intake.handlers import IdempotencyConflict
+from services.intake.commands import BadIdempotencyKey, IdempotencyConflict
 from shared.http import MAX_BODY, Problem
+from shared.web import current_context, current_store
 
 api = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMAT = "<any(json,xml):fmt>"
@@ -34,14 +35,12 @@ POST_FIELDS = {
     "phone",
     "description",
     "media_url",
-    "deviceid",
-}  # deviceid: FixMyStreet's spelling of device_id
-ATTRIBUTE = re.compile(
-    r"^attribute\[([^\[\]]*)\](\[\])?$"
-)  # attribute[code], attribute[code][] (multivalue)
-CLIENT_REFERENCE = (
-    "fixmystreet_id"  # FixMyStreet's id of its report: the issue's external_id for the gateway
-)
+    "deviceid",  # FixMyStreet's spelling of device_id
+}
+# attribute[code], and attribute[code][] for a multivaluelist
+ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]*)\](\[\])?$")
+# FixMyStreet's id of its report: the issue's external_id for the gateway
+CLIENT_REFERENCE = "fixmystreet_id"
 FORM_NAMES = {
     "category": "service_code",
     "lon": "long",
@@ -54,23 +53,43 @@ STATUS_FILTER = {"open": {"received", "dispatched", "claimed"}, "closed": {"reso
 
 
 class Open311Error(Exception):
+    """A refusal in the spec's own terms: a status and one description per problem."""
+
     def __init__(self, status: int, *descriptions: str, headers: dict | None = None):
         super().__init__(descriptions[0])
         self.status, self.descriptions, self.headers = status, descriptions, headers or {}
 
 
 @api.errorhandler(Open311Error)
-def _error(exc: Open311Error):
-    response = fmt311.errors(request.view_args.get("fmt", "json"), exc.status, *exc.descriptions)
-    response.headers.update(exc.headers)
+@api.errorhandler(Problem)
+@api.errorhandler(BadIdempotencyKey)
+@api.errorhandler(IdempotencyConflict)
+@api.errorhandler(HTTPException)
+def _error(exc: Exception):
+    """Every refusal on this API as the spec's error list, which Open311 clients parse."""
+    error = _as_open311(exc)
+    fmt = (request.view_args or {}).get("fmt", "json")
+    response = fmt311.errors(fmt, error.status, *error.descriptions)
+    response.headers.update(error.headers)
     return response
 
 
-@api.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    """A body over the limit and the like: in the spec's error list too, which clients parse."""
-    description = f"the body is over {MAX_BODY // 1024} KiB" if exc.code == 413 else exc.description
-    return fmt311.errors((request.view_args or {}).get("fmt", "json"), exc.code or 500, description)
+def _as_open311(exc: Exception) -> Open311Error:
+    """What the shared plumbing refuses (the key, the rate, idempotency, the body's size), said
+    in this API's words."""
+    if isinstance(exc, Open311Error):
+        return exc
+    if isinstance(exc, Problem) and exc.status == 429:
+        return Open311Error(429, exc.detail, headers=exc.headers)
+    if isinstance(exc, Problem):  # the authenticator's 401: the spec names the api_key
+        return Open311Error(403, "api_key is missing, unknown or revoked")
+    if isinstance(exc, BadIdempotencyKey):
+        return Open311Error(400, str(exc))
+    if isinstance(exc, IdempotencyConflict):
+        return Open311Error(400, _conflict(exc))
+    if exc.code == 413:
+        return Open311Error(413, f"the body is over {MAX_BODY // 1024} KiB")
+    return Open311Error(exc.code or 500, exc.description)
 
 
 @api.after_request
@@ -80,18 +99,10 @@ def _count_rejections(response):
     return response
 
 
-def _context():
-    return current_app.extensions["loudong"]["context"]
-
-
-def _store():
-    return current_app.extensions["loudong"]["store"]
-
-
 @api.before_request
 def _jurisdiction():
     jurisdiction = request.values.get("jurisdiction_id")
-    if jurisdiction and jurisdiction != _context().directory.district:
+    if jurisdiction and jurisdiction != current_context().directory.district:
         raise Open311Error(404, f"jurisdiction_id {jurisdiction} not found")
 
 
@@ -120,13 +131,15 @@ def discovery(fmt: str):
 @api.get(f"/services.{FORMAT}")
 def services(fmt: str):
     return fmt311.render(
-        "services", [fmt311.service(c) for c in _context().directory.categories.values()], fmt
+        "services",
+        [fmt311.service(c) for c in current_context().directory.categories.values()],
+        fmt,
     )
 
 
 @api.get(f"/services/<code>.{FORMAT}")
 def service_definition(code: str, fmt: str):
-    category = _context().directory.categories.get(code)
+    category = current_context().directory.categories.get(code)
     if category is None:
         raise Open311Error(404, f"service_code {code} not found")
     return fmt311.render("service_definition", fmt311.service_definition(category), fmt)
@@ -134,24 +147,20 @@ def service_definition(code: str, fmt: str):
 
 @api.post(f"/requests.{FORMAT}")
 def create_request(fmt: str):
-    """201 with the new request; 200 with the same answer for a repeat the client sent after a timeout,
-    known by its Idempotency-Key header or its attribute[fixmystreet_id]."""
+    """201 with the new request; 200 with the same answer for a repeat the client sent after a
+    timeout, known by its Idempotency-Key header or its attribute[fixmystreet_id]."""
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise Open311Error(400, "send the request form-encoded (application/x-www-form-urlencoded)")
     principal = _principal(request.form.get("api_key"))
     submission = _submission(request.form)
-    headers = request.headers
-    try:
-        keys = submissions.idempotency_keys(
-            headers.get("Idempotency-Key"), submission.get("external_id")
-        )
-        issue_id, created = submissions.accept(
-            _store(), principal.gateway, submission, keys, headers.get("X-Request-Id")
-        )
-    except submissions.BadIdempotencyKey as exc:
-        raise Open311Error(400, str(exc)) from None
-    except IdempotencyConflict as exc:
-        raise Open311Error(400, _conflict(exc)) from None
+    issue_id, created = commands.submit(
+        current_store(),
+        current_context(),
+        principal.gateway,
+        submission,
+        request.headers.get("Idempotency-Key"),
+        request.headers.get("X-Request-Id"),
+    )
     accepted = {
         "service_request_id": issue_id,
         "service_notice": "已受理，将派至责任单位",
@@ -166,22 +175,17 @@ def _conflict(exc: IdempotencyConflict) -> str:
         f"Idempotency-Key {value}" if kind == "key" else f"attribute[{CLIENT_REFERENCE}] {value}"
     )
     return (
-        f"{named} was already used for service_request_id {exc.issue_id}, with a different request; "
-        "send a repeat unchanged, or a new request with a new reference"
+        f"{named} was already used for service_request_id {exc.issue_id}, "
+        "with a different request; send a repeat unchanged, or a new request with a new reference"
     )
 
 
 def _principal(api_key: str | None):
-    authenticator = _context().authenticator
-    try:
-        principal = authenticator.from_key(api_key or "")
-        if "submit" not in principal.scopes:
-            raise Open311Error(403, "this api_key may not submit requests")
-        authenticator.check_rate(principal)
-    except Problem as exc:
-        if exc.status == 429:
-            raise Open311Error(429, exc.detail, headers=exc.headers) from None
-        raise Open311Error(403, "api_key is missing, unknown or revoked") from None
+    authenticator = current_context().authenticator
+    principal = authenticator.from_key(api_key or "")
+    if "submit" not in principal.scopes:
+        raise Open311Error(403, "this api_key may not submit requests")
+    authenticator.check_rate(principal)
     return principal
 
 
@@ -199,20 +203,21 @@ def _submission(form) -> dict:
             else (None, None)
         )
         location = model.locate(
-            _context().directory, form.get("address_id"), form.get("address_string"), lat, lon
+            current_context().directory,
+            form.get("address_id"),
+            form.get("address_string"),
+            lat,
+            lon,
         )
     except (KeyError, ValueError) as exc:
-        problems.append(
-            f"location: {exc if isinstance(exc, model.Unlocatable) else 'lat and long must be numbers'}"
-        )
+        unlocatable = isinstance(exc, model.Unlocatable)
+        problems.append(f"location: {exc if unlocatable else 'lat and long must be numbers'}")
         location = {}
     if problems:
         raise Open311Error(400, *problems)
     name = " ".join(p for p in (form.get("last_name"), form.get("first_name")) if p)
     attributes = _attributes(form)
-    media = [
-        url for url in form.getlist("media_url") if url
-    ]  # FixMyStreet sends one media_url per photo
+    media = [url for url in form.getlist("media_url") if url]  # FixMyStreet: one per photo
     body = {
         "channel": "app",
         "category": form["service_code"],
@@ -231,13 +236,14 @@ def _submission(form) -> dict:
             **({"email": form["email"]} if form.get("email") else {}),
         }
     try:
-        return _context().submission_schema.load(body)
+        return current_context().submission_schema.load(body)
     except ValidationError as exc:
         raise Open311Error(400, *_flatten(exc.normalized_messages())) from None
 
 
 def _attributes(form) -> dict:
-    """attribute[code]=v, and a multivaluelist's attribute[code][]=v1&attribute[code][]=v2 as "v1,v2"."""
+    """attribute[code]=v, and a multivaluelist's attribute[code][]=v1&attribute[code][]=v2
+    as "v1,v2"."""
     attributes = {}
     for key in form:
         match = ATTRIBUTE.match(key)
@@ -265,9 +271,9 @@ def _flatten(messages, prefix: str = "") -> list[str]:
 @api.get(f"/requests.{FORMAT}")
 def list_requests(fmt: str):
     args = request.args
-    with _store().read() as conn:
+    with current_store().read() as conn:
         if args.get("service_request_id"):
-            rows = queries.issues_by_ids(
+            issues = queries.issues_by_ids(
                 conn, [i for i in args["service_request_id"].split(",") if i][:MAX_RECORDS]
             )
         else:
@@ -276,29 +282,29 @@ def list_requests(fmt: str):
                 *(STATUS_FILTER[s] for s in _listed(args.get("status"), STATUS_FILTER, "status"))
             )
             codes = _listed(
-                args.get("service_code"), _context().directory.categories, "service_code"
+                args.get("service_code"), current_context().directory.categories, "service_code"
             )
-            rows = queries.issues_between(conn, start, end, codes, statuses, MAX_RECORDS)
-    return fmt311.render(
-        "service_requests", [fmt311.service_request(r, _context().directory) for r in rows], fmt
-    )
+            issues = queries.issues_between(conn, start, end, codes, statuses, MAX_RECORDS)
+    directory = current_context().directory
+    service_requests = [fmt311.service_request(issue, directory) for issue in issues]
+    return fmt311.render("service_requests", service_requests, fmt)
 
 
 @api.get(f"/requests/<issue_id>.{FORMAT}")
 def show_request(issue_id: str, fmt: str):
-    with _store().read() as conn:
+    with current_store().read() as conn:
         issue = store.get_issue(conn, issue_id)
     if issue is None:
         raise Open311Error(404, f"service_request_id {issue_id} not found")
     return fmt311.render(
-        "service_requests", [fmt311.service_request(issue, _context().directory)], fmt
+        "service_requests", [fmt311.service_request(issue, current_context().directory)], fmt
     )
 
 
 @api.get(f"/tokens/<token>.{FORMAT}")
 def token(token: str, fmt: str):
     """Requests are created at once, so a token is the request's own id."""
-    with _store().read() as conn:
+    with current_store().read() as conn:
         issue = store.get_issue(conn, token)
     if issue is None:
         raise Open311Error(404, f"token {token} not found")
@@ -309,7 +315,7 @@ def token(token: str, fmt: str):
 def updates(fmt: str):
     """FixMyStreet's feed of changes, so a client can follow requests without polling each."""
     start, end = _date_range(request.args, default_days=1)
-    with _store().read() as conn:
+    with current_store().read() as conn:
         rows = queries.updates_between(conn, start, end, MAX_RECORDS)
     return fmt311.render(
         "service_request_updates",
@@ -338,7 +344,7 @@ def _listed(raw: str | None, allowed, name: str) -> list[str]:
 
 def _date_range(args, default_days: int = MAX_DAYS) -> tuple[datetime, datetime]:
     try:
-        end = _w3c(args["end_date"]) if args.get("end_date") else datetime.now(UTC)
+        end = _w3c(args["end_date"]) if args.get("end_date") else current_context().clock()
         start = (
             _w3c(args["start_date"])
             if args.get("start_date")

@@ -1,18 +1,17 @@
-"""Open311 GeoReport v2 documents, in JSON and in XML, from intake's rows."""
+"""Open311 GeoReport v2 documents, in JSON and in XML, from intake's issues."""
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Response
 
 from district.directory import Category
-from services.intake.model import open311_status
+from district.local_time import local
+from services.intake.model import Issue
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 # XML element names of list documents: root -> item.
 XML_ITEMS = {
     "services": "service",
@@ -29,7 +28,7 @@ XML_ITEMS = {
 
 def w3c(value: datetime | None) -> str | None:
     """W3C date-time in Beijing time, as Open311 clients expect an offset."""
-    return value.astimezone(LOCAL).isoformat(timespec="seconds") if value else None
+    return local(value).isoformat(timespec="seconds") if value else None
 
 
 def service(category: Category) -> dict:
@@ -63,33 +62,29 @@ def service_definition(category: Category) -> dict:
     }
 
 
-def service_request(issue: dict, directory) -> dict:
+def service_request(issue: Issue, directory) -> dict:
     names = {p.id: p.name for p in directory.places.values()}
     category_names = {c.id: c.name for c in directory.categories.values()}
-    address = " ".join(
-        names.get(str(issue[k]), str(issue[k]))
-        for k in ("street", "community", "compound", "building", "address")
-        if issue[k]
-    )
-    media = json.loads(issue["media_urls"] or "[]")
+    parts = (issue.street, issue.community, issue.compound, issue.building, issue.address)
+    address = " ".join(names.get(str(part), str(part)) for part in parts if part)
     return {
-        "service_request_id": issue["id"],
-        "status": open311_status(issue["status"]),
-        "status_notes": issue["status_note"],
-        "service_name": category_names.get(issue["category"] or "", ""),
-        "service_code": issue["category"],
-        "description": issue["description"],
-        "agency_responsible": issue["assigned_unit_name"],
+        "service_request_id": issue.id,
+        "status": issue.open311_status,
+        "status_notes": issue.status_note,
+        "service_name": category_names.get(issue.category or "", ""),
+        "service_code": issue.category,
+        "description": issue.description,
+        "agency_responsible": issue.assigned_unit_name,
         "service_notice": None,
-        "requested_datetime": w3c(issue["submitted_at"]),
-        "updated_datetime": w3c(issue["updated_at"]),
-        "expected_datetime": w3c(issue["resolve_deadline"]),
+        "requested_datetime": w3c(issue.submitted_at),
+        "updated_datetime": w3c(issue.updated_at),
+        "expected_datetime": w3c(issue.resolve_deadline),
         "address": address,
-        "address_id": issue["compound"] or issue["community"] or issue["street"],
+        "address_id": issue.compound or issue.community or issue.street,
         "zipcode": None,
-        "lat": issue["lat"],
-        "long": issue["lon"],
-        "media_url": media[0] if media else None,
+        "lat": issue.lat,
+        "long": issue.lon,
+        "media_url": issue.media_urls[0] if issue.media_urls else None,
     }
 
 

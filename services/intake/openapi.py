@@ -55,7 +55,8 @@ class IssueSchema(Schema):
     attributes = fields.Dict(required=True)
     extra_attributes = fields.Dict(
         metadata={
-            "description": "attributes the category does not ask for, as the gateway sent them; to it alone"
+            "description": "attributes the category does not ask for, as the gateway sent them; "
+            "to it alone"
         }
     )
     assigned_unit = fields.Nested(UnitRefSchema, allow_none=True, required=True)
@@ -203,8 +204,10 @@ def page(submission_schema: Schema) -> str:
     doc = document(submission_schema)
     parts = [
         f"<!doctype html><meta charset=utf-8><title>{html.escape(doc['info']['title'])}</title>",
-        "<style>body{font:15px/1.5 sans-serif;max-width:60em;margin:2em auto}code{background:#eee}</style>",
-        f"<h1>{html.escape(doc['info']['title'])} API</h1><p>{html.escape(doc['info']['description'])}</p>",
+        "<style>body{font:15px/1.5 sans-serif;max-width:60em;margin:2em auto}"
+        "code{background:#eee}</style>",
+        f"<h1>{html.escape(doc['info']['title'])} API</h1>"
+        f"<p>{html.escape(doc['info']['description'])}</p>",
         "<p>Send <code>Authorization: Bearer &lt;api key&gt;</code>. "
         "Machine-readable: <a href=openapi.json>openapi.json</a>.</p><h2>Operations</h2>",
     ]

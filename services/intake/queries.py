@@ -1,4 +1,5 @@
-"""Reading issues back: filtered lists, newest first, with opaque keyset cursors."""
+"""Reading issues back: one issue as its gateway follows it, filtered lists newest first with
+opaque keyset cursors, and the ranges Open311 asks for."""
 
 from __future__ import annotations
 
@@ -8,15 +9,37 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, or_, select
 
-from services.intake.store import issues, reporters, timeline
+from services.intake import store
+from services.intake.auth import Principal
+from services.intake.model import Issue
+from services.intake.store import as_issue, issues, reporters, timeline
+from services.intake.views import issue_view
+from shared.errors import NotFound
 
 
 class BadCursor(ValueError):
-    pass
+    """A cursor this API did not give out."""
 
 
-def encode_cursor(issue: dict) -> str:
-    raw = json.dumps([issue["submitted_at"].isoformat(), issue["id"]]).encode()
+def issue_status(conn: Connection, principal: Principal, issue_id: str) -> dict:
+    """An issue's status, deadlines and timeline; the reporter whole only to its own gateway."""
+    issue = store.get_issue(conn, issue_id)
+    if issue is None or not principal.may_read(issue):
+        raise NotFound(f"no issue {issue_id} for this gateway")
+    entries, reporter = store.get_timeline(conn, issue_id), store.get_reporter(conn, issue_id)
+    return issue_view(issue, entries, reporter, masked=issue.gateway != principal.gateway)
+
+
+def issue_list(conn: Connection, principal: Principal, filters: dict) -> dict:
+    """A page of issues with their reporters masked, and the cursor of the next page or None."""
+    gateway = None if principal.reads_all else principal.gateway
+    page, next_cursor = list_issues(conn, filters, gateway, filters["limit"], filters.get("cursor"))
+    items = [issue_view(issue, reporter=reporter) for issue, reporter in page]
+    return {"issues": items, "next_cursor": next_cursor}
+
+
+def encode_cursor(issue: Issue) -> str:
+    raw = json.dumps([issue.submitted_at.isoformat(), issue.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -32,8 +55,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def list_issues(
     conn: Connection, filters: dict, gateway: str | None, limit: int, cursor: str | None = None
-) -> tuple[list[dict], str | None]:
-    """(a page of issues with their reporters, the cursor of the next page or None)."""
+) -> tuple[list[tuple[Issue, dict | None]], str | None]:
+    """(a page of (issue, its reporter or None), the cursor of the next page or None)."""
     query = select(
         issues,
         reporters.c.name.label("reporter_name"),
@@ -57,21 +80,29 @@ def list_issues(
                 and_(issues.c.submitted_at == at, issues.c.id < issue_id),
             )
         )
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            query.order_by(issues.c.submitted_at.desc(), issues.c.id.desc()).limit(limit + 1)
-        ).mappings()
-    ]
-    page, more = rows[:limit], len(rows) > limit
-    return page, encode_cursor(page[-1]) if more else None
+    rows = conn.execute(
+        query.order_by(issues.c.submitted_at.desc(), issues.c.id.desc()).limit(limit + 1)
+    ).mappings()
+    found = [(as_issue(row), _reporter_of(row)) for row in rows]
+    page, more = found[:limit], len(found) > limit
+    return page, encode_cursor(page[-1][0]) if more else None
 
 
-def issues_by_ids(conn: Connection, ids: list[str]) -> list[dict]:
+def _reporter_of(row) -> dict | None:
+    if not row["reporter_phone"]:
+        return None
+    return {
+        "name": row["reporter_name"],
+        "phone": row["reporter_phone"],
+        "consent": row["reporter_consent"],
+    }
+
+
+def issues_by_ids(conn: Connection, ids: list[str]) -> list[Issue]:
     rows = conn.execute(
         select(issues).where(issues.c.id.in_(ids)).order_by(issues.c.submitted_at.desc())
     )
-    return [dict(r) for r in rows.mappings()]
+    return [as_issue(row) for row in rows.mappings()]
 
 
 def issues_between(
@@ -81,14 +112,14 @@ def issues_between(
     categories: list[str] | None,
     statuses: set[str] | None,
     limit: int,
-) -> list[dict]:
+) -> list[Issue]:
     query = select(issues).where(issues.c.submitted_at >= start, issues.c.submitted_at <= end)
     if categories:
         query = query.where(issues.c.category.in_(categories))
     if statuses:
         query = query.where(issues.c.status.in_(statuses))
     rows = conn.execute(query.order_by(issues.c.submitted_at.desc()).limit(limit))
-    return [dict(r) for r in rows.mappings()]
+    return [as_issue(row) for row in rows.mappings()]
 
 
 def updates_between(conn: Connection, start: datetime, end: datetime, limit: int) -> list[dict]:

@@ -1,10 +1,11 @@
-"""Intake's schemas: what gateways send, the payloads intake publishes, readers for what it consumes."""
+"""Intake's schemas: what gateways send, the payloads it publishes, readers for what it consumes."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -82,7 +83,7 @@ def _unanswered(answer) -> bool:
 
 
 def check_attributes(directory: Directory, category: str | None, sent: dict) -> tuple[dict, dict]:
-    """(answers to the category's extra questions, the client's own attributes it does not ask for).
+    """(answers to the category's extra questions, the client's own ones it does not ask for).
     Answers are strict: right types, required ones present. The client's own (FixMyStreet's
     fixmystreet_id, report_url, easting...) are kept as text, bounded in number and size."""
     questions = {a.code: a for a in directory.categories[category].attributes} if category else {}
@@ -127,7 +128,8 @@ def _own_attribute(code: str, value) -> tuple[str | None, str]:
     """(what is wrong with one of the client's own attributes or None, its value as NFC text)."""
     if not _EXTRA_CODE.match(code):
         return (
-            "not a question of this category; a name of the client's own is 1–64 letters, digits, _ . : -"
+            "not a question of this category; "
+            "a name of the client's own is 1–64 letters, digits, _ . : -"
         ), ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return "must be text or a number", ""
@@ -139,8 +141,9 @@ def _own_attribute(code: str, value) -> tuple[str | None, str]:
     return None, text
 
 
-def submission_schema(places: Directory) -> Schema:
-    """The POST /v1/issues body, checked against the directory's streets, communities and categories."""
+def submission_schema(places: Directory, clock: Callable[[], datetime]) -> Schema:
+    """The POST /v1/issues body, checked against the directory's streets, communities and
+    categories; `clock` tells a promised deadline in the past."""
 
     class LocationSchema(Schema):
         street = fields.String(required=True, validate=validate.OneOf(places.streets))
@@ -189,7 +192,8 @@ def submission_schema(places: Directory) -> Schema:
             values=fields.Raw(),
             load_default=dict,
             metadata={
-                "description": "answers to the category's questions (GET /open311/v2/services/<code>.json); "
+                "description": "answers to the category's questions "
+                "(GET /open311/v2/services/<code>.json); "
                 f"other keys, at most {MAX_EXTRA_ATTRIBUTES}, are kept as the gateway's own and "
                 "shown to it alone"
             },
@@ -210,7 +214,7 @@ def submission_schema(places: Directory) -> Schema:
                     "only issues raised at a work day (channel work_day) carry a meeting",
                     field_name="meeting_id",
                 )
-            if data.get("promised_by") and data["promised_by"] <= datetime.now(UTC):
+            if data.get("promised_by") and data["promised_by"] <= clock():
                 raise ValidationError(
                     "the promised deadline is in the past", field_name="promised_by"
                 )

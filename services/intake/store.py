@@ -4,6 +4,7 @@ idempotency keys."""
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 
+from services.intake.model import Issue
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
@@ -45,9 +47,7 @@ issues = Table(
     Column("lon", Float),
     Column("media_urls", Text),
     Column("attributes", Text),
-    Column(
-        "extra_attributes", Text
-    ),  # the gateway's own, which its category does not ask for: unpublished
+    Column("extra_attributes", Text),  # the gateway's own: unpublished
     Column("status", String(16), nullable=False),
     Column("tier", String(16)),
     Column("assigned_unit_id", String(64)),
@@ -99,44 +99,57 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-LOCATION_KEYS = ("street", "community", "compound", "building", "address", "lat", "lon")
+# Kept as JSON text, each with ensure_ascii as it was first written; read back as Python values.
+JSON_COLUMNS = {
+    "media_urls": ("[]", True),
+    "attributes": ("{}", False),
+    "extra_attributes": ("{}", False),
+}
+# What the other services' events move; the rest is as the gateway submitted it.
+PUBLIC_VIEW = (
+    "status",
+    "tier",
+    "category",
+    "assigned_unit_id",
+    "assigned_unit_name",
+    "escalation_level",
+    "claim_deadline",
+    "resolve_deadline",
+    "status_note",
+    "reopened_at",
+    "updated_at",
+)
 
 
-def add_issue(
-    conn: Connection, issue_id: str, gateway: str | None, submission: dict, submitted_at: datetime
-) -> None:
-    location = submission["location"]
-    conn.execute(
-        insert(issues).values(
-            id=issue_id,
-            gateway=gateway,
-            external_id=submission.get("external_id"),
-            channel=submission["channel"],
-            title=submission.get("title"),
-            description=submission["description"],
-            category=submission.get("category"),
-            media_urls=json.dumps(submission.get("media_urls") or []),
-            attributes=json.dumps(submission.get("attributes") or {}, ensure_ascii=False),
-            extra_attributes=json.dumps(
-                submission.get("extra_attributes") or {}, ensure_ascii=False
-            ),
-            status="received",
-            escalation_level=0,
-            submitted_at=submitted_at,
-            updated_at=submitted_at,
-            **{key: location.get(key) for key in LOCATION_KEYS},
-        )
-    )
-    if submission.get("reporter"):
-        conn.execute(insert(reporters).values(issue_id=issue_id, **submission["reporter"]))
+def add_issue(conn: Connection, issue: Issue, reporter: dict | None) -> None:
+    values = {field.name: getattr(issue, field.name) for field in fields(Issue)}
+    for name, (_empty, ascii_only) in JSON_COLUMNS.items():
+        values[name] = json.dumps(values[name], ensure_ascii=ascii_only)
+    conn.execute(insert(issues).values(**values))
+    if reporter:
+        conn.execute(insert(reporters).values(issue_id=issue.id, **reporter))
 
 
-def get_issue(conn: Connection, issue_id: str, for_update: bool = False) -> dict | None:
+def get_issue(conn: Connection, issue_id: str, for_update: bool = False) -> Issue | None:
     query = select(issues).where(issues.c.id == issue_id)
     if for_update:
         query = query.with_for_update()  # replicas applying two events of one issue take turns
     row = conn.execute(query).mappings().first()
-    return dict(row) if row else None
+    return as_issue(row) if row else None
+
+
+def save_issue(conn: Connection, issue: Issue) -> None:
+    """Write the issue's public view, as an event left it."""
+    values = {name: getattr(issue, name) for name in PUBLIC_VIEW}
+    conn.execute(update(issues).where(issues.c.id == issue.id).values(**values))
+
+
+def as_issue(row) -> Issue:
+    """An issue from a row of `issues` (or of a query that selects all its columns)."""
+    values = {column.name: row[column.name] for column in issues.columns}
+    for name, (empty, _ascii_only) in JSON_COLUMNS.items():
+        values[name] = json.loads(values[name] or empty)
+    return Issue(**values)
 
 
 def get_reporter(conn: Connection, issue_id: str) -> dict | None:
@@ -151,10 +164,6 @@ def get_timeline(conn: Connection, issue_id: str) -> list[dict]:
         .order_by(timeline.c.occurred_at, timeline.c.seq)
     ).mappings()
     return [dict(r) for r in rows]
-
-
-def update_issue(conn: Connection, issue_id: str, **values) -> None:
-    conn.execute(update(issues).where(issues.c.id == issue_id).values(**values))
 
 
 def add_to_timeline(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from services.intake.model import Issue
 from shared.privacy import mask_name, mask_phones
 
 
@@ -12,50 +11,43 @@ def _iso(value):
 
 
 def issue_view(
-    issue: dict,
+    issue: Issue,
     timeline: list[dict] | None = None,
     reporter: dict | None = None,
     masked: bool = True,
 ) -> dict:
-    """`masked=False` only for the gateway that sent the issue: it alone sees the reporter whole and
-    the attributes of its own that the category does not ask for (they may hold addresses)."""
+    """`masked=False` only for the gateway that sent the issue: it alone sees the reporter whole
+    and the attributes of its own that the category does not ask for (they may hold addresses)."""
     view = {
-        "id": issue["id"],
-        "status": issue["status"],
-        "channel": issue["channel"],
-        "title": issue["title"],
-        "description": issue["description"],
-        "category": issue["category"],
-        "tier": issue["tier"],
-        "external_id": issue["external_id"],
-        "location": {
-            k: issue[k]
-            for k in ("street", "community", "compound", "building", "address", "lat", "lon")
-            if issue[k] is not None
-        },
-        "media_urls": json.loads(issue["media_urls"] or "[]"),
-        "attributes": json.loads(issue["attributes"] or "{}"),
+        "id": issue.id,
+        "status": issue.status,
+        "channel": issue.channel,
+        "title": issue.title,
+        "description": issue.description,
+        "category": issue.category,
+        "tier": issue.tier,
+        "external_id": issue.external_id,
+        "location": issue.location,
+        "media_urls": issue.media_urls,
+        "attributes": issue.attributes,
         "assigned_unit": (
-            {"id": issue["assigned_unit_id"], "name": issue["assigned_unit_name"]}
-            if issue["assigned_unit_id"]
+            {"id": issue.assigned_unit_id, "name": issue.assigned_unit_name}
+            if issue.assigned_unit_id
             else None
         ),
-        "escalation_level": issue["escalation_level"],
-        "deadlines": {
-            "claim": _iso(issue["claim_deadline"]),
-            "resolve": _iso(issue["resolve_deadline"]),
-        },
-        "status_note": issue["status_note"],
-        "submitted_at": _iso(issue["submitted_at"]),
-        "updated_at": _iso(issue["updated_at"]),
+        "escalation_level": issue.escalation_level,
+        "deadlines": {"claim": _iso(issue.claim_deadline), "resolve": _iso(issue.resolve_deadline)},
+        "status_note": issue.status_note,
+        "submitted_at": _iso(issue.submitted_at),
+        "updated_at": _iso(issue.updated_at),
     }
     if not masked:
-        view["extra_attributes"] = json.loads(issue["extra_attributes"] or "{}")
+        view["extra_attributes"] = issue.extra_attributes
     if reporter is not None:
         view["reporter"] = _reporter(reporter, masked)
     if timeline is not None:
         view["timeline"] = [
-            {"at": _iso(issue["submitted_at"]), "type": "issue.submitted", "summary": "received"}
+            {"at": _iso(issue.submitted_at), "type": "issue.submitted", "summary": "received"}
         ] + [
             {"at": _iso(t["occurred_at"]), "type": t["type"], "summary": t["summary"]}
             for t in timeline

@@ -1,4 +1,4 @@
-"""SMS providers behind one interface: send(to, text, idempotency_key) -> the provider's message id.
+"""SMS providers behind one interface: send(to, text, idempotency_key) -> the message id.
 
 GenericSmsProvider speaks Loudong's plain HTTP protocol; AliyunSmsProvider speaks Aliyun's
 SendSms (RPC style: HMAC-SHA1 signed query, a registered template code and its parameters).
@@ -26,7 +26,7 @@ class TransientError(Exception):
 
 
 class PermanentError(Exception):
-    """This provider will refuse it again. `anywhere` means no provider would take it (a bad number)."""
+    """This provider will refuse it again; `anywhere`: no provider would take it (a bad number)."""
 
     def __init__(self, reason: str, anywhere: bool = False):
         super().__init__(reason)
@@ -56,10 +56,8 @@ class GenericSmsProvider:
             raise TransientError("connection_error") from None
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientError(f"http_{response.status_code}", _retry_after(response))
-        if response.status_code in (400, 422):
-            raise PermanentError(
-                f"http_{response.status_code}", anywhere=True
-            )  # the message itself is refused
+        if response.status_code in (400, 422):  # the message itself is refused
+            raise PermanentError(f"http_{response.status_code}", anywhere=True)
         if response.status_code >= 400:
             raise PermanentError(f"http_{response.status_code}")
         try:
@@ -92,7 +90,8 @@ def percent_encode(value: str) -> str:
 
 
 def aliyun_signature(params: dict, secret: str, method: str = "POST") -> str:
-    """Signature version 1.0: HMAC-SHA1 over METHOD&%2F&encoded(sorted, encoded query), key secret + '&'."""
+    """Signature version 1.0: HMAC-SHA1 over METHOD&%2F&encoded(sorted, encoded query), keyed
+    with the secret and '&'."""
     query = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()))
     to_sign = f"{method}&{percent_encode('/')}&{percent_encode(query)}"
     digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
@@ -119,7 +118,8 @@ class AliyunSmsProvider:
         self._session = requests.Session()
 
     def send(self, to: str, text: str, idempotency_key: str) -> str:
-        """The registered template carries the text as its `content` parameter, with the issue reference."""
+        """The registered template carries the text, issue reference included, as its `content`
+        parameter."""
         params = {
             "AccessKeyId": self._key_id,
             "Action": "SendSms",

@@ -1,71 +1,56 @@
-"""Delivery receipts from a provider: signed (HMAC-SHA256 over timestamp and body), applied
-once; a duplicate changes nothing, an unknown message or a bad signature is a counted rejection.
-An undelivered message to a unit goes out as notification.failed, so escalation can act."""
+"""Delivery receipts from a provider: signed (HMAC-SHA256 over timestamp and body) by a provider
+notify sends through. Every refusal is counted by its reason. Applying one is commands.py's."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import time
+from typing import TYPE_CHECKING
 
-from services.notify import metrics, store
-from services.notify.events import NotificationFailed
-from shared.outbox import UnitOfWork
+from services.notify import metrics
+from shared.errors import NotFound
+from shared.http import Problem
+
+if TYPE_CHECKING:
+    from services.notify.main import Context
 
 MAX_SKEW_SECONDS = 300
 
 
-class Rejected(Exception):
-    def __init__(self, status: int, reason: str, detail: str):
-        super().__init__(detail)
-        self.status, self.reason = status, reason
+def refused(reason: str, error: Exception) -> Exception:
+    """`error`, counted as a receipt refused for `reason`: raise refused(...)."""
+    metrics.RECEIPTS_REJECTED.labels(reason).inc()
+    return error
 
 
-def verify(secret: str | None, timestamp: str | None, signature: str | None, body: bytes) -> None:
+def admit(
+    context: Context, provider: str, timestamp: str | None, signature: str | None, body: bytes
+) -> None:
+    """A receipt from a provider notify sends through, signed with the receipt secret. The
+    signature is the receipt's credential, so a bad one is the HTTP edge's 401, as for a bad
+    bearer token; unconfigured receipts are unavailable (503)."""
+    if provider not in {p.name for p in context.channels["sms"].providers}:
+        raise refused("unknown_provider", NotFound(f"no provider {provider}"))
+    secret = context.settings.receipt_secret
     if not secret:
-        raise Rejected(
-            503, "not_configured", "receipts are not configured (LOUDONG_SMS_RECEIPT_SECRET)"
-        )
+        detail = "receipts are not configured (LOUDONG_SMS_RECEIPT_SECRET)"
+        raise refused("not_configured", Problem(503, "Receipt refused", detail))
+    fault = _signature_fault(secret, timestamp, signature, body)
+    if fault:
+        raise refused("bad_signature", Problem(401, "Receipt refused", fault))
+
+
+def _signature_fault(
+    secret: str, timestamp: str | None, signature: str | None, body: bytes
+) -> str | None:
+    """What is wrong with the signature, or None when it verifies."""
     try:
         skew = abs(time.time() - int(timestamp or ""))
     except ValueError:
-        raise Rejected(401, "bad_signature", "X-Loudong-Timestamp must be Unix seconds") from None
-    expected = hmac.new(
-        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
-    ).hexdigest()
+        return "X-Loudong-Timestamp must be Unix seconds"
+    signed = f"{timestamp}.".encode() + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     if skew > MAX_SKEW_SECONDS or not hmac.compare_digest(expected, signature or ""):
-        raise Rejected(401, "bad_signature", "the receipt's signature or timestamp does not verify")
-
-
-def apply(uow: UnitOfWork, provider: str, receipt: dict, now) -> bool:
-    """True if the receipt changed the delivery, False for a duplicate."""
-    delivery = store.by_provider_message(uow.conn, provider, receipt["message_id"])
-    if delivery is None:
-        raise Rejected(
-            404, "unknown_message", f"no message {receipt['message_id']} sent through {provider}"
-        )
-    if delivery["receipt_status"] is not None:
-        return False
-    store.change(uow.conn, delivery["id"], receipt_status=receipt["status"], receipt_at=now)
-    if receipt["status"] == "undelivered":
-        uow.emit(
-            NotificationFailed(
-                issue_id=delivery["issue_id"],
-                delivery_id=delivery["id"],
-                channel=delivery["channel"],
-                recipient_unit_id=delivery["recipient_unit_id"],
-                cause_type=delivery["cause_type"],
-                reason=f"undelivered:{receipt.get('error_code') or 'unknown'}",
-                attempts=delivery["attempts"],
-                final=True,
-                failed_at=now,
-            )
-        )
-    seconds = (now - (delivery["event_at"] or delivery["created_at"])).total_seconds()
-    uow.on_commit(
-        lambda: (
-            metrics.RECEIPTS.labels(provider, receipt["status"]).inc(),
-            metrics.RECEIPT_SECONDS.labels(delivery["channel"]).observe(seconds),
-        )
-    )
-    return True
+        return "the receipt's signature or timestamp does not verify"
+    return None

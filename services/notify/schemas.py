@@ -1,11 +1,15 @@
-"""Notify's schemas: the payloads it publishes and readers for the events that trigger messages."""
+"""Notify's schemas: its HTTP bodies and answers, the payloads it publishes, and readers for
+the events that trigger messages."""
 
 from __future__ import annotations
 
-from marshmallow import fields
+from marshmallow import Schema, fields, validate
 
 from services.notify.events import NotificationFailed, NotificationSent
+from services.notify.model import ROUTES
+from services.notify.settings import LANGUAGES
 from shared.payloads import PayloadWriter, Reader
+from shared.privacy import mask_address
 
 write_payload = PayloadWriter(NotificationSent, NotificationFailed)
 
@@ -56,3 +60,38 @@ EVENT_READERS = {
     "resident.acknowledged": ResidentReader(),
     "resident.closed": ResidentReader(),
 }
+
+
+class PreviewSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(tuple(ROUTES)))
+    issue_id = fields.String(load_default="00000000-0000-0000-0000-000000000000")
+    payload = fields.Dict()
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+
+
+class ReceiptSchema(Schema):
+    message_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    status = fields.String(required=True, validate=validate.OneOf(("delivered", "undelivered")))
+    error_code = fields.String(validate=validate.Length(max=64))
+
+
+class NotificationSchema(Schema):
+    """A delivery as GET /v1/notifications lists it: the address masked."""
+
+    id = fields.String()
+    event_id = fields.String()
+    cause_type = fields.String()
+    recipient_unit_id = fields.String()
+    channel = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    provider = fields.String()
+    provider_message_id = fields.String()
+    last_error = fields.String()
+    receipt_status = fields.String()
+    address = fields.Function(lambda d: mask_address(d.address))
+    created_at = fields.Function(lambda d: d.created_at.isoformat())
+    finished_at = fields.Function(lambda d: d.finished_at.isoformat() if d.finished_at else None)
+
+
+NOTIFICATIONS = NotificationSchema(many=True)

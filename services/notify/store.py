@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 
+from services.notify.model import Delivery
 from shared.db import UTCDateTime
 
 metadata = MetaData()
@@ -58,83 +59,90 @@ Index(
 
 
 def exists(conn: Connection, delivery_id: str) -> bool:
-    return (
-        conn.execute(select(deliveries.c.id).where(deliveries.c.id == delivery_id)).first()
-        is not None
-    )
+    found = conn.execute(select(deliveries.c.id).where(deliveries.c.id == delivery_id)).first()
+    return found is not None
 
 
-def add(conn: Connection, **values) -> None:
-    conn.execute(insert(deliveries).values(**values))
+def add(conn: Connection, delivery: Delivery) -> None:
+    conn.execute(insert(deliveries).values(**delivery.as_row()))
 
 
-def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list[dict]:
+def save(conn: Connection, delivery: Delivery) -> None:
+    """What an attempt or a receipt changed; a delivery's identity and text never change."""
+    changed = {name: getattr(delivery, name) for name in _CHANGING}
+    conn.execute(update(deliveries).where(deliveries.c.id == delivery.id).values(**changed))
+
+
+_CHANGING = (
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "provider",
+    "provider_message_id",
+    "last_error",
+    "finished_at",
+    "receipt_status",
+    "receipt_at",
+)
+
+
+def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
     """Pending deliveries whose time has come, pushed `lease` into the future so that no other
-    sender takes them while this one is talking to the provider."""
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            select(deliveries)
-            .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
-            .order_by(deliveries.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).mappings()
-    ]
-    if rows:
+    sender takes them while this one is talking to the provider. Ties go in the order they were
+    planned: deliveries leased together and taken again after a crash are bundled as before, so
+    each message keeps its idempotency key."""
+    due = _deliveries(
+        conn,
+        select(deliveries)
+        .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True),
+    )
+    if due:
         conn.execute(
             update(deliveries)
-            .where(deliveries.c.id.in_([r["id"] for r in rows]))
+            .where(deliveries.c.id.in_([d.id for d in due]))
             .values(next_attempt_at=now + lease)
         )
-    return rows
+    return [d.leased(now, lease) for d in due]
 
 
-def get_pending(conn: Connection, delivery_id: str) -> dict | None:
-    row = (
-        conn.execute(
-            select(deliveries)
-            .where(deliveries.c.id == delivery_id, deliveries.c.status == "pending")
-            .with_for_update()
-        )
-        .mappings()
-        .first()
+def get(conn: Connection, delivery_id: str) -> Delivery | None:
+    return _delivery(conn, select(deliveries).where(deliveries.c.id == delivery_id))
+
+
+def get_pending(conn: Connection, delivery_id: str) -> Delivery | None:
+    """The delivery, locked, if no sender has finished it yet."""
+    return _delivery(
+        conn,
+        select(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.status == "pending")
+        .with_for_update(),
     )
-    return dict(row) if row else None
 
 
-def change(conn: Connection, delivery_id: str, **values) -> None:
-    conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
-
-
-def for_issue(conn: Connection, issue_id: str) -> list[dict]:
-    return [
-        dict(r)
-        for r in conn.execute(
-            select(deliveries)
-            .where(deliveries.c.issue_id == issue_id)
-            .order_by(deliveries.c.created_at)
-        ).mappings()
-    ]
-
-
-def by_provider_message(conn: Connection, provider: str, message_id: str) -> dict | None:
-    row = (
-        conn.execute(
-            select(deliveries)
-            .where(
-                deliveries.c.provider == provider, deliveries.c.provider_message_id == message_id
-            )
-            .with_for_update()
-        )
-        .mappings()
-        .first()
+def by_provider_message(conn: Connection, provider: str, message_id: str) -> Delivery | None:
+    return _delivery(
+        conn,
+        select(deliveries)
+        .where(deliveries.c.provider == provider, deliveries.c.provider_message_id == message_id)
+        .with_for_update(),
     )
-    return dict(row) if row else None
+
+
+def for_issue(conn: Connection, issue_id: str) -> list[Delivery]:
+    return _deliveries(
+        conn,
+        select(deliveries)
+        .where(deliveries.c.issue_id == issue_id)
+        .order_by(deliveries.c.created_at),
+    )
 
 
 def recent_to(conn: Connection, address: str, since: datetime, limit: int) -> list[datetime]:
-    """When the latest `limit` deliveries to one address were planned, newest first, within the window."""
+    """When the latest `limit` deliveries to one address within the window were planned, newest
+    first."""
     return list(
         conn.execute(
             select(deliveries.c.created_at)
@@ -143,11 +151,6 @@ def recent_to(conn: Connection, address: str, since: datetime, limit: int) -> li
             .limit(limit)
         ).scalars()
     )
-
-
-def get(conn: Connection, delivery_id: str) -> dict | None:
-    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().first()
-    return dict(row) if row else None
 
 
 def resends_of(conn: Connection, recipient_key: str, event_id: str) -> int:
@@ -159,3 +162,12 @@ def resends_of(conn: Connection, recipient_key: str, event_id: str) -> int:
             deliveries.c.recipient_key.like(f"{recipient_key}#resend%"),
         )
     ).scalar_one()
+
+
+def _delivery(conn: Connection, query) -> Delivery | None:
+    row = conn.execute(query).mappings().first()
+    return Delivery(**row) if row else None
+
+
+def _deliveries(conn: Connection, query) -> list[Delivery]:
+    return [Delivery(**row) for row in conn.execute(query).mappings()]

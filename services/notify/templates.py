@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jinja2
 
+from district.local_time import local
+
 DEFAULT_DIR = Path(__file__).parent / "templates"
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 REASON_WORDS = {
     "claim_overdue": "超时未认领",
     "resolve_overdue": "超时未办结",
@@ -79,7 +79,7 @@ class Renderer:
 def _local_time(value) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.astimezone(LOCAL_TIME).strftime("%m-%d %H:%M")
+    return local(value).strftime("%m-%d %H:%M")
 
 
 SAMPLES = {  # what each template is checked against at start, and previewed with by default

@@ -14,8 +14,8 @@ import yaml
 
 from district import directory
 from services.dispatch import units
-from services.escalation.sweeper import sweep_once
-from services.notify.sender import send_due
+from services.escalation.loops import sweep_once
+from services.notify.loops import send_due
 from shared import topology
 from shared.config import REPO_ROOT
 from tests.helpers import AUTH, SERVICES, SUBMISSION, FakeClock, build, emitted
@@ -91,7 +91,7 @@ class Flow:
 
 @pytest.fixture
 def directory_file(tmp_path):
-    """deploy/directory.yaml, with a webhook for the property company (the deployed one has none)."""
+    """deploy/directory.yaml with a webhook for the property company (the deployed one has none)."""
     raw = yaml.safe_load((REPO_ROOT / "deploy" / "directory.yaml").read_text(encoding="utf-8"))
     for unit in raw["units"]:
         if unit["id"] == PROPERTY_UNIT:
@@ -108,7 +108,8 @@ def all_events(tmp_path, sms_provider, directory_file):
     policies.write_text(
         "supervision_within: PT8H\nsupervision_time: calendar\ntiers:\n"
         + "".join(
-            f"  {t}: {{claim_within: PT2H, resolve_within: PT8H, time: calendar, warnings: [{{at: 0.5}}]}}\n"
+            f"  {t}: {{claim_within: PT2H, resolve_within: PT8H, time: calendar, "
+            "warnings: [{at: 0.5}]}\n"
             for t in ("private", "small", "big", "hard")
         )
     )
@@ -220,7 +221,7 @@ def test_no_event_carries_a_phone_or_an_address_but_a_consenting_residents_own(
     all_events, directory_file
 ):
     # Every queue bound to an event gets it: units' contacts and webhooks are directory data that
-    # notify reads itself, so on the bus a unit is its id, and a phone is only a resident's, for notify.
+    # notify reads itself: on the bus a unit is its id; a phone is only a resident's, for notify.
     _services, events = all_events
     units = directory.load(directory_file).units.values()
     private = (

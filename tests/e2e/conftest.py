@@ -82,7 +82,7 @@ class Deployment:
                 os.killpg(process.pid, signal.SIGKILL)
 
     def unit_tokens(self, *unit_ids: str) -> dict[str, dict]:
-        """Authorization headers for each unit, made with `loudong units token` as an operator would."""
+        """Each unit's Authorization header, made by `loudong units token` as an operator would."""
         out = subprocess.run(
             [sys.executable, "-m", "services.cli", "units", "token", *unit_ids],
             env=self.env,

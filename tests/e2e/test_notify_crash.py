@@ -1,5 +1,5 @@
 """notify killed (SIGKILL) after the provider accepted an SMS and before it recorded that:
-after restart it sends again with the same idempotency key, and the resident or unit gets one SMS."""
+after restart it sends again with the same idempotency key: the resident or unit gets one SMS."""
 
 import requests
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, insert, inspect, select
 
 from services.escalation import store as escalation_store
-from services.escalation.sweeper import sweep_once
+from services.escalation.loops import sweep_once
 from shared.envelope import utcnow
 from shared.outbox import outbox
 from shared.relay import relay_once
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.postgres
 
 
 def _on_postgres(name, tmp_path, postgres_urls, clock=None, **extra):
-    """Bootstrapped, never started: the broker URL is only there because PostgreSQL stores need one."""
+    """Bootstrapped, never started: the broker URL is there only as PostgreSQL stores need one."""
     return build(
         name,
         tmp_path,

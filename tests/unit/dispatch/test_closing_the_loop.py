@@ -1,7 +1,7 @@
 """On resolve the resident is asked: satisfied closes, dissatisfied reopens one tier higher to
 the same lead unit, silence closes it after the configured time. Twins follow their primary."""
 
-from services.dispatch.sweeper import close_silent_once
+from services.dispatch.loops import close_silent_once
 from tests.helpers import emitted, event
 from tests.unit.dispatch.conftest import dispatched_to
 
@@ -81,3 +81,14 @@ def test_the_linked_residents_hear_the_outcome_too(dispatch, submit, as_unit):
     assert resolved[second]["linked_to"] == first and resolved[second]["resolution"] == "已清理"
     closed = {e.issue_id: e.payload["reason"] for e in emitted(dispatch.store, "issue.closed")}
     assert closed == {first: "satisfied", second: "with_linked"}
+
+
+def test_silence_closes_a_twin_once_with_its_primary(dispatch, submit, as_unit, clock):
+    first, second = submit(), submit()
+    _resolve(dispatch, as_unit, first)
+
+    clock.advance(days=4)
+    close_silent_once(dispatch.store, dispatch.context)
+
+    closed = [(e.issue_id, e.payload["reason"]) for e in emitted(dispatch.store, "issue.closed")]
+    assert sorted(closed) == sorted([(first, "no_feedback"), (second, "with_linked")])

@@ -117,3 +117,22 @@ def test_the_same_problem_at_the_same_building_is_linked_not_dispatched_again(di
     [linked] = emitted(dispatch.store, "issue.linked")
     assert linked.issue_id == second and linked.payload["primary_issue_id"] == first
     assert dispatched_to(dispatch, second) == []
+
+
+def test_the_triage_queue_and_the_assignment_show_flags_alike_as_an_object(
+    dispatch, submit, as_unit
+):
+    issue_id = submit(
+        category=None, description="有些事情想反映一下", attributes={"households_affected": "12"}
+    )
+    office = as_unit("baianba-office")
+
+    [queued] = dispatch.app.test_client().get("/v1/triage", headers=office).json["issues"]
+    shown = dispatch.app.test_client().get(f"/v1/assignments/{issue_id}", headers=office).json
+
+    flags = {
+        "households_affected": 12,
+        "needs_several_departments": False,
+        "repeated_complaint": False,
+    }
+    assert queued["flags"] == flags and shown["flags"] == flags

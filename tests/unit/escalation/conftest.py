@@ -3,7 +3,7 @@ policies written by each test or taken from deploy/policies.yaml."""
 
 import pytest
 
-from services.escalation.sweeper import sweep_once
+from services.escalation.loops import sweep_once
 from tests.helpers import FakeClock, build
 
 CALENDAR_POLICIES = "tiers:\n" + "".join(

@@ -1,9 +1,10 @@
-"""Supervisors escalate by hand, extend a deadline with a reason, close supervision; others may not."""
+"""Supervisors escalate by hand, extend a deadline with a reason, close supervision; others
+may not."""
 
-import hashlib
 import random
 from datetime import timedelta
 
+from shared.tokens import token_hash
 from tests.helpers import emitted, event
 
 UNIT = "baian-xincun-property"
@@ -23,7 +24,7 @@ def _token(escalation, unit_id: str) -> dict:
         event(
             "unit.token_issued",
             f"unit:{unit_id}",
-            {"unit_id": unit_id, "token_hash": hashlib.sha256(token.encode()).hexdigest()},
+            {"unit_id": unit_id, "token_hash": token_hash(token)},
         ).to_json()
     )
     return {"Authorization": f"Bearer {token}"}

@@ -3,7 +3,7 @@
 
 import pytest
 
-from services.intake import gateways
+from services.intake import commands, gateways
 from tests.helpers import build
 
 
@@ -20,7 +20,8 @@ def make_key(intake):
 
     def make(gateway: str, *scopes: str) -> dict:
         with intake.store.unit_of_work() as uow:
-            _key_id, key = gateways.create(uow.conn, gateway, scopes or gateways.DEFAULT_SCOPES)
+            scopes = scopes or gateways.DEFAULT_SCOPES
+            _key_id, key = commands.create_key(uow, intake.context, gateway, scopes)
         return {"Authorization": f"Bearer {key}"}
 
     return make

@@ -33,12 +33,12 @@ def test_a_missing_or_wrong_key_is_401(intake, headers):
 
 
 def test_a_revoked_key_is_401(intake, make_key):
-    from services.intake import gateways
+    from services.intake import commands, gateways
 
     headers = make_key("hotline")
     with intake.store.unit_of_work() as uow:
         [key] = [k for k in gateways.listing(uow.conn) if k["gateway"] == "hotline"]
-        gateways.revoke(uow.conn, key["id"])
+        commands.revoke_key(uow, intake.context, key["id"])
 
     _problem(intake.app.test_client().get("/v1/issues", headers=headers), 401)
 

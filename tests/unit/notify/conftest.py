@@ -14,7 +14,7 @@ DEPLOYED_DIRECTORY = REPO_ROOT / "deploy" / "directory.yaml"
 
 @pytest.fixture
 def directory_with(tmp_path):
-    """directory_with({unit_id: {field: value}}) -> the path of a directory with those units changed."""
+    """directory_with({unit_id: {field: value}}) -> a directory file with those units changed."""
     written = []
 
     def write(changes: dict[str, dict]) -> Path:

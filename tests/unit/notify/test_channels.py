@@ -12,7 +12,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from services.notify.sender import send_due
+from services.notify.loops import send_due
 from tests.helpers import FakeClock, build, emitted, event
 from tests.unit.notify.test_delivery import DISPATCHED
 

@@ -1,13 +1,13 @@
 """Notify tells each contact once, through a real local SMS provider, and says so when it cannot.
 Events name units only; the contacts are the directory's (see conftest.py)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
 from services.notify import store as notify_store
-from services.notify.sender import send_due
+from services.notify.loops import send_due
 from shared.config import ConfigError
 from tests.helpers import FakeClock, build, count_rows, emitted, event
 
@@ -384,4 +384,37 @@ def test_a_unit_contact_past_its_own_rate_waits_too(tmp_path, sms_provider):
     _send(notify)
 
     assert len(sms_provider.messages) == 2 and "i1" in sms_provider.messages[1]["text"]
+    notify.store.dispose()
+
+
+def test_resending_a_delivery_that_does_not_exist_is_not_found(tmp_path, sms_provider):
+    notify = build(
+        "notify", tmp_path, FakeClock(), LOUDONG_SMS_URL=sms_provider.url, LOUDONG_ADMIN_TOKEN="a"
+    )
+
+    response = notify.app.test_client().post(
+        "/v1/notifications/no-such-delivery/resend", headers={"Authorization": "Bearer a"}
+    )
+
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+    notify.store.dispose()
+
+
+def test_deliveries_taken_again_after_a_crash_come_in_the_order_they_were_planned(
+    tmp_path, sms_provider
+):
+    # Bundles are formed in this order, so a bundle re-sent after its lease keeps its key.
+    clock = FakeClock()
+    notify = build("notify", tmp_path, clock, LOUDONG_SMS_URL=sms_provider.url)
+    for n in range(6):
+        notify.subscriber.apply(event("issue.dispatched", f"i{n}", DISPATCHED).to_json())
+        clock.advance(seconds=1)
+    lease = timedelta(seconds=25)
+
+    with notify.store.unit_of_work() as uow:
+        first = notify_store.lease_due(uow.conn, clock(), lease, 50)  # and the sender dies
+    with notify.store.unit_of_work() as uow:
+        again = notify_store.lease_due(uow.conn, clock() + lease, lease, 50)
+
+    assert [d.issue_id for d in again] == [d.issue_id for d in first] == [f"i{n}" for n in range(6)]
     notify.store.dispose()

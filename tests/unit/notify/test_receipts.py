@@ -6,8 +6,9 @@ import json
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
-from services.notify.sender import send_due
+from services.notify.loops import send_due
 from tests.helpers import FakeClock, build, emitted, event
 from tests.unit.notify.test_delivery import DISPATCHED
 
@@ -84,3 +85,19 @@ def test_an_undelivered_receipt_tells_escalation_the_unit_was_not_reached(notify
     [failed] = emitted(notify.store, "notification.failed")
     assert failed.payload["recipient_unit_id"] == "baian-xincun-property"
     assert failed.payload["reason"] == "undelivered:MK:0001"
+
+
+def _refused(reason: str) -> float:
+    sample = REGISTRY.get_sample_value("loudong_notify_receipts_rejected_total", {"reason": reason})
+    return sample or 0
+
+
+def test_each_refusal_is_counted_by_its_reason(notify):
+    before = {r: _refused(r) for r in ("bad_signature", "unknown_message", "unknown_provider")}
+
+    _receipt(notify, {"message_id": "x", "status": "delivered"}, secret="wrong-secret")
+    _receipt(notify, {"message_id": "no-such-message", "status": "delivered"})
+    unknown = notify.app.test_client().post("/v1/receipts/pigeon", json={})
+
+    assert unknown.status_code == 404
+    assert {r: _refused(r) - n for r, n in before.items()} == dict.fromkeys(before, 1)

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.notify import store as notify_store
-from services.notify.sender import send_due
+from services.notify.loops import send_due
 from tests.helpers import FakeClock, build, count_rows, emitted, event
 
 ISSUE = "5f0c2a9e-0000-0000-0000-000000000000"
@@ -124,7 +124,7 @@ def test_an_event_from_before_the_upgrade_still_carrying_contacts_goes_to_the_di
 
     assert [m["to"] for m in sms_provider.messages] == [FRONT_DESK]
     with notify.store.read() as conn:
-        assert [(d["channel"], d["address"]) for d in notify_store.for_issue(conn, ISSUE)] == [
+        assert [(d.channel, d.address) for d in notify_store.for_issue(conn, ISSUE)] == [
             ("sms", FRONT_DESK)
         ]
     notify.store.dispose()
@@ -137,9 +137,8 @@ def test_a_unit_missing_from_notifys_directory_fails_its_notice_as_undeliverable
     ghost = event("issue.dispatched", ISSUE, {**DISPATCHED, "unit_id": "ghost-property"}).to_json()
 
     with caplog.at_level(logging.WARNING):
-        notify.subscriber.apply(
-            ghost
-        )  # no exception: the event is applied, not retried or dead-lettered
+        # No exception: the event is applied, not retried or dead-lettered.
+        notify.subscriber.apply(ghost)
         notify.subscriber.apply(ghost)  # and redelivered, changes nothing
     send_due(notify.store, notify.context)
 

@@ -1,0 +1,240 @@
+"""What units and supervisors ask of an issue: claim, return (退單), note, resolve; re-tier,
+triage, arbitrate; and closing it. Each checks who may act and in which state, then commits
+the change and its event together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from district.directory import Unit
+from services.dispatch import metrics, rules, store
+from services.dispatch.events import (
+    AwaitingResident,
+    IssueClaimed,
+    IssueClosed,
+    IssueResolved,
+    IssueRetiered,
+    IssueReturned,
+    ProgressNoted,
+    ResidentReplied,
+)
+from services.dispatch.model import Assignment, Case, UnknownReference
+from services.dispatch.routing import route, send, to_arbitration
+from shared.errors import Forbidden, NotFound
+from shared.outbox import UnitOfWork
+
+if TYPE_CHECKING:
+    from services.dispatch.main import Context
+
+
+def claim(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit) -> None:
+    case, a = _own(uow, issue_id, unit)
+    now = context.clock()
+    store.save_assignment(uow.conn, a.claimed(now))
+    if a.is_lead:
+        store.save_case(uow.conn, case.claimed(now))
+    uow.emit(
+        IssueClaimed(
+            issue_id=issue_id,
+            assignment=a.id,
+            role=a.role,
+            unit_id=unit.id,
+            tier=case.tier,
+            street=case.street,
+            promised_by=case.promised_by,
+            claimed_at=now,
+        )
+    )
+    on_time = "unknown" if case.claim_due is None else str(now <= case.claim_due).lower()
+    waited = a.seconds_to_claim(now)
+    uow.on_commit(
+        lambda: (
+            metrics.CLAIMED.labels(case.street, unit.id, on_time).inc(),
+            metrics.CLAIM_SECONDS.labels(case.street).observe(waited),
+        )
+    )
+
+
+def give_back(
+    uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, reason: str, note: str | None
+) -> None:
+    """Return (退單): to the next untried candidate; past the return limit, to arbitration."""
+    case, a = _own(uow, issue_id, unit)
+    now = context.clock()
+    store.save_assignment(uow.conn, a.returned(reason, now))
+    case = case.returned_by(a, now)
+    store.save_case(uow.conn, case)
+    uow.emit(
+        IssueReturned(
+            issue_id=issue_id,
+            assignment=a.id,
+            unit_id=unit.id,
+            reason=reason,
+            note=note,
+            returns=case.returns,
+            returned_at=now,
+        )
+    )
+    uow.on_commit(lambda: metrics.RETURNED.labels(case.street, unit.id, reason).inc())
+    if not a.is_lead:
+        return  # a co-unit declining its part leaves the lead in charge
+    if case.returned_too_often(context.rules.max_returns):
+        to_arbitration(uow, context, case, now)
+    else:
+        route(uow, context, case, now)
+
+
+def note(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str) -> None:
+    _, a = _own(uow, issue_id, unit)
+    a.next_state("note")
+    now = context.clock()
+    store.add_note(uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now)
+    uow.emit(ProgressNoted(issue_id=issue_id, unit_id=unit.id, note=text, noted_at=now))
+
+
+def await_resident(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str) -> None:
+    """The lead waits for the resident; escalation stops the resolve clock meanwhile."""
+    _, a = _own(uow, issue_id, unit)
+    now = context.clock()
+    store.save_assignment(uow.conn, a.awaiting_resident())
+    store.add_note(uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now)
+    uow.emit(AwaitingResident(issue_id=issue_id, unit_id=unit.id, note=text, at=now))
+
+
+def resident_replied(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit) -> None:
+    _, a = _own(uow, issue_id, unit)
+    store.save_assignment(uow.conn, a.resumed())
+    uow.emit(ResidentReplied(issue_id=issue_id, unit_id=unit.id, at=context.clock()))
+
+
+def resolve(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, resolution: str) -> None:
+    """A co-unit resolves its part; the lead's resolution resolves the issue and its twins."""
+    case, a = _own(uow, issue_id, unit)
+    now = context.clock()
+    store.save_assignment(uow.conn, a.resolved(resolution, now))
+    uow.emit(_resolved(case, a, resolution, None, now))
+    if not a.is_lead:
+        return
+    feedback_within = context.rules.feedback_within
+    store.save_case(uow.conn, case.resolved(resolution, now, feedback_within))
+    for twin in store.linked_to(uow.conn, issue_id):
+        store.save_case(uow.conn, twin.resolved(resolution, now, feedback_within))
+        uow.emit(_resolved(twin, a, resolution, issue_id, now))
+    took = a.seconds_to_resolve(now)
+    uow.on_commit(
+        lambda: (
+            metrics.RESOLVED.labels(case.street, unit.id).inc(),
+            metrics.RESOLVE_SECONDS.labels(case.street).observe(took),
+        )
+    )
+
+
+def _resolved(
+    case: Case, a: Assignment, resolution: str, linked_to: str | None, now: datetime
+) -> IssueResolved:
+    return IssueResolved(
+        issue_id=case.issue_id,
+        assignment=a.id,
+        role=a.role,
+        unit_id=a.unit_id,
+        resolution=resolution,
+        linked_to=linked_to,
+        resolved_at=now,
+    )
+
+
+def retier(
+    uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, tier: str, reason: str
+) -> None:
+    """A supervisor moves the issue to another tier; it goes to that tier's lead unit."""
+    case = _case(uow, issue_id)
+    case.check_supervised_by(unit, context.directory)
+    case.next_state("retier")
+    if tier == case.tier:
+        return
+    now = context.clock()
+    for a in store.assignments_of(uow.conn, issue_id):
+        if a.withdrawable:
+            store.save_assignment(uow.conn, a.withdrawn(now))
+    retiered = case.retiered(tier, now)
+    store.save_case(uow.conn, retiered)
+    uow.emit(
+        IssueRetiered(
+            issue_id=issue_id,
+            from_tier=case.tier,
+            to_tier=tier,
+            reason=reason,
+            by_unit_id=unit.id,
+            at=now,
+        )
+    )
+    route(uow, context, retiered, now)
+
+
+def triage(
+    uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, category: str, flags: dict
+) -> None:
+    """The street office sets the category the keywords could not find."""
+    d, case = context.directory, _case(uow, issue_id)
+    case.check_street_office(unit, d)
+    case.next_state("triage")
+    if category not in d.categories:
+        raise UnknownReference({"category": [f"unknown category {category!r}"]})
+    flags = {**case.flags, **flags}
+    tier, now = rules.tier_for(d, context.rules, category, flags), context.clock()
+    case = case.triaged(category, flags, tier, now)
+    store.save_case(uow.conn, case)
+    route(uow, context, case, now)
+
+
+def arbitrate(
+    uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, chosen_unit_id: str
+) -> None:
+    """The street office's forced assignment: the chosen unit cannot return it."""
+    case = _case(uow, issue_id)
+    case.check_street_office(unit, context.directory)
+    case.next_state("arbitrate")
+    chosen = context.directory.units.get(chosen_unit_id)
+    if chosen is None:
+        raise UnknownReference({"unit_id": [f"unknown unit {chosen_unit_id!r}"]})
+    send(uow, context, case, chosen, "lead", True, context.clock())
+
+
+def close(uow: UnitOfWork, context: Context, case: Case, reason: str) -> set[str]:
+    """Closed as the resident answered (or did not); its twins close with it. The ids of
+    every issue it closed."""
+    now = context.clock()
+    store.save_case(uow.conn, case.closed(reason, now))
+    uow.emit(
+        IssueClosed(issue_id=case.issue_id, reason=reason, linked_to=case.linked_to, closed_at=now)
+    )
+    uow.on_commit(lambda: metrics.CLOSED.labels(case.street, reason).inc())
+    closed = {case.issue_id}
+    for twin in store.linked_to(uow.conn, case.issue_id):
+        store.save_case(uow.conn, twin.closed("with_linked", now))
+        uow.emit(
+            IssueClosed(
+                issue_id=twin.issue_id,
+                reason="with_linked",
+                linked_to=case.issue_id,
+                closed_at=now,
+            )
+        )
+        closed.add(twin.issue_id)
+    return closed
+
+
+def _case(uow: UnitOfWork, issue_id: str) -> Case:
+    case = store.get_case(uow.conn, issue_id, for_update=True)
+    if case is None:
+        raise NotFound(f"no issue {issue_id}")
+    return case
+
+
+def _own(uow: UnitOfWork, issue_id: str, unit: Unit) -> tuple[Case, Assignment]:
+    case = _case(uow, issue_id)
+    assignment = store.current_assignment(uow.conn, issue_id, unit.id)
+    if assignment is None:
+        raise Forbidden(f"issue {issue_id} is not assigned to {unit.id}")
+    return case, assignment

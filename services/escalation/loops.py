@@ -1,0 +1,79 @@
+"""The sweeper: claims due clocks and warnings and fires them, each batch in one transaction
+with its events. Rows are claimed with SKIP LOCKED, so replicas share the work."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from functools import partial
+
+from services.escalation import ladder, metrics, model, store
+from services.escalation.events import IssueWarned
+from services.escalation.model import Clock
+from shared.loops import run_in_batches
+from shared.outbox import UnitOfWork
+
+BATCH = 100
+
+
+def run_sweeper(service_store, context, interval: float, stop: threading.Event) -> None:
+    run_in_batches(partial(sweep_once, service_store, context), BATCH, interval, stop)
+
+
+def sweep_once(service_store, context) -> int:
+    with service_store.unit_of_work() as uow:
+        return fire_due(uow, context, context.clock(), BATCH)
+
+
+def fire_due(uow: UnitOfWork, context, now: datetime, limit: int = BATCH) -> int:
+    """Escalate every clock past due one level and send every warning due, in this one
+    transaction with their events; the number fired."""
+    due = store.due_clocks(uow.conn, now, limit)
+    for clock in due:
+        _breach(uow, context, clock, now)
+    warnings = store.due_warnings(uow.conn, now, limit)
+    for warning in warnings:
+        store.mark_warning_fired(uow.conn, warning)
+        _warn(
+            uow,
+            context,
+            warning["to_unit_id"],
+            now,
+            issue_id=warning["issue_id"],
+            clock=warning["clock"],
+            level=warning["level"],
+            fraction=warning["fraction"],
+            deadline=warning["deadline"],
+        )
+    return len(due) + len(warnings)
+
+
+def _breach(uow: UnitOfWork, context, clock: Clock, now: datetime) -> None:
+    if clock.name == "supervision":  # nobody above the leader: the leader is told it ran over
+        store.put_clock(uow.conn, clock.overdue(now))
+        _warn(
+            uow,
+            context,
+            clock.unit_id,
+            now,
+            issue_id=clock.issue_id,
+            clock="supervision",
+            level=clock.level,
+            fraction=1.0,
+            deadline=clock.due_at,
+        )
+        return
+    supervisor = ladder.unit_above(context.directory, clock.unit_id)
+    if supervisor is None:
+        store.put_clock(uow.conn, clock.exhausted(now))
+        return
+    ladder.move_up(uow, context, clock, supervisor, model.REASON_BY_CLOCK[clock.name], now)
+
+
+def _warn(uow: UnitOfWork, context, unit_id: str, now: datetime, **warning) -> None:
+    """Tell `unit_id` a deadline is near (or supervision ran over), if the directory knows it."""
+    unit = context.directory.units.get(unit_id)
+    if unit is None:
+        return
+    uow.emit(IssueWarned(to_unit_id=unit.id, to_unit_name=unit.name, warned_at=now, **warning))
+    uow.on_commit(lambda: metrics.WARNINGS.labels(warning["clock"]).inc())
