@@ -14,67 +14,55 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    insert,
-    select,
-    text,
-)
+import sqlalchemy as sa
+from sqlalchemy import Connection, insert, select, text
 
 from shared.db import UTCDateTime, create_engines, migrate
 from shared.envelope import Envelope, utcnow
 from shared.payloads import PayloadWriter
 
-plumbing = MetaData()
+plumbing = sa.MetaData()
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants a BIGINT.
-SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+SEQ_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-outbox = Table(
+outbox = sa.Table(
     "outbox",
     plumbing,
-    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("event_id", String(36), nullable=False, unique=True),
-    Column("type", String(64), nullable=False),
-    Column("issue_id", String(64), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("published_at", UTCDateTime),
+    sa.Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("issue_id", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("published_at", UTCDateTime),
 )
-inbox = Table(
+inbox = sa.Table(
     "inbox",
     plumbing,
-    Column("event_id", String(36), primary_key=True),
-    Column("type", String(64), nullable=False),
-    Column("applied_at", UTCDateTime, nullable=False),
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
 )
-bus_cursor = Table(
+bus_cursor = sa.Table(
     "bus_cursor",
     plumbing,
-    Column("source", String(32), primary_key=True),
-    Column("position", BigInteger, nullable=False),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
 )
-dead_letter = Table(
+dead_letter = sa.Table(
     "dead_letter",
     plumbing,
-    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("source", String(32), nullable=False),
-    Column("event_id", String(64)),
-    Column("reason", Text, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(64)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 
-Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
-Index("ix_outbox_type_seq", outbox.c.type, outbox.c.seq)
+sa.Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
+sa.Index("ix_outbox_type_seq", outbox.c.type, outbox.c.seq)
 
 
 def create_plumbing_tables_v1(op) -> None:

@@ -3,10 +3,12 @@ context its views reach, and the bearer credential they read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Flask, current_app, request
 
 from shared.errors import ERRORS, Conflict, DomainError, Invalid
-from shared.http import problem_response
+from shared.http import Problem, problem_response
 
 
 def service_app(service: str, service_store, context, *blueprints: Blueprint) -> Flask:
@@ -41,3 +43,21 @@ def bearer_token() -> str | None:
     """The credential of `Authorization: Bearer <token>`, or None when there is none."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def unauthorized(realm: str, detail: str) -> Problem:
+    """401 with the challenge that tells a client which credential to send."""
+    return Problem(
+        401, "Unauthorized", detail, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'}
+    )
+
+
+def unit_signed_in(unit_of_token: Callable[[str], str | None]):
+    """The directory's unit behind the request's unit token; `unit_of_token` looks the token up
+    in the calling service's own store (dispatch issues them, escalation learns their hashes)."""
+    token = bearer_token()
+    unit_id = unit_of_token(token) if token else None
+    unit = current_context().directory.units.get(unit_id or "")
+    if unit is None:
+        raise unauthorized("loudong-units", "send Authorization: Bearer <unit token>")
+    return unit

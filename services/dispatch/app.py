@@ -17,8 +17,13 @@ from services.dispatch.schemas import (
     ReturnSchema,
     TriageSchema,
 )
-from shared.http import Problem, json_body
-from shared.web import bearer_token, current_context, current_store, service_app
+from shared.http import json_body
+from shared.web import (
+    current_context,
+    current_store,
+    service_app,
+    unit_signed_in,
+)
 
 api = Blueprint("dispatch", __name__, url_prefix="/v1")
 PUBLIC_ENDPOINTS = {"dispatch.directory"}
@@ -33,18 +38,12 @@ def _authenticate():
     """Every unit has its own token (`loudong units token UNIT`); it acts as that unit only."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    token = bearer_token()
+    g.unit = unit_signed_in(_unit_of_token)
+
+
+def _unit_of_token(token: str) -> str | None:
     with current_store().read() as conn:
-        unit_id = units.unit_of(conn, token) if token else None
-    unit = current_context().directory.units.get(unit_id or "")
-    if unit is None:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "send Authorization: Bearer <unit token>",
-            headers={"WWW-Authenticate": 'Bearer realm="loudong-units"'},
-        )
-    g.unit = unit
+        return units.unit_of(conn, token)
 
 
 def _act(command, issue_id: str, *args) -> dict:

@@ -7,95 +7,83 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    select,
-    update,
-)
+import sqlalchemy as sa
+from sqlalchemy import Connection, func, insert, select, update
 
 from services.dispatch.model import OPEN_ASSIGNMENT_STATES, OPEN_CASE_STATES, Assignment, Case
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
-metadata = MetaData()
-cases = Table(
+metadata = sa.MetaData()
+cases = sa.Table(
     "cases",
     metadata,
-    Column("issue_id", String(36), primary_key=True),
-    Column("state", String(16), nullable=False),
-    Column("category", String(32)),
-    Column("tier", String(16)),
-    Column("flags", Text, nullable=False),
-    Column("description", Text, nullable=False),
-    Column("street", String(64), nullable=False),
-    Column("place_id", String(64), nullable=False),
-    Column("duplicate_key", String(200)),
-    Column("lead_unit_id", String(64)),
-    Column("returns", Integer, nullable=False),
-    Column("reopened", Integer, nullable=False),
-    Column("linked_to", String(36)),
-    Column("meeting_id", String(36)),
-    Column("promised_by", UTCDateTime),
-    Column("escalation_level", Integer, nullable=False),
-    Column("claim_due", UTCDateTime),
-    Column("resolve_due", UTCDateTime),
-    Column("resolution", Text),
-    Column("closed_reason", String(32)),
-    Column("submitted_at", UTCDateTime, nullable=False),
-    Column("resolved_at", UTCDateTime),
-    Column("feedback_due", UTCDateTime),
-    Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("issue_id", sa.String(36), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(32)),
+    sa.Column("tier", sa.String(16)),
+    sa.Column("flags", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("street", sa.String(64), nullable=False),
+    sa.Column("place_id", sa.String(64), nullable=False),
+    sa.Column("duplicate_key", sa.String(200)),
+    sa.Column("lead_unit_id", sa.String(64)),
+    sa.Column("returns", sa.Integer, nullable=False),
+    sa.Column("reopened", sa.Integer, nullable=False),
+    sa.Column("linked_to", sa.String(36)),
+    sa.Column("meeting_id", sa.String(36)),
+    sa.Column("promised_by", UTCDateTime),
+    sa.Column("escalation_level", sa.Integer, nullable=False),
+    sa.Column("claim_due", UTCDateTime),
+    sa.Column("resolve_due", UTCDateTime),
+    sa.Column("resolution", sa.Text),
+    sa.Column("closed_reason", sa.String(32)),
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("feedback_due", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
-assignments = Table(
+assignments = sa.Table(
     "assignments",
     metadata,
-    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("issue_id", String(36), nullable=False, index=True),
-    Column("unit_id", String(64), nullable=False),
-    Column("role", String(8), nullable=False),
-    Column("forced", Boolean, nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("return_reason", String(32)),
-    Column("resolution", Text),
-    Column("dispatched_at", UTCDateTime, nullable=False),
-    Column("claimed_at", UTCDateTime),
-    Column("finished_at", UTCDateTime),
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(36), nullable=False, index=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(8), nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("return_reason", sa.String(32)),
+    sa.Column("resolution", sa.Text),
+    sa.Column("dispatched_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
 )
-notes = Table(
+notes = sa.Table(
     "notes",
     metadata,
-    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("issue_id", String(36), nullable=False, index=True),
-    Column("unit_id", String(64), nullable=False),
-    Column("note", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(36), nullable=False, index=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
-unit_tokens = Table(
+unit_tokens = sa.Table(
     "unit_tokens",
     metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("unit_id", String(64), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("revoked_at", UTCDateTime),
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
 )
-meetings = Table(
+meetings = sa.Table(
     "meetings",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("street", String(64), nullable=False),
-    Column("held_on", String(10), nullable=False),
-    Column("place", String(200), nullable=False),
-    Column("attending", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("street", sa.String(64), nullable=False),
+    sa.Column("held_on", sa.String(10), nullable=False),
+    sa.Column("place", sa.String(200), nullable=False),
+    sa.Column("attending", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 

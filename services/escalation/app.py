@@ -16,7 +16,12 @@ from services.escalation.schemas import (
 )
 from shared.http import Problem, json_body, plain
 from shared.tokens import token_hash
-from shared.web import bearer_token, current_context, current_store, service_app
+from shared.web import (
+    current_context,
+    current_store,
+    service_app,
+    unit_signed_in,
+)
 
 api = Blueprint("escalation", __name__, url_prefix="/v1")
 
@@ -94,17 +99,9 @@ def _act(command, issue_id: str, *args):
 
 def _unit() -> Unit:
     """The unit behind a dispatch-issued token, known from dispatch's unit.token_issued."""
-    token = bearer_token()
-    unit_id = None
-    if token is not None:
-        with current_store().read() as conn:
-            unit_id = store.unit_of_token(conn, token_hash(token))
-    unit = current_context().directory.units.get(unit_id or "")
-    if unit is None:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "send Authorization: Bearer <unit token>",
-            headers={"WWW-Authenticate": 'Bearer realm="loudong-units"'},
-        )
-    return unit
+    return unit_signed_in(_unit_of_token)
+
+
+def _unit_of_token(token: str) -> str | None:
+    with current_store().read() as conn:
+        return store.unit_of_token(conn, token_hash(token))

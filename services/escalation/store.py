@@ -7,108 +7,96 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from datetime import datetime
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    insert,
-    select,
-    update,
-)
+import sqlalchemy as sa
+from sqlalchemy import Connection, func, insert, select, update
 
 from services.escalation.model import Clock, Escalation
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
-metadata = MetaData()
-clocks = Table(
+metadata = sa.MetaData()
+clocks = sa.Table(
     "clocks",
     metadata,
-    Column("issue_id", String(36), primary_key=True),
-    Column("clock", String(16), primary_key=True),
-    Column("assignment", Integer, nullable=False),
-    Column("level", Integer, nullable=False),
-    Column("unit_id", String(64), nullable=False),
-    Column("tier", String(16), nullable=False),
-    Column("street", String(64), nullable=False),
+    sa.Column("issue_id", sa.String(36), primary_key=True),
+    sa.Column("clock", sa.String(16), primary_key=True),
+    sa.Column("assignment", sa.Integer, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("street", sa.String(64), nullable=False),
     # armed: running, swept when due; paused: the resident is awaited; overdue: supervision
     # past due, its leader told; stopped: claimed or resolved; exhausted: past due at the top
     # of its ladder; closed: supervision closed by the leader
-    Column("state", String(16), nullable=False),
-    Column("due_at", UTCDateTime, nullable=False),
-    Column("policy_version", String(32), nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("category", String(32)),
-    Column("paused_seconds", Float),  # what was left when the issue began waiting for the resident
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("policy_version", sa.String(32), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("category", sa.String(32)),
+    sa.Column(
+        "paused_seconds", sa.Float
+    ),  # what was left when the issue began waiting for the resident
 )
 # The sweeper reads only armed rows by due time: its cost follows the due rows, not all clocks.
-Index(
+sa.Index(
     "ix_clocks_armed_due",
     clocks.c.due_at,
     postgresql_where=clocks.c.state == "armed",
     sqlite_where=clocks.c.state == "armed",
 )
-escalations = Table(
+escalations = sa.Table(
     "escalations",
     metadata,
-    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("issue_id", String(36), nullable=False, index=True),
-    Column("clock", String(16), nullable=False),
-    Column("assignment", Integer, nullable=False),
-    Column("level", Integer, nullable=False),
-    Column("reason", String(32), nullable=False),
-    Column("from_unit_id", String(64), nullable=False),
-    Column("to_unit_id", String(64), nullable=False),
-    Column("missed_deadline", UTCDateTime, nullable=False),
-    Column("fired_at", UTCDateTime, nullable=False),
-    UniqueConstraint("issue_id", "clock", "assignment", "level", name="uq_escalation_step"),
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(36), nullable=False, index=True),
+    sa.Column("clock", sa.String(16), nullable=False),
+    sa.Column("assignment", sa.Integer, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("from_unit_id", sa.String(64), nullable=False),
+    sa.Column("to_unit_id", sa.String(64), nullable=False),
+    sa.Column("missed_deadline", UTCDateTime, nullable=False),
+    sa.Column("fired_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("issue_id", "clock", "assignment", "level", name="uq_escalation_step"),
 )
 
 
-warnings = Table(
+warnings = sa.Table(
     "warnings",
     metadata,
-    Column("issue_id", String(36), primary_key=True),
-    Column("clock", String(16), primary_key=True),
-    Column("assignment", Integer, primary_key=True),
-    Column("level", Integer, primary_key=True),
-    Column("fraction", Float, primary_key=True),
-    Column("to_unit_id", String(64), nullable=False),
-    Column("deadline", UTCDateTime, nullable=False),
-    Column("due_at", UTCDateTime, nullable=False),
-    Column("state", String(16), nullable=False),  # armed, fired, cancelled
+    sa.Column("issue_id", sa.String(36), primary_key=True),
+    sa.Column("clock", sa.String(16), primary_key=True),
+    sa.Column("assignment", sa.Integer, primary_key=True),
+    sa.Column("level", sa.Integer, primary_key=True),
+    sa.Column("fraction", sa.Float, primary_key=True),
+    sa.Column("to_unit_id", sa.String(64), nullable=False),
+    sa.Column("deadline", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # armed, fired, cancelled
 )
-Index(
+sa.Index(
     "ix_warnings_armed_due",
     warnings.c.due_at,
     postgresql_where=warnings.c.state == "armed",
     sqlite_where=warnings.c.state == "armed",
 )
-extensions = Table(
+extensions = sa.Table(
     "extensions",
     metadata,
-    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("issue_id", String(36), nullable=False),
-    Column("clock", String(16), nullable=False),
-    Column("by_unit_id", String(64), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("from_due", UTCDateTime, nullable=False),
-    Column("to_due", UTCDateTime, nullable=False),
-    Column("at", UTCDateTime, nullable=False),
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(36), nullable=False),
+    sa.Column("clock", sa.String(16), nullable=False),
+    sa.Column("by_unit_id", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("from_due", UTCDateTime, nullable=False),
+    sa.Column("to_due", UTCDateTime, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
 )
-unit_tokens = Table(
+unit_tokens = sa.Table(
     "unit_tokens",
     metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("unit_id", String(64), nullable=False),
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
 )
 
 

@@ -16,6 +16,7 @@ from services.intake.model import Issue
 from shared.errors import Forbidden
 from shared.http import Problem
 from shared.tokens import token_hash
+from shared.web import unauthorized
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,4 @@ def require_scope(principal: Principal, scope: str) -> None:
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(
-        401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="loudong"'}
-    )
+    return unauthorized("loudong", detail)

@@ -7,96 +7,83 @@ import json
 from dataclasses import fields
 from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    insert,
-    select,
-    update,
-)
+import sqlalchemy as sa
+from sqlalchemy import Connection, insert, select, update
 
 from services.intake.model import Issue
 from shared.db import UTCDateTime
 from shared.outbox import SEQ_TYPE
 
-metadata = MetaData()
-issues = Table(
+metadata = sa.MetaData()
+issues = sa.Table(
     "issues",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("gateway", String(100)),
-    Column("external_id", String(100)),
-    Column("channel", String(16), nullable=False),
-    Column("title", String(200)),
-    Column("description", Text, nullable=False),
-    Column("category", String(32)),
-    Column("street", String(64), nullable=False),
-    Column("community", String(100)),
-    Column("compound", String(100)),
-    Column("building", String(100)),
-    Column("address", String(500)),
-    Column("lat", Float),
-    Column("lon", Float),
-    Column("media_urls", Text),
-    Column("attributes", Text),
-    Column("extra_attributes", Text),  # the gateway's own: unpublished
-    Column("status", String(16), nullable=False),
-    Column("tier", String(16)),
-    Column("assigned_unit_id", String(64)),
-    Column("assigned_unit_name", String(200)),
-    Column("escalation_level", Integer, nullable=False, default=0),
-    Column("claim_deadline", UTCDateTime),
-    Column("resolve_deadline", UTCDateTime),
-    Column("status_note", Text),
-    Column("reopened_at", UTCDateTime),
-    Column("submitted_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("gateway", sa.String(100)),
+    sa.Column("external_id", sa.String(100)),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200)),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("category", sa.String(32)),
+    sa.Column("street", sa.String(64), nullable=False),
+    sa.Column("community", sa.String(100)),
+    sa.Column("compound", sa.String(100)),
+    sa.Column("building", sa.String(100)),
+    sa.Column("address", sa.String(500)),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("media_urls", sa.Text),
+    sa.Column("attributes", sa.Text),
+    sa.Column("extra_attributes", sa.Text),  # the gateway's own: unpublished
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("tier", sa.String(16)),
+    sa.Column("assigned_unit_id", sa.String(64)),
+    sa.Column("assigned_unit_name", sa.String(200)),
+    sa.Column("escalation_level", sa.Integer, nullable=False, default=0),
+    sa.Column("claim_deadline", UTCDateTime),
+    sa.Column("resolve_deadline", UTCDateTime),
+    sa.Column("status_note", sa.Text),
+    sa.Column("reopened_at", UTCDateTime),
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
-reporters = Table(
+reporters = sa.Table(
     "reporters",
     metadata,
-    Column("issue_id", String(36), ForeignKey("issues.id"), primary_key=True),
-    Column("name", String(100), nullable=False),
-    Column("phone", String(20), nullable=False),
-    Column("email", String(254)),
-    Column("consent", Boolean, nullable=False, default=False),
+    sa.Column("issue_id", sa.String(36), sa.ForeignKey("issues.id"), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("consent", sa.Boolean, nullable=False, default=False),
 )
-timeline = Table(
+timeline = sa.Table(
     "timeline",
     metadata,
-    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("issue_id", String(36), ForeignKey("issues.id"), nullable=False, index=True),
-    Column("event_id", String(36), nullable=False, unique=True),
-    Column("type", String(64), nullable=False),
-    Column("occurred_at", UTCDateTime, nullable=False),
-    Column("summary", Text, nullable=False),
+    sa.Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(36), sa.ForeignKey("issues.id"), nullable=False, index=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
 )
-feedback = Table(
+feedback = sa.Table(
     "feedback",
     metadata,
-    Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("issue_id", String(36), ForeignKey("issues.id"), nullable=False),
-    Column("satisfied", Boolean, nullable=False),
-    Column("rating", Integer, nullable=False),
-    Column("comment", Text),
-    Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(36), sa.ForeignKey("issues.id"), nullable=False),
+    sa.Column("satisfied", sa.Boolean, nullable=False),
+    sa.Column("rating", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
-idempotency_keys = Table(
+idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
-    Column("gateway", String(100), primary_key=True),
-    Column("key", String(200), primary_key=True),
-    Column("request_hash", String(64), nullable=False),
-    Column("issue_id", String(36), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("gateway", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("issue_id", sa.String(36), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 # Kept as JSON text, each with ensure_ascii as it was first written; read back as Python values.

@@ -9,7 +9,13 @@ from flask import Blueprint, Flask, request
 from services.notify import commands, receipts, store
 from services.notify.schemas import NOTIFICATIONS, PreviewSchema, ReceiptSchema
 from shared.http import Problem, json_body
-from shared.web import bearer_token, current_context, current_store, service_app
+from shared.web import (
+    bearer_token,
+    current_context,
+    current_store,
+    service_app,
+    unauthorized,
+)
 
 api = Blueprint("notifications", __name__, url_prefix="/v1")
 
@@ -62,9 +68,6 @@ def resend(delivery_id: str):
 def _administrator(admin_token: str | None) -> None:
     token = bearer_token()
     if not admin_token or token is None or not hmac.compare_digest(token, admin_token):
-        raise Problem(
-            401,
-            "Unauthorized",
-            "an administrator's token is needed (LOUDONG_ADMIN_TOKEN)",
-            headers={"WWW-Authenticate": 'Bearer realm="loudong-admin"'},
+        raise unauthorized(
+            "loudong-admin", "an administrator's token is needed (LOUDONG_ADMIN_TOKEN)"
         )

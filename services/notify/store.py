@@ -4,53 +4,40 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    insert,
-    select,
-    update,
-)
+import sqlalchemy as sa
+from sqlalchemy import Connection, func, insert, select, update
 
 from services.notify.model import Delivery
 from shared.db import UTCDateTime
 
-metadata = MetaData()
-deliveries = Table(
+metadata = sa.MetaData()
+deliveries = sa.Table(
     "deliveries",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("event_id", String(36), nullable=False),
-    Column("cause_type", String(64), nullable=False),
-    Column("issue_id", String(36), nullable=False, index=True),
-    Column("recipient_key", String(100), nullable=False),
-    Column("recipient_unit_id", String(64), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("address", String(320), nullable=False),
-    Column("text", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # pending, sent, failed
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("provider", String(32)),
-    Column("provider_message_id", String(128)),
-    Column("last_error", String(200)),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("finished_at", UTCDateTime),
-    Column("receipt_status", String(16)),
-    Column("fallback_address", String(320)),
-    Column("event_at", UTCDateTime),  # when the event behind it happened: latency starts there
-    Column("receipt_at", UTCDateTime),
-    UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("cause_type", sa.String(64), nullable=False),
+    sa.Column("issue_id", sa.String(36), nullable=False, index=True),
+    sa.Column("recipient_key", sa.String(100), nullable=False),
+    sa.Column("recipient_unit_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending, sent, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("provider", sa.String(32)),
+    sa.Column("provider_message_id", sa.String(128)),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("receipt_status", sa.String(16)),
+    sa.Column("fallback_address", sa.String(320)),
+    sa.Column("event_at", UTCDateTime),  # when the event behind it happened: latency starts there
+    sa.Column("receipt_at", UTCDateTime),
+    sa.UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
 )
-Index(
+sa.Index(
     "ix_deliveries_pending",
     deliveries.c.next_attempt_at,
     postgresql_where=deliveries.c.status == "pending",
