@@ -1,0 +1,22 @@
+"""A unit's short link to one assignment (`/u/<code>`), as it goes in an SMS.
+
+Dispatch (which serves the page) and notify (which writes the SMS) both derive the code from
+a secret they share, so no credential rides the bus: the first 10 characters of the base32
+HMAC-SHA256 of the issue, the unit and the assignment — about 50 bits, unguessable, short
+enough for a text message. Dispatch records each code it issued, so a code it never issued,
+an expired or a revoked one is refused."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+CODE_LENGTH = 10
+
+
+def link_code(secret: str, issue_id: str, unit_id: str, assignment: int) -> str:
+    digest = hmac.new(
+        secret.encode(), f"{issue_id}:{unit_id}:{assignment}".encode(), hashlib.sha256
+    )
+    return base64.b32encode(digest.digest()).decode().lower()[:CODE_LENGTH]
