@@ -6,20 +6,41 @@ the first message's id and is not counted again, as a well-behaved provider does
 {"fail_next": N, "status": 503} makes the next N requests fail, {"delay_next": N, "delay": 3}
 makes the next N wait that long before answering (a timeout), and {"hold_next": N, "hold": 3}
 accepts the next N and only then waits before answering (the caller may die meanwhile).
+
+The inbound side: `POST /inbound` {from, text} is a reply from a phone, forwarded to notify's
+generic inbound webhook (LOUDONG_NOTIFY_INBOUND_URL, which `loudong run` sets) as {message_id,
+from, text, received_at}, signed with LOUDONG_SMS_RECEIPT_SECRET if set; answered with notify's
+answer. `GET /messages` lists both ways: "messages" sent, "inbound" replies.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
 
 
 class SmsSink:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, journal: str | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        journal: str | None = None,
+        inbound_url: str | None = None,
+        secret: str | None = None,
+    ):
         self.messages: list[dict] = []
+        self.inbound: list[dict] = []
+        self.inbound_url = inbound_url or os.environ.get("LOUDONG_NOTIFY_INBOUND_URL")
+        self.secret = secret or os.environ.get("LOUDONG_SMS_RECEIPT_SECRET")
         self.requests = 0
         self._by_key: dict[str, str] = {}
         self._faults = {
@@ -53,6 +74,40 @@ class SmsSink:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def forward_inbound_to(self, url: str, secret: str | None = None) -> None:
+        """Where replies go from now on (notify's /v1/inbound/generic), and what signs them."""
+        self.inbound_url, self.secret = url, secret
+
+    def receive(self, body: dict) -> tuple[int, dict]:
+        """A reply from a phone, passed on to notify as the generic provider pushes it."""
+        if not isinstance(body.get("from"), str) or not isinstance(body.get("text"), str):
+            return 400, {"error": "from and text are required"}
+        if not self.inbound_url:
+            return 503, {"error": "no LOUDONG_NOTIFY_INBOUND_URL to forward replies to"}
+        reply = {
+            "message_id": str(uuid.uuid4()),
+            "from": body["from"],
+            "text": body["text"],
+            "received_at": datetime.now(UTC).isoformat(),
+        }
+        with self._lock:
+            self.inbound.append(reply)
+        raw = json.dumps(reply, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.secret:
+            stamp = str(int(time.time()))
+            signed = stamp.encode() + b"." + raw
+            signature = hmac.new(self.secret.encode(), signed, hashlib.sha256).hexdigest()
+            headers |= {"X-Loudong-Timestamp": stamp, "X-Loudong-Signature": signature}
+        try:
+            answer = requests.post(self.inbound_url, data=raw, headers=headers, timeout=10)
+        except requests.RequestException as exc:
+            return 502, {"error": f"notify did not answer: {exc}"}
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return answer.status_code, {"error": answer.text[:200]}
 
     def accept(self, body: dict) -> tuple[int, dict]:
         with self._lock:
@@ -118,6 +173,8 @@ class SmsSink:
             def do_POST(self):
                 if self.path == "/messages":
                     self._reply(*sink.accept(self._body()))
+                elif self.path == "/inbound":
+                    self._reply(*sink.receive(self._body()))
                 elif self.path == "/faults":
                     with sink._lock:
                         sink._faults.update(self._body())
@@ -128,9 +185,12 @@ class SmsSink:
             def do_GET(self):
                 if self.path == "/messages":
                     with sink._lock:
-                        self._reply(
-                            200, {"messages": list(sink.messages), "requests": sink.requests}
-                        )
+                        listed = {
+                            "messages": list(sink.messages),
+                            "inbound": list(sink.inbound),
+                            "requests": sink.requests,
+                        }
+                    self._reply(200, listed)
                 else:
                     self._reply(404, {"error": "not found"})
 

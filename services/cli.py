@@ -46,6 +46,24 @@ def parser() -> argparse.ArgumentParser:
         "token", help="a new token for each unit named; printed once, one a line"
     )
     token.add_argument("unit_ids", nargs="+", metavar="unit_id")
+    tokens = unit_tokens.add_parser(
+        "tokens", help="a unit's tokens: list them, revoke one"
+    ).add_subparsers(dest="tokens_action", required=True)
+    tokens.add_parser("list", help="a unit's tokens: id, prefix, created, revoked").add_argument(
+        "unit_id"
+    )
+    tokens.add_parser(
+        "revoke", help="stop a token at once, in dispatch and escalation, on every replica"
+    ).add_argument("token_id")
+    unit_links = unit_tokens.add_parser(
+        "links", help="units' SMS links (/u/<code>): list a unit's, revoke one"
+    ).add_subparsers(dest="links_action", required=True)
+    unit_links.add_parser(
+        "list", help="a unit's links: code, issue, assignment, created, state"
+    ).add_argument("unit_id")
+    unit_links.add_parser("revoke", help="stop a link at once, on every replica").add_argument(
+        "code"
+    )
     sink = sub.add_parser("sms-sink", help="run the local SMS provider")
     sink.add_argument("--port", type=int, default=8089)
     sink.add_argument("--host", default=os.environ.get("LOUDONG_HOST") or "127.0.0.1")
@@ -64,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "keys":
             return manage_keys(args)
         if args.command == "units":
-            return unit_tokens(args.unit_ids)
+            return manage_units(args)
         return run_all()
     except config.ConfigError as exc:
         print(f"loudong: {exc}", file=sys.stderr)
@@ -127,6 +145,64 @@ def manage_keys(args) -> int:
     return 0
 
 
+def manage_units(args) -> int:
+    """`loudong units ...`: units' credentials, kept by dispatch."""
+    if args.action == "tokens":
+        return manage_unit_tokens(args)
+    if args.action == "links":
+        return manage_unit_links(args)
+    return unit_tokens(args.unit_ids)
+
+
+def manage_unit_tokens(args) -> int:
+    """List a unit's tokens, or revoke one by its id (as the list shows it)."""
+    from services.dispatch import units
+    from shared.errors import DomainError
+
+    built = importlib.import_module(BOOTSTRAPS["dispatch"]).bootstrap(config.load("dispatch"))
+    built.store.migrate()
+    try:
+        with built.store.unit_of_work() as uow:
+            if args.tokens_action == "list":
+                for t in units.tokens_of(uow.conn, args.unit_id):
+                    state = f"revoked {_minute(t['revoked_at'])}" if t["revoked_at"] else "active"
+                    created = _minute(t["created_at"])
+                    print(f"{t['id']:<14} {t['prefix'] or '?':<9} {created}  {state}")
+            else:
+                print(f"revoked {args.token_id} of {units.revoke_token(uow, args.token_id)}")
+    except DomainError as exc:
+        print(f"loudong: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def manage_unit_links(args) -> int:
+    """List a unit's links (with the URL its SMS carried), or revoke one by its code."""
+    from services.dispatch import links
+
+    built = importlib.import_module(BOOTSTRAPS["dispatch"]).bootstrap(config.load("dispatch"))
+    built.store.migrate()
+    now, context = built.context.clock(), built.context
+    with built.store.unit_of_work() as uow:
+        if args.links_action == "list":
+            for link in links.of_unit(uow.conn, args.unit_id):
+                state = link.state(now)
+                if state == "active" and link.expires_at:
+                    state = f"expires {_minute(link.expires_at)}"
+                url, created = f"{context.public_url}/u/{link.code}", _minute(link.created_at)
+                print(f"{url}  {link.issue_id}  #{link.assignment}  {created}  {state}")
+        elif links.revoke(uow.conn, args.code.strip().lower(), now):
+            print(f"revoked {args.code}")
+        else:
+            print(f"loudong: no active link {args.code}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _minute(at) -> str:
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
 def unit_tokens(unit_ids: list[str]) -> int:
     from services.dispatch import units
 
@@ -158,9 +234,14 @@ def run_all() -> int:
     env = dict(os.environ)
     env.setdefault("LOUDONG_WEB_WORKERS", "1")
     env.setdefault("LOUDONG_DEMO_API_KEY", "ld_demo_" + secrets.token_urlsafe(16))
+    env.setdefault("LOUDONG_LINK_SECRET", secrets.token_urlsafe(32))  # units' links in SMS
     children = []
     if not env.get("LOUDONG_SMS_URL"):
         env["LOUDONG_SMS_URL"] = "http://127.0.0.1:8089"
+        notify_port = config.load("notify", env).port
+        inbound = f"http://127.0.0.1:{notify_port}/v1/inbound/generic"
+        env.setdefault("LOUDONG_NOTIFY_INBOUND_URL", inbound)  # the sink forwards replies there
+        env.setdefault("LOUDONG_SMS_RECEIPT_SECRET", secrets.token_urlsafe(32))  # ...signed
         children.append(
             subprocess.Popen([sys.executable, "-m", "services.cli", "sms-sink"], env=env)
         )

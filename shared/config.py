@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 
+import isodate
+
 SERVICES = ("intake", "dispatch", "escalation", "notify")
 DEFAULT_PORTS = {"intake": 8081, "dispatch": 8082, "escalation": 8083, "notify": 8084}
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +50,8 @@ VARIABLES = {
     "LOUDONG_SMS_MAX_ATTEMPTS": "attempts per SMS before `notification.failed` (5)",
     "LOUDONG_SMS_RETRY_BASE": "seconds of the first SMS retry backoff, doubled each attempt, with jitter (2)",
     "LOUDONG_SMS_MAX_PARTS": "SMS parts a message may take; longer texts are shortened (2)",
+    "LOUDONG_DEADLINE_WAIT": "seconds a unit's dispatch SMS waits for its claim deadline from escalation; then it goes without (5)",
+    "LOUDONG_NOTIFY_INBOUND_URL": "where the local SMS provider forwards replies it receives (`make run`: notify's `/v1/inbound/generic`)",
     "LOUDONG_QUIET_HOURS": "when residents are not sent messages, Beijing time; held until it ends (`22:00-07:00`)",
     "LOUDONG_NOTIFY_LANGUAGE": "language of the messages: `zh` or `en` (`zh`)",
     "LOUDONG_TEMPLATES": "folder of the message templates, `<language>/<event type>.j2` (`services/notify/templates`)",
@@ -55,6 +59,9 @@ VARIABLES = {
     "LOUDONG_DEMO_API_KEY": "the demo gateway's API key (all scopes); `make run` makes one up and prints it",
     "LOUDONG_RATE_LIMIT": "requests per API key per replica, in `limits` notation (`100/second`)",
     "LOUDONG_KEY_CACHE_SECONDS": "how long a replica trusts a checked key; a revoked key stops within this (10)",
+    "LOUDONG_LINK_SECRET": "secret shared by dispatch and notify from which a unit's short link (`/u/<code>`) is derived; unset: no links (`loudong run` makes one up)",
+    "LOUDONG_PUBLIC_URL": "dispatch's address as units' phones reach it, for the links in SMS (`http://127.0.0.1:<dispatch port>`)",
+    "LOUDONG_LINK_GRACE": "how long a unit's link keeps working after its issue is closed, ISO-8601 (`P7D`)",
     "PROMETHEUS_MULTIPROC_DIR": "where gunicorn workers share metrics (`<LOUDONG_DATA_DIR>/metrics/<service>-<port>`)",
 }
 
@@ -153,6 +160,18 @@ def choice(env: dict, name: str, default: str, options: tuple[str, ...]) -> str:
     if raw not in options:
         raise ConfigError(f"{name}={raw!r}: expected one of {', '.join(options)}")
     return raw
+
+
+def duration(env: dict, name: str, default: str) -> timedelta:
+    """An ISO-8601 duration in days, hours, minutes or seconds, e.g. LOUDONG_LINK_GRACE=P7D."""
+    raw = _raw(env, name) or default
+    try:
+        value = isodate.parse_duration(raw)
+    except (isodate.ISO8601Error, ValueError):
+        value = None
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ConfigError(f"{name}={raw!r}: expected an ISO-8601 duration, e.g. {default}")
+    return value
 
 
 def path(env: dict, name: str, default: Path) -> Path:

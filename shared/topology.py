@@ -18,8 +18,9 @@ EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 # (the only events with a resident's phone: notify alone binds them); dispatch →
 # issue.dispatched, .claimed, .returned, .progress_noted, .resolved, .closed, .reopened,
 # .retiered, .linked, .triage_needed, .arbitration_needed, .awaiting_resident,
-# .resident_replied, unit.token_issued; escalation → issue.escalated, .clock_armed, .warned,
-# .supervision_opened, .supervision_closed, .deadline_extended; notify → notification.*.
+# .resident_replied, unit.token_issued, unit.token_revoked, unit.reply_applied;
+# escalation → issue.escalated, .clock_armed, .warned, .supervision_opened,
+# .supervision_closed, .deadline_extended; notify → notification.*, unit.replied.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "intake": (
         "issue.dispatched",
@@ -41,7 +42,13 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "notification.sent",
         "notification.failed",
     ),
-    "dispatch": ("issue.submitted", "issue.feedback_given", "issue.escalated", "issue.clock_armed"),
+    "dispatch": (
+        "issue.submitted",
+        "issue.feedback_given",
+        "issue.escalated",
+        "issue.clock_armed",
+        "unit.replied",
+    ),
     "escalation": (
         "issue.dispatched",
         "issue.claimed",
@@ -52,6 +59,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "issue.reopened",
         "notification.failed",
         "unit.token_issued",
+        "unit.token_revoked",
     ),
     "notify": (
         "issue.dispatched",
@@ -60,6 +68,11 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "resident.acknowledged",
         "resident.feedback_requested",
         "resident.closed",
+        "issue.clock_armed",
+        "issue.returned",
+        "issue.resolved",
+        "issue.closed",
+        "unit.reply_applied",
     ),
 }
 MAX_RETRY_LEVELS = 5

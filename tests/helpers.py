@@ -69,6 +69,7 @@ class FakeClock:
 
 
 DEMO_KEY = "ld_test_demo_key_0123456789"
+LINK_SECRET = "test-link-secret-0123456789"  # units' links, shared by dispatch and notify
 AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
 
 
@@ -77,8 +78,10 @@ def settings_for(service: str, tmp_path, **extra) -> config.Settings:
         "LOUDONG_DATA_DIR": str(tmp_path / "data"),
         "LOUDONG_SMS_URL": "http://127.0.0.1:9",
         "LOUDONG_DEMO_API_KEY": DEMO_KEY,
+        "LOUDONG_LINK_SECRET": LINK_SECRET,
         "LOUDONG_KEY_CACHE_SECONDS": "0",
         "LOUDONG_RETRY_DELAYS": "0,0",
+        "LOUDONG_DEADLINE_WAIT": "0",  # a test holding a dispatch notice for its deadline says so
         **{k: str(v) for k, v in extra.items()},
     }
     return config.load(service, env)

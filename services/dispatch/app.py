@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from flask import Blueprint, Flask, Response, g, request
 
-from services.dispatch import commands, meetings, queries, units
+from services.dispatch import commands, meetings, queries, unit_pages, units
 from services.dispatch.schemas import (
     ArbitrateSchema,
     MeetingSchema,
@@ -30,7 +30,9 @@ PUBLIC_ENDPOINTS = {"dispatch.directory"}
 
 
 def create_app(service_store, context) -> Flask:
-    return service_app("dispatch", service_store, context, api)
+    app = service_app("dispatch", service_store, context, api)
+    unit_pages.install(app, context, api)  # the units' pages; the bearer-token API keeps no CSRF
+    return app
 
 
 @api.before_request

@@ -1,6 +1,6 @@
-"""What units and supervisors ask of an issue: claim, return (退單), note, resolve; re-tier,
-triage, arbitrate; and closing it. Each checks who may act and in which state, then commits
-the change and its event together."""
+"""What units and supervisors ask of an issue: claim, return (退單), note, resolve (over HTTP
+or by SMS reply); re-tier, triage, arbitrate; and closing it. Each checks who may act and in
+which state, then commits the change and its event together."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from district.directory import Unit
-from services.dispatch import metrics, rules, store
+from services.dispatch import links, metrics, replies, rules, store
 from services.dispatch.events import (
     AwaitingResident,
     IssueClaimed,
@@ -21,7 +21,7 @@ from services.dispatch.events import (
 )
 from services.dispatch.model import Assignment, Case, UnknownReference
 from services.dispatch.routing import route, send, to_arbitration
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.outbox import UnitOfWork
 
 if TYPE_CHECKING:
@@ -85,12 +85,16 @@ def give_back(
         route(uow, context, case, now)
 
 
-def note(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str) -> None:
+def note(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str) -> int:
+    """Progress on a claimed issue; the note's id (the unit pages attach photos to it)."""
     _, a = _own(uow, issue_id, unit)
     a.next_state("note")
     now = context.clock()
-    store.add_note(uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now)
+    note_id = store.add_note(
+        uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now
+    )
     uow.emit(ProgressNoted(issue_id=issue_id, unit_id=unit.id, note=text, noted_at=now))
+    return note_id
 
 
 def await_resident(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str) -> None:
@@ -142,6 +146,36 @@ def _resolved(
         linked_to=linked_to,
         resolved_at=now,
     )
+
+
+def reply(
+    uow: UnitOfWork,
+    context: Context,
+    issue_id: str,
+    unit_id: str,
+    assignment: int,
+    action: str,
+    text: str,
+) -> str:
+    """A unit's SMS reply on one assignment, applied as that unit through the commands above;
+    what the unit is told. A refusal raises, having changed nothing."""
+    unit = context.directory.units.get(unit_id)
+    if unit is None:
+        raise replies.UnknownUnit(f"no unit {unit_id}")
+    _, current = _own(uow, issue_id, unit)
+    if current.id != assignment:
+        raise replies.NotCurrent(assignment)
+    if action == "claim":
+        claim(uow, context, issue_id, unit)
+        return replies.applied(action)
+    if action == "return":
+        reason = replies.return_reason(text)
+        give_back(uow, context, issue_id, unit, reason, text or None)
+        return replies.applied(action, reason)
+    if not text:
+        raise Invalid("a resolution needs its text", {"text": ["missing"]})
+    resolve(uow, context, issue_id, unit, text)
+    return replies.applied(action)
 
 
 def retier(
@@ -222,6 +256,7 @@ def close(uow: UnitOfWork, context: Context, case: Case, reason: str) -> set[str
             )
         )
         closed.add(twin.issue_id)
+    links.expire_with(uow.conn, closed, now, context.link_grace)
     return closed
 
 

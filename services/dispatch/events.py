@@ -29,6 +29,8 @@ class IssueDispatched:
     street: str
     place_id: str
     place_name: str
+    building: str | None  # the building the resident named, which the directory may not know
+    description: str  # the resident's words, phone numbers masked (they reach every queue)
     promised_by: datetime | None
     meeting_id: str | None
     dispatched_at: datetime
@@ -168,3 +170,27 @@ class UnitTokenIssued:
     unit_id: str
     token_hash: str
     issued_at: datetime
+
+
+@dataclass(frozen=True)
+class UnitTokenRevoked:
+    """A unit's token stops working here; escalation, which keeps its hash, stops it too."""
+
+    type: ClassVar[str] = "unit.token_revoked"
+    issue_id: str  # `unit:<unit id>`, as for unit.token_issued
+    unit_id: str
+    token_hash: str
+    revoked_at: datetime
+
+
+@dataclass(frozen=True)
+class UnitReplyApplied:
+    """What came of a unit's SMS reply (unit.replied): applied, or refused with the reason in
+    words the person who replied understands. Notify tells that phone."""
+
+    type: ClassVar[str] = "unit.reply_applied"
+    issue_id: str
+    inbound_id: str
+    unit_id: str
+    accepted: bool
+    detail: str

@@ -1,17 +1,18 @@
 """What the events dispatch consumes cause: a new issue is classified, tiered, checked for a
 twin and routed; the resident's feedback closes or reopens it; escalation's clocks and
-levels are kept for the work-day agenda."""
+levels are kept for the work-day agenda; a unit's SMS reply is applied as that unit."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.dispatch import metrics, rules, store
-from services.dispatch.commands import close
-from services.dispatch.events import IssueLinked, IssueReopened, TriageNeeded
+from services.dispatch import metrics, replies, rules, store
+from services.dispatch.commands import close, reply
+from services.dispatch.events import IssueLinked, IssueReopened, TriageNeeded, UnitReplyApplied
 from services.dispatch.model import Case, place_of
 from services.dispatch.routing import route, send
 from shared.envelope import Envelope
+from shared.errors import DomainError
 from shared.outbox import UnitOfWork
 from shared.subscriber import UnknownIssue
 
@@ -71,6 +72,33 @@ def on_clock_armed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
         store.save_case(uow.conn, case.due(event.payload["clock"], event.payload["due_at"]))
 
 
+def on_unit_replied(uow: UnitOfWork, event: Envelope, context: Context) -> None:
+    """A unit acted by SMS. Applied or refused, the answer goes back to notify in the same
+    transaction: a refusal (already claimed, not its assignment) is an answer, not a failure."""
+    p = event.payload
+    emitted, hooks = len(uow.emitted), len(uow.committed_hooks)
+    try:
+        with uow.conn.begin_nested():  # a refusal leaves nothing of the attempt behind
+            detail = reply(
+                uow, context, p["issue_id"], p["unit_id"], p["assignment"], p["action"], p["text"]
+            )
+        accepted = True
+    except DomainError as error:
+        del uow.emitted[emitted:], uow.committed_hooks[hooks:]
+        accepted, detail = False, replies.refused(p["action"], error)
+    outcome = "accepted" if accepted else "refused"
+    uow.on_commit(lambda: metrics.REPLIES.labels(p["action"], outcome).inc())
+    uow.emit(
+        UnitReplyApplied(
+            issue_id=p["issue_id"],
+            inbound_id=p["inbound_id"],
+            unit_id=p["unit_id"],
+            accepted=accepted,
+            detail=detail,
+        )
+    )
+
+
 def _case(uow: UnitOfWork, event: Envelope) -> Case:
     case = store.get_case(uow.conn, event.issue_id, for_update=True)
     if case is None:
@@ -83,4 +111,5 @@ EVENT_HANDLERS = {
     "issue.feedback_given": on_feedback_given,
     "issue.escalated": on_escalated,
     "issue.clock_armed": on_clock_armed,
+    "unit.replied": on_unit_replied,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -31,11 +31,21 @@ class Context:
     directory: Directory
     rules: rules.Rules
     clock: Callable[[], datetime] = utcnow  # tests inject their own time
+    link_secret: str | None = None  # units' links and page sessions; None: neither
+    link_grace: timedelta = timedelta(days=7)  # a link works this long after the issue closed
+    public_url: str = "http://127.0.0.1:8082"  # where units' phones reach dispatch
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
     own = DispatchSettings.from_env(settings.env)
-    context = Context(directory.load(settings.directory_path), rules.load(own.rules_path), clock)
+    context = Context(
+        directory.load(settings.directory_path),
+        rules.load(own.rules_path),
+        clock,
+        link_secret=own.link_secret,
+        link_grace=own.link_grace,
+        public_url=own.public_url,
+    )
     service_store = Store("dispatch", settings.database_url, MIGRATIONS, write_payload)
     sweeper = partial(run_feedback_sweeper, service_store, context, FEEDBACK_SWEEP_INTERVAL)
     return assemble(

@@ -32,6 +32,16 @@ CLAIM_SECONDS = Histogram(
 RESOLVE_SECONDS = Histogram(
     "loudong_dispatch_resolve_seconds", "From claim to resolve", ["street"], buckets=DURATIONS
 )
+REPLIES = Counter(
+    "loudong_dispatch_sms_replies_total",
+    "Units' SMS replies (unit.replied), applied or refused by the lifecycle",
+    ["action", "outcome"],
+)
+LINK_REFUSALS = Counter(
+    "loudong_dispatch_link_refusals_total",
+    "Units' links refused: unknown (never issued), expired or revoked",
+    ["reason"],
+)
 
 
 class OpenCasesCollector:

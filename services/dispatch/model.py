@@ -129,6 +129,7 @@ class Case:
     duplicate_key: str | None
     submitted_at: datetime
     updated_at: datetime
+    building: str | None = None  # as the resident named it; the unit's SMS says it
     lead_unit_id: str | None = None
     returns: int = 0
     reopened: int = 0
@@ -158,6 +159,7 @@ class Case:
             description=submission["description"],
             street=location["street"],
             place_id=place_id,
+            building=location.get("building"),
             duplicate_key=duplicate_key(location),
             meeting_id=submission["meeting_id"],
             promised_by=submission["promised_by"],

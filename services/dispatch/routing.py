@@ -1,15 +1,17 @@
 """Sending an issue to units: the lead (and co-units for big matters), the next candidate
-after a return, the street office's arbitration. Each send is an assignment and an event."""
+after a return, the street office's arbitration. Each send is an assignment, its unit's
+link and an event."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from district.directory import Unit
-from services.dispatch import metrics, rules, store
+from services.dispatch import links, metrics, rules, store
 from services.dispatch.events import ArbitrationNeeded, IssueDispatched
 from services.dispatch.model import Assignment, Case
 from shared.outbox import UnitOfWork
+from shared.privacy import mask_phones
 
 
 def route(uow: UnitOfWork, context, case: Case, now: datetime) -> None:
@@ -38,6 +40,7 @@ def send(
         uow.conn,
         Assignment(None, case.issue_id, unit.id, role, forced, "dispatched", dispatched_at=now),
     )
+    links.record(uow.conn, context.link_secret, case.issue_id, unit.id, number, now)
     if role == "lead":
         store.save_case(uow.conn, case.dispatched_to(unit.id, now))
     overseer = rules.leader_in_charge(d, case.street) if case.tier == "hard" else None
@@ -57,6 +60,8 @@ def send(
             street=case.street,
             place_id=case.place_id,
             place_name=d.places[case.place_id].name,
+            building=case.building,
+            description=mask_phones(case.description),
             promised_by=case.promised_by,
             meeting_id=case.meeting_id,
             dispatched_at=now,

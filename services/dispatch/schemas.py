@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from district.directory import TIERS
 from services.dispatch import events
 from services.dispatch.model import RETURN_REASONS
+from services.dispatch.replies import REPLY_ACTIONS
 from shared.payloads import PayloadWriter, Reader
 
 
@@ -69,6 +70,8 @@ write_payload = PayloadWriter(  # strict: a unit's contacts or webhook would be 
     events.AwaitingResident,
     events.ResidentReplied,
     events.UnitTokenIssued,
+    events.UnitTokenRevoked,
+    events.UnitReplyApplied,
     checks={
         events.IssueDispatched: {
             "tier": _tier,
@@ -118,9 +121,21 @@ class ClockArmedReader(Reader):
     due_at = fields.AwareDateTime(required=True)
 
 
+class UnitRepliedReader(Reader):
+    """A unit's SMS reply as notify parsed it; who sent it was checked there (a contact)."""
+
+    issue_id = fields.String(required=True)
+    assignment = fields.Integer(required=True)
+    unit_id = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(REPLY_ACTIONS))
+    text = fields.String(load_default="")
+    inbound_id = fields.String(required=True)
+
+
 EVENT_READERS = {
     "issue.submitted": SubmittedReader(),
     "issue.feedback_given": FeedbackReader(),
     "issue.escalated": EscalatedReader(),
     "issue.clock_armed": ClockArmedReader(),
+    "unit.replied": UnitRepliedReader(),
 }

@@ -1,5 +1,5 @@
 """Dispatch's own tables: cases (one per issue), assignments (one per unit sent it), progress
-notes, unit tokens and work-day meetings."""
+notes, unit tokens, work-day meetings, units' links and photos."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ cases = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("street", sa.String(64), nullable=False),
     sa.Column("place_id", sa.String(64), nullable=False),
+    sa.Column("building", sa.String(100)),
     sa.Column("duplicate_key", sa.String(200)),
     sa.Column("lead_unit_id", sa.String(64)),
     sa.Column("returns", sa.Integer, nullable=False),
@@ -71,7 +72,8 @@ unit_tokens = sa.Table(
     "unit_tokens",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("unit_id", sa.String(64), nullable=False, index=True),
+    sa.Column("prefix", sa.String(12)),  # the token's first characters, for telling them apart
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
 )
@@ -83,6 +85,32 @@ meetings = sa.Table(
     sa.Column("held_on", sa.String(10), nullable=False),
     sa.Column("place", sa.String(200), nullable=False),
     sa.Column("attending", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+unit_links = sa.Table(  # a unit's short link to one assignment (services/dispatch/links.py)
+    "unit_links",
+    metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("issue_id", sa.String(36), nullable=False, index=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+photos = sa.Table(  # attached to a note (note_id) or to a resolution (assignment)
+    "photos",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("issue_id", sa.String(36), nullable=False, index=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("note_id", sa.BigInteger),
+    sa.Column("assignment", sa.BigInteger),
+    sa.Column("content_type", sa.String(32), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -215,8 +243,13 @@ def street_queue(conn: Connection, street: str, states: tuple[str, ...]) -> list
     )
 
 
-def add_note(conn: Connection, **values) -> None:
-    conn.execute(insert(notes).values(**values))
+def add_note(conn: Connection, **values) -> int:
+    return conn.execute(insert(notes).values(**values)).inserted_primary_key[0]
+
+
+def notes_of(conn: Connection, issue_id: str) -> list[dict]:
+    query = select(notes).where(notes.c.issue_id == issue_id).order_by(notes.c.id)
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def feedback_overdue(conn: Connection, now: datetime, limit: int) -> list[Case]:

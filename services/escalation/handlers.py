@@ -1,5 +1,6 @@
 """What events cause: clocks armed, stopped, paused and resumed from dispatch's events; other
-reasons to escalate (returned too often, reopened, undeliverable) taken as they come."""
+reasons to escalate (returned too often, reopened, undeliverable) taken as they come; units'
+tokens as dispatch issues and revokes them."""
 
 from __future__ import annotations
 
@@ -110,6 +111,11 @@ def on_token_issued(uow: UnitOfWork, event: Envelope, context) -> None:
     store.remember_token(uow.conn, event.payload["token_hash"], event.payload["unit_id"])
 
 
+def on_token_revoked(uow: UnitOfWork, event: Envelope, context) -> None:
+    p = event.payload
+    store.revoke_token(uow.conn, p["token_hash"], p["unit_id"], p["revoked_at"])
+
+
 def _lead(event: Envelope, tier: str, street: str) -> Lead:
     p = event.payload
     return Lead(event.issue_id, p["assignment"], p["unit_id"], tier, street)
@@ -135,4 +141,5 @@ EVENT_HANDLERS = {
     "issue.reopened": on_reopened,
     "notification.failed": on_notification_failed,
     "unit.token_issued": on_token_issued,
+    "unit.token_revoked": on_token_revoked,
 }

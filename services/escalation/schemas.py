@@ -106,6 +106,12 @@ class TokenIssuedReader(Reader):
     token_hash = fields.String(required=True, validate=validate.Length(equal=64))
 
 
+class TokenRevokedReader(Reader):
+    unit_id = fields.String(required=True)
+    token_hash = fields.String(required=True, validate=validate.Length(equal=64))
+    revoked_at = fields.AwareDateTime(required=True)
+
+
 EVENT_READERS = {
     "issue.dispatched": DispatchedReader(),
     "issue.claimed": ClaimedReader(),
@@ -116,4 +122,5 @@ EVENT_READERS = {
     "issue.reopened": IssueOnlyReader(),
     "notification.failed": FailedNotificationReader(),
     "unit.token_issued": TokenIssuedReader(),
+    "unit.token_revoked": TokenRevokedReader(),
 }

@@ -97,6 +97,7 @@ unit_tokens = sa.Table(
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("revoked_at", UTCDateTime),  # kept, so a late unit.token_issued cannot revive it
 )
 
 
@@ -158,19 +159,36 @@ def add_extension(conn: Connection, **values) -> None:
 
 
 def remember_token(conn: Connection, token_hash: str, unit_id: str) -> None:
-    if (
-        conn.execute(
-            select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)
-        ).first()
-        is None
-    ):
+    if not _knows_token(conn, token_hash):
         conn.execute(insert(unit_tokens).values(token_hash=token_hash, unit_id=unit_id))
 
 
+def revoke_token(conn: Connection, token_hash: str, unit_id: str, at: datetime) -> None:
+    """Revoked for good, even if its unit.token_issued has not arrived yet."""
+    if not _knows_token(conn, token_hash):
+        conn.execute(
+            insert(unit_tokens).values(token_hash=token_hash, unit_id=unit_id, revoked_at=at)
+        )
+    else:
+        conn.execute(
+            update(unit_tokens)
+            .where(unit_tokens.c.token_hash == token_hash, unit_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+
 def unit_of_token(conn: Connection, token_hash: str) -> str | None:
+    """The unit a token acts for, None if unknown or revoked: read on every request."""
     return conn.execute(
-        select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)
+        select(unit_tokens.c.unit_id).where(
+            unit_tokens.c.token_hash == token_hash, unit_tokens.c.revoked_at.is_(None)
+        )
     ).scalar()
+
+
+def _knows_token(conn: Connection, token_hash: str) -> bool:
+    query = select(unit_tokens.c.unit_id).where(unit_tokens.c.token_hash == token_hash)
+    return conn.execute(query).first() is not None
 
 
 def escalations_count(conn: Connection, issue_id: str, clock: str) -> int:

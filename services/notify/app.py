@@ -1,13 +1,25 @@
-"""Notify's HTTP API: what was sent about an issue, resends, receipts and template previews."""
+"""Notify's HTTP API: what was sent about an issue, resends, receipts, units' SMS replies and
+template previews."""
 
 from __future__ import annotations
 
 import hmac
+import json
+from datetime import datetime
 
 from flask import Blueprint, Flask, request
+from marshmallow import Schema, ValidationError
 
+from district.local_time import LOCAL_TIME
 from services.notify import commands, receipts, store
-from services.notify.schemas import NOTIFICATIONS, PreviewSchema, ReceiptSchema
+from services.notify.schemas import (
+    NOTIFICATIONS,
+    AliyunReportSchema,
+    AliyunUpSchema,
+    InboundSchema,
+    PreviewSchema,
+    ReceiptSchema,
+)
 from shared.http import Problem, json_body
 from shared.web import (
     bearer_token,
@@ -41,6 +53,80 @@ def preview():
     return commands.preview(
         current_context(), body["type"], body["issue_id"], body.get("payload"), body.get("language")
     )
+
+
+@api.post("/receipts/aliyun")
+def aliyun_receipts():
+    """Aliyun's SmsReport push (a JSON array), answered as Aliyun expects."""
+    context = current_context()
+    receipts.admit(context, "aliyun", *_credential())
+    reports = _json_array(AliyunReportSchema())
+    commands.record_aliyun_receipts(current_store(), context, reports)
+    return {"code": 0, "msg": "成功"}
+
+
+@api.post("/inbound/generic")
+def inbound_generic():
+    """A unit's SMS reply {message_id, from, text, received_at}, signed like receipts."""
+    context = current_context()
+    receipts.admit_reply(context, "generic", *_credential())
+    body = json_body(InboundSchema())
+    [outcome] = commands.receive_replies(current_store(), context, "generic", [body])
+    return {"outcome": outcome}
+
+
+@api.post("/inbound/aliyun")
+def inbound_aliyun():
+    """Aliyun's SmsUp push (a JSON array); each sequence_id is applied once."""
+    context = current_context()
+    receipts.admit_reply(context, "aliyun", *_credential())
+    messages = [_aliyun_message(up) for up in _json_array(AliyunUpSchema())]
+    commands.receive_replies(current_store(), context, "aliyun", messages)
+    return {"code": 0, "msg": "接收成功"}
+
+
+def _aliyun_message(up: dict) -> dict:
+    return {
+        "message_id": str(up["sequence_id"]),
+        "phone": up["phone_number"],
+        "text": up["content"],
+        "received_at": _beijing(up.get("send_time")),
+    }
+
+
+def _beijing(stamp: str | None) -> datetime | None:
+    """Aliyun's "2026-11-26 10:00:00", Beijing time; None if absent or unreadable."""
+    try:
+        return datetime.strptime(stamp or "", "%Y-%m-%d %H:%M:%S").replace(tzinfo=LOCAL_TIME)
+    except ValueError:
+        return None
+
+
+def _credential() -> tuple:
+    """(timestamp, signature, body, token) of a provider's push."""
+    headers = request.headers
+    return (
+        headers.get("X-Loudong-Timestamp"),
+        headers.get("X-Loudong-Signature"),
+        request.get_data(),
+        request.args.get("token"),
+    )
+
+
+def _json_array(schema: Schema) -> list[dict]:
+    """A provider's push: a JSON array of objects, each loaded by `schema`."""
+    try:
+        data = json.loads(request.get_data() or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise Problem(422, "Invalid body", "the body must be a JSON array")
+    try:
+        return schema.load(data, many=True)
+    except ValidationError as exc:
+        raise Problem(
+            422, "Invalid body", "some items are invalid", errors=exc.normalized_messages()
+        ) from None
 
 
 @api.post("/receipts/<provider>")

@@ -1,5 +1,5 @@
-"""What HTTP asks of notify: an administrator's resend, a provider's delivery receipt, and a
-template preview. Each raises shared.errors; the HTTP edge answers them."""
+"""What HTTP asks of notify: an administrator's resend, a provider's delivery receipts, a unit's
+SMS reply, and a template preview. Each raises shared.errors; the HTTP edge answers them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from marshmallow import ValidationError
 
-from services.notify import delivery, metrics, model, receipts, store, templates
+from services.notify import delivery, metrics, model, receipts, replies, store, templates
 from services.notify.schemas import EVENT_READERS
 from shared.errors import Invalid, NotFound
-from shared.outbox import UnitOfWork
+from shared.outbox import Store, UnitOfWork
 
 if TYPE_CHECKING:
     from services.notify.main import Context
@@ -39,7 +39,7 @@ def record_receipt(uow: UnitOfWork, context: Context, provider: str, receipt: di
         uow.on_commit(lambda: metrics.RECEIPTS_REJECTED.labels("duplicate").inc())
         return False
     store.save(uow.conn, sent.with_receipt(receipt["status"], now))
-    if receipt["status"] == "undelivered":
+    if receipt["status"] == "undelivered" and sent.announced:
         reason = f"undelivered:{receipt.get('error_code') or 'unknown'}"
         uow.emit(sent.failed_event(reason, final=True, now=now))
     seconds = sent.seconds_since_event(now)
@@ -50,6 +50,37 @@ def record_receipt(uow: UnitOfWork, context: Context, provider: str, receipt: di
         )
     )
     return True
+
+
+def record_aliyun_receipts(service_store: Store, context: Context, reports: list[dict]) -> int:
+    """Aliyun's SmsReport push, each receipt applied as a generic one is (its biz_id is the
+    message id SendSms gave); an unknown one is counted, not refused, or Aliyun would push the
+    whole batch again. How many changed a delivery."""
+    applied = 0
+    for report in reports:
+        receipt = {
+            "message_id": report["biz_id"],
+            "status": "delivered" if report["success"] else "undelivered",
+            "error_code": report.get("err_code"),
+        }
+        try:
+            with service_store.unit_of_work() as uow:
+                applied += record_receipt(uow, context, "aliyun", receipt)
+        except NotFound:
+            continue  # counted as unknown_message by record_receipt
+    return applied
+
+
+def receive_replies(
+    service_store: Store, context: Context, provider: str, messages: list[dict]
+) -> list[str]:
+    """Units' SMS replies ({message_id, phone, text, received_at}), each applied once, each in
+    its own transaction: what became of each."""
+    outcomes = []
+    for message in messages:
+        with service_store.unit_of_work() as uow:
+            outcomes.append(replies.receive(uow, context, provider, **message))
+    return outcomes
 
 
 def preview(

@@ -25,7 +25,7 @@ def plan(uow: UnitOfWork, context: Context, notice: Notice, when: datetime) -> b
     if delivery.channel == "sms":
         delivery = delivery.fitted(settings.max_parts)
     # Residents are not flooded; units have a far higher limit (bundling keeps their bursts short).
-    limit = settings.recipient_limit if delivery.is_resident else settings.unit_limit
+    limit = settings.recipient_limit if delivery.limited_as_resident else settings.unit_limit
     count, window = limit
     recent = store.recent_to(uow.conn, delivery.address, now - window, count)
     waits_until = rate_limited_until(recent, limit)
@@ -42,7 +42,8 @@ def record_sent(uow: UnitOfWork, delivery: Delivery, sent: Sent, now: datetime) 
         return  # another sender finished it after our lease ran out
     done = current.sent(sent, now)
     store.save(uow.conn, done)
-    uow.emit(done.sent_event())
+    if done.announced:
+        uow.emit(done.sent_event())
     latency = delivery.seconds_since_event(now)
     uow.on_commit(
         lambda: (
@@ -73,5 +74,6 @@ def record_failure(
     if fallback:
         plan(uow, context, after.by_email(), now)
         uow.on_commit(context.deliveries_planned.set)
-    uow.emit(after.failed_event(failure.reason, final=not fallback, now=now))
+    if after.announced:
+        uow.emit(after.failed_event(failure.reason, final=not fallback, now=now))
     uow.on_commit(lambda: metrics.FAILED.labels(channel, failure.provider, failure.code).inc())

@@ -34,3 +34,18 @@ class NotificationFailed:
     attempts: int
     final: bool  # false when a fallback channel is still trying
     failed_at: datetime
+
+
+@dataclass(frozen=True)
+class UnitReplied:
+    """A unit's contact answered an SMS with an action on one of its assignments (the reply
+    code told which); dispatch applies it and answers with unit.reply_applied. No phone rides:
+    `inbound_id` is notify's record of the SMS, and of where to send the answer."""
+
+    type: ClassVar[str] = "unit.replied"
+    issue_id: str
+    assignment: int
+    unit_id: str
+    action: str  # claim, return, resolve
+    text: str  # the return's reason or the resolution, in the unit's words
+    inbound_id: str

@@ -1,17 +1,19 @@
 """What events cause in notify: a delivery planned for each recipient the event's route names,
-committed with the inbox record; the sender (loops.py) does the rest."""
+committed with the inbox record; the sender (loops.py) does the rest. A unit's notice carries
+its link and reply code; a dispatch notice waits (at most LOUDONG_DEADLINE_WAIT) for the claim
+deadline escalation arms. The end of an assignment closes its reply code."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from services.notify import delivery, metrics, model
+from services.notify import delivery, metrics, model, replies, store, templates
 from services.notify.events import NotificationFailed
 from services.notify.model import Notice, Recipient
-from shared.envelope import Envelope
+from shared.envelope import Envelope, parse
 from shared.outbox import UnitOfWork
 
 if TYPE_CHECKING:
@@ -21,29 +23,91 @@ log = logging.getLogger(__name__)
 
 
 def on_event(uow: UnitOfWork, event: Envelope, context: Context) -> None:
-    now = context.clock()
-    try:
-        told = model.recipients(event.type, event.issue_id, event.payload, context.directory.units)
-    except model.UnknownUnit as unknown:
-        undeliverable(uow, event, unknown.unit_id, now)
+    """A resident's notice."""
+    told = _recipients(uow, event, context)
+    if told is not None:
+        text = context.renderer.render(event.type, model.reference(event.issue_id), event.payload)
+        _plan(uow, event, context, told, text, context.clock())
+
+
+def on_unit_notice(uow: UnitOfWork, event: Envelope, context: Context) -> None:
+    """A unit's notice (dispatched, warned, escalated), with its link and reply code. A lead
+    unit's dispatch notice without its claim deadline yet is held for it."""
+    told = _recipients(uow, event, context)
+    if told is None:
         return
-    text = context.renderer.render(event.type, model.reference(event.issue_id), event.payload)
+    now, wait = context.clock(), context.settings.deadline_wait
+    facts = replies.notice_facts(uow.conn, context, event)
+    when = now
+    waits = event.type == "issue.dispatched" and facts["role"] == "lead" and wait > 0
+    if waits and not facts["deadline"]:
+        when = now + timedelta(seconds=wait)
+        assignment = facts["assignment"]
+        store.hold(uow.conn, event.id, event.issue_id, assignment, event.to_json(), when)
+    _plan(uow, event, context, told, _text(context, event, facts), when)
+
+
+def on_clock_armed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
+    """A claim deadline: the dispatch notices held for it go now, naming it."""
+    p, now = event.payload, context.clock()
+    if p["clock"] != "claim" or not store.add_claim_deadline(
+        uow.conn, event.issue_id, p["assignment"], p["due_at"]
+    ):
+        return
+    for held in store.take_held(uow.conn, event.issue_id, p["assignment"]):
+        dispatched = parse(held["event"])
+        text = _text(context, dispatched, replies.notice_facts(uow.conn, context, dispatched))
+        for waiting in store.held_since_planned(uow.conn, dispatched.id):
+            body = _body(dispatched, waiting.channel, text)
+            if waiting.channel == "sms":
+                body = templates.fit(body, context.settings.max_parts)
+            store.release(uow.conn, waiting.id, body, now, held["held_until"])
+    uow.on_commit(context.deliveries_planned.set)
+
+
+def on_assignment_ended(uow: UnitOfWork, event: Envelope, context: Context) -> None:
+    """Returned or resolved: the unit's reply code for it is spent."""
+    p = event.payload
+    store.close_codes(
+        uow.conn, event.issue_id, context.clock(), unit_id=p["unit_id"], below=p["assignment"] + 1
+    )
+
+
+def on_closed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
+    store.close_codes(uow.conn, event.issue_id, context.clock())
+
+
+def _text(context: Context, event: Envelope, facts: dict) -> str:
+    ref, max_parts = model.reference(event.issue_id), context.settings.max_parts
+    return context.renderer.render_within(event.type, ref, facts, max_parts)
+
+
+def _recipients(uow: UnitOfWork, event: Envelope, context: Context) -> list[Recipient] | None:
+    """Who the event's route names; None (and the notice failed) for a unit notify lacks."""
+    try:
+        return model.recipients(event.type, event.issue_id, event.payload, context.directory.units)
+    except model.UnknownUnit as unknown:
+        undeliverable(uow, event, unknown.unit_id, context.clock())
+        return None
+
+
+def _plan(uow, event: Envelope, context: Context, told: list[Recipient], text: str, when) -> None:
     for recipient in told:
         if recipient.channel not in context.channels:
             continue  # e.g. a unit's webhook when no webhook secret is configured
-        held = model.quiet_until(now, recipient, context.settings.quiet_hours)
-        body = _body(event, recipient, text)
+        held = model.quiet_until(when, recipient, context.settings.quiet_hours)
+        body = _body(event, recipient.channel, text)
         notice = Notice(event.id, event.type, event.issue_id, recipient, body, event.occurred_at)
-        if delivery.plan(uow, context, notice, held or now) and held:
+        if delivery.plan(uow, context, notice, held or when) and held:
             uow.on_commit(
                 lambda channel=recipient.channel: metrics.HELD.labels(channel, "quiet_hours").inc()
             )
     uow.on_commit(context.deliveries_planned.set)
 
 
-def _body(event: Envelope, recipient: Recipient, text: str) -> str:
+def _body(event: Envelope, channel: str, text: str) -> str:
     """The rendered text; a unit's own system gets the event itself with it."""
-    if recipient.channel != "webhook":
+    if channel != "webhook":
         return text
     notice = {"event": json.loads(event.to_json()), "text": text}
     return json.dumps(notice, ensure_ascii=False, default=str)
@@ -80,4 +144,12 @@ def undeliverable(uow: UnitOfWork, event: Envelope, unit_id: str, now: datetime)
     )
 
 
-EVENT_HANDLERS = dict.fromkeys(model.ROUTES, on_event)
+EVENT_HANDLERS = {
+    **dict.fromkeys(model.ROUTES, on_event),
+    **dict.fromkeys(("issue.dispatched", "issue.escalated", "issue.warned"), on_unit_notice),
+    "issue.clock_armed": on_clock_armed,
+    "issue.returned": on_assignment_ended,
+    "issue.resolved": on_assignment_ended,
+    "issue.closed": on_closed,
+    "unit.reply_applied": replies.on_reply_applied,
+}

@@ -59,7 +59,7 @@ def renderer_from(notify: NotifySettings) -> Renderer:
     """The templates, every one checked against its sample: a broken one stops the start."""
     renderer = Renderer(notify.templates, notify.language)
     try:
-        templates.check_all(renderer, model.ROUTES)
+        templates.check_all(renderer, (*model.ROUTES, *model.REPLY_CAUSES))
     except templates.TemplateError as exc:
         raise ConfigError(f"notify templates: {exc}") from None
     return renderer

@@ -42,3 +42,8 @@ RECEIPT_SECONDS = Histogram(
     ["channel"],
     buckets=(1, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
 )
+INBOUND = Counter(
+    "loudong_notify_inbound_total",
+    "SMS replies received, by provider and what became of them",
+    ["provider", "outcome"],
+)

@@ -5,6 +5,8 @@ a delivery after each attempt, and which notices share one message. The words ar
 from __future__ import annotations
 
 import random
+import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -17,6 +19,7 @@ from services.notify.events import NotificationFailed, NotificationSent
 
 _DELIVERY_NAMESPACE = uuid.UUID("6f1b7c1e-4a53-4c8e-9c3e-2b0d4d1f0a11")
 RESIDENT = "resident"
+STRANGER = "unknown"  # the recipient of an answer to a number that is no unit's contact
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,18 @@ class Delivery:
     @property
     def is_resident(self) -> bool:
         return self.recipient_unit_id == RESIDENT
+
+    @property
+    def limited_as_resident(self) -> bool:
+        """A resident, or a number that is no unit's contact (an answer to its SMS): the low
+        rate applies, so a stranger cannot make notify send it much."""
+        return self.is_resident or self.recipient_unit_id == STRANGER
+
+    @property
+    def announced(self) -> bool:
+        """Whether its outcome is published (notification.sent/.failed): not for an answer to
+        a unit's reply, which is about no unit's work."""
+        return self.cause_type not in REPLY_CAUSES
 
     def is_due(self, now: datetime) -> bool:
         return self.status == "pending" and self.next_attempt_at <= now
@@ -344,3 +359,105 @@ def message_key(bundle: list[Delivery]) -> str:
     if len(bundle) == 1:
         return first.id
     return delivery_id(",".join(sorted(d.id for d in bundle)), "bundle", first.channel)
+
+
+# --- Replies: a unit acts by answering its SMS ("1 37" claims, "2 37 原因" returns, "3 37 结果"
+# resolves), 37 being the reply code notify gave that unit for that assignment.
+
+# Notices that answer a reply: about no unit's work, so no notification.* event is published.
+REPLY_CAUSES = ("reply.refused", "unit.reply_applied")
+ACTION_WORDS = {
+    "claim": ("1", "认领", "認領", "claim"),
+    "return": ("2", "退回", "退单", "退單", "return"),
+    "resolve": ("3", "办结", "辦結", "resolve", "done"),
+}
+_ACTIONS = {word: action for action, words in ACTION_WORDS.items() for word in words}
+_REPLY = re.compile(
+    "(?P<action>"
+    + "|".join(sorted(map(re.escape, _ACTIONS), key=len, reverse=True))
+    + r")\s*(?:#\s*)?(?P<code>\d+)?(?P<text>.*)",
+    re.DOTALL | re.IGNORECASE,
+)
+_QUOTES = " \t\r\n\"'“”‘’「」『』()（）"
+_LEADING = " \t\r\n,，.。:：;；、-—#"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a unit's SMS asks: an action, the reply code if it gave one, and its words (the
+    return's reason or the resolution)."""
+
+    action: str  # claim, return, resolve
+    code: int | None
+    text: str
+
+
+def parse_reply(text: str) -> Reply | None:
+    """The reply an SMS makes, or None when it makes none. Full-width digits and spaces (NFKC)
+    and traditional characters count; a copy of the quotes the SMS showed is forgiven."""
+    folded = unicodedata.normalize("NFKC", text).strip(_QUOTES)
+    found = _REPLY.match(folded)
+    if found is None:
+        return None
+    code = found["code"]
+    rest = found["text"].strip(_QUOTES).lstrip(_LEADING).rstrip()
+    return Reply(_ACTIONS[found["action"].lower()], int(code) if code else None, rest)
+
+
+@dataclass(frozen=True)
+class ReplyCode:
+    """The short number a unit answers with for one assignment: unique among its open codes."""
+
+    unit_id: str
+    code: int
+    issue_id: str
+    assignment: int
+    created_at: datetime
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+def lowest_free(taken: set[int]) -> int:
+    """1, 2, 3…: the lowest number not among `taken`."""
+    return next(n for n in range(1, len(taken) + 2) if n not in taken)
+
+
+def answered_code(reply: Reply, codes: list[ReplyCode]) -> tuple[ReplyCode | None, str]:
+    """The code a reply names among the codes of the units its phone belongs to, and the
+    outcome: accepted, or why not. A unit with one open code may leave it out."""
+    open_codes = [c for c in codes if c.is_open]
+    if reply.code is None:
+        if len(open_codes) == 1:
+            return open_codes[0], "accepted"
+        return None, "code_needed" if open_codes else "unknown_code"
+    named = [c for c in open_codes if c.code == reply.code]
+    if len(named) == 1:
+        return named[0], "accepted"
+    if named:
+        return None, "ambiguous"  # one phone for two units holding the same number
+    closed = any(c.code == reply.code for c in codes)
+    return None, "expired" if closed else "unknown_code"
+
+
+def phone_key(phone: str) -> str:
+    """A phone number as both sides write it: digits only, without China's +86."""
+    digits = "".join(c for c in unicodedata.normalize("NFKC", phone) if c.isdigit())
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            return digits[len(prefix) :]
+    return digits
+
+
+def units_reached_at(units: Mapping[str, Unit], phone: str) -> dict[str, str]:
+    """{unit_id: the contact's phone as the directory writes it} for every unit `phone` is a
+    contact of."""
+    key = phone_key(phone)
+    return {
+        unit.id: contact.phone
+        for unit in units.values()
+        for contact in unit.contacts
+        if key and phone_key(contact.phone) == key
+    }

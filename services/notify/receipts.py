@@ -1,5 +1,7 @@
-"""Delivery receipts from a provider: signed (HMAC-SHA256 over timestamp and body) by a provider
-notify sends through. Every refusal is counted by its reason. Applying one is commands.py's."""
+"""What providers push to notify — delivery receipts and units' SMS replies — signed with the
+receipt secret (HMAC-SHA256 over timestamp and body). Aliyun's pushes cannot sign: the URL
+configured in its console carries the secret instead (`?token=`, over HTTPS). Every refusal is
+counted by its reason. Applying them is commands.py's."""
 
 from __future__ import annotations
 
@@ -25,20 +27,52 @@ def refused(reason: str, error: Exception) -> Exception:
 
 
 def admit(
-    context: Context, provider: str, timestamp: str | None, signature: str | None, body: bytes
+    context: Context,
+    provider: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    token: str | None = None,
 ) -> None:
     """A receipt from a provider notify sends through, signed with the receipt secret. The
     signature is the receipt's credential, so a bad one is the HTTP edge's 401, as for a bad
     bearer token; unconfigured receipts are unavailable (503)."""
     if provider not in {p.name for p in context.channels["sms"].providers}:
         raise refused("unknown_provider", NotFound(f"no provider {provider}"))
-    secret = context.settings.receipt_secret
+    fault = verify(context.settings.receipt_secret, timestamp, signature, body, token)
+    if fault is not None:
+        status, reason, detail = fault
+        raise refused(reason, Problem(status, "Receipt refused", detail))
+
+
+def admit_reply(
+    context: Context,
+    provider: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    token: str | None = None,
+) -> None:
+    """A unit's SMS reply pushed by a provider, with the same credential as receipts."""
+    fault = verify(context.settings.receipt_secret, timestamp, signature, body, token)
+    if fault is not None:
+        status, reason, detail = fault
+        metrics.INBOUND.labels(provider, reason).inc()
+        raise Problem(status, "Reply refused", detail)
+
+
+def verify(
+    secret: str | None, timestamp: str | None, signature: str | None, body: bytes, token=None
+) -> tuple[int, str, str] | None:
+    """(HTTP status, reason, detail) of what is wrong with a push's credential; None if good."""
     if not secret:
-        detail = "receipts are not configured (LOUDONG_SMS_RECEIPT_SECRET)"
-        raise refused("not_configured", Problem(503, "Receipt refused", detail))
+        return 503, "not_configured", "pushes are not configured (LOUDONG_SMS_RECEIPT_SECRET)"
+    if token is not None:
+        if hmac.compare_digest(token.encode(), secret.encode()):
+            return None
+        return 401, "bad_signature", "the push's token does not verify"
     fault = _signature_fault(secret, timestamp, signature, body)
-    if fault:
-        raise refused("bad_signature", Problem(401, "Receipt refused", fault))
+    return (401, "bad_signature", fault) if fault else None
 
 
 def _signature_fault(

@@ -3,21 +3,28 @@ the events that trigger messages."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from services.notify.events import NotificationFailed, NotificationSent
-from services.notify.model import ROUTES
+from services.notify.events import NotificationFailed, NotificationSent, UnitReplied
+from services.notify.model import ACTION_WORDS, ROUTES
 from services.notify.settings import LANGUAGES
 from shared.payloads import PayloadWriter, Reader
 from shared.privacy import mask_address
 
-write_payload = PayloadWriter(NotificationSent, NotificationFailed)
+ACTIONS = tuple(ACTION_WORDS)
+write_payload = PayloadWriter(
+    NotificationSent,
+    NotificationFailed,
+    UnitReplied,
+    checks={UnitReplied: {"action": fields.String(validate=validate.OneOf(ACTIONS))}},
+)
 
 
 # Unit events name the unit only; its contacts and webhook come from notify's directory. An
 # event written before they left the bus still carries them: excluded here, never used.
 class DispatchedReader(Reader):
     role = fields.String(load_default="lead")
+    assignment = fields.Integer(load_default=1)
     unit_id = fields.String(required=True)
     unit_name = fields.String(load_default="")
     category = fields.String(load_default="other")
@@ -25,9 +32,12 @@ class DispatchedReader(Reader):
     place_id = fields.String(load_default="")
     place_name = fields.String(load_default=None)
     tier = fields.String(load_default="")
+    building = fields.String(load_default=None, allow_none=True)
+    description = fields.String(load_default="")
 
 
 class EscalatedReader(Reader):
+    assignment = fields.Integer(load_default=None, allow_none=True)
     level = fields.Integer(required=True)
     reason = fields.String(required=True)
     to_unit_id = fields.String(required=True)
@@ -36,6 +46,7 @@ class EscalatedReader(Reader):
 
 
 class WarnedReader(Reader):
+    assignment = fields.Integer(load_default=None, allow_none=True)  # if escalation says it
     clock = fields.String(required=True)
     fraction = fields.Float(required=True)
     to_unit_id = fields.String(required=True)
@@ -52,6 +63,26 @@ class ResidentReader(Reader):
     reason = fields.String(load_default="")
 
 
+class ClockArmedReader(Reader):
+    clock = fields.String(required=True)
+    assignment = fields.Integer(required=True)
+    due_at = fields.AwareDateTime(required=True)
+
+
+class AssignmentEndedReader(Reader):
+    """Returned or resolved: the unit's reply code for that assignment closes."""
+
+    assignment = fields.Integer(required=True)
+    unit_id = fields.String(required=True)
+
+
+class ReplyAppliedReader(Reader):
+    inbound_id = fields.String(required=True)
+    unit_id = fields.String(required=True)
+    accepted = fields.Boolean(required=True)
+    detail = fields.String(load_default="")
+
+
 EVENT_READERS = {
     "issue.dispatched": DispatchedReader(),
     "issue.escalated": EscalatedReader(),
@@ -59,6 +90,11 @@ EVENT_READERS = {
     "resident.feedback_requested": FeedbackRequestedReader(),
     "resident.acknowledged": ResidentReader(),
     "resident.closed": ResidentReader(),
+    "issue.clock_armed": ClockArmedReader(),
+    "issue.returned": AssignmentEndedReader(),
+    "issue.resolved": AssignmentEndedReader(),
+    "issue.closed": Reader(),
+    "unit.reply_applied": ReplyAppliedReader(),
 }
 
 
@@ -73,6 +109,44 @@ class ReceiptSchema(Schema):
     message_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     status = fields.String(required=True, validate=validate.OneOf(("delivered", "undelivered")))
     error_code = fields.String(validate=validate.Length(max=64))
+
+
+class InboundSchema(Schema):
+    """A reply through the generic provider: {message_id, from, text, received_at}."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    message_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    phone = fields.String(required=True, data_key="from", validate=validate.Length(min=1, max=32))
+    text = fields.String(required=True, validate=validate.Length(max=1000))
+    received_at = fields.AwareDateTime(load_default=None)
+
+
+class AliyunUpSchema(Schema):
+    """One reply in Aliyun's SmsUp push (an array of these)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    phone_number = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    content = fields.String(required=True, validate=validate.Length(max=1000))
+    sequence_id = fields.Raw(required=True)  # a number, sometimes sent as a string
+    send_time = fields.String(load_default=None)
+    dest_code = fields.String(load_default=None)
+
+
+class AliyunReportSchema(Schema):
+    """One receipt in Aliyun's SmsReport push (an array of these)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    biz_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    out_id = fields.String(load_default=None)
+    success = fields.Boolean(required=True)
+    err_code = fields.String(load_default=None, validate=validate.Length(max=64))
+    phone_number = fields.String(load_default=None)
 
 
 class NotificationSchema(Schema):

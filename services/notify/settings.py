@@ -47,6 +47,9 @@ class NotifySettings:
     webhook_secret: str | None = None  # no webhooks without it
     receipt_secret: str | None = None  # receipts refused without it
     admin_token: str | None = None  # no resends without it
+    link_secret: str | None = None  # no links in SMS without it
+    public_url: str = "http://127.0.0.1:8082"  # dispatch's, as units' phones reach it
+    deadline_wait: float = 5  # seconds a dispatch notice waits for its claim deadline
 
     @classmethod
     def from_env(cls, env: dict) -> NotifySettings:
@@ -67,6 +70,9 @@ class NotifySettings:
             webhook_secret=config.text(env, "LOUDONG_WEBHOOK_SECRET"),
             receipt_secret=config.text(env, "LOUDONG_SMS_RECEIPT_SECRET"),
             admin_token=config.text(env, "LOUDONG_ADMIN_TOKEN"),
+            link_secret=config.text(env, "LOUDONG_LINK_SECRET"),
+            public_url=_public_url(env),
+            deadline_wait=config.number(env, "LOUDONG_DEADLINE_WAIT", 5, minimum=0),
         )
 
 
@@ -75,6 +81,12 @@ def _providers(env: dict) -> tuple[str, ...]:
     name = "LOUDONG_SMS_PROVIDERS"
     names = (config.text(env, name) or "generic").split(",")
     return tuple(config.choice({name: n}, name, "generic", PROVIDERS) for n in names)
+
+
+def _public_url(env: dict) -> str:
+    """Dispatch's public address; by default where dispatch listens on this machine."""
+    port = config.integer(env, "LOUDONG_DISPATCH_PORT", config.DEFAULT_PORTS["dispatch"], minimum=1)
+    return config.text(env, "LOUDONG_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
 
 
 def _aliyun(env: dict) -> Aliyun:

@@ -1,13 +1,14 @@
-"""Notify's own table: exactly one delivery per (event, recipient, channel)."""
+"""Notify's own tables: exactly one delivery per (event, recipient, channel); the reply codes
+units answer with; the SMS replies received; claim deadlines and the notices held for them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from services.notify.model import Delivery
+from services.notify.model import Delivery, ReplyCode
 from shared.db import UTCDateTime
 
 metadata = sa.MetaData()
@@ -42,6 +43,60 @@ sa.Index(
     deliveries.c.next_attempt_at,
     postgresql_where=deliveries.c.status == "pending",
     sqlite_where=deliveries.c.status == "pending",
+)
+
+reply_codes = sa.Table(
+    "reply_codes",
+    metadata,
+    sa.Column("unit_id", sa.String(64), primary_key=True),
+    sa.Column("issue_id", sa.String(36), primary_key=True),
+    sa.Column("assignment", sa.Integer, primary_key=True),
+    sa.Column("code", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+)
+# Two replicas numbering one unit's notices at once cannot both take a number: one retries.
+sa.Index(
+    "uq_reply_codes_open",
+    reply_codes.c.unit_id,
+    reply_codes.c.code,
+    unique=True,
+    postgresql_where=reply_codes.c.closed_at.is_(None),
+    sqlite_where=reply_codes.c.closed_at.is_(None),
+)
+inbound_messages = sa.Table(
+    "inbound_messages",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("message_id", sa.String(128), nullable=False),  # the provider's; once each
+    sa.Column("phone", sa.String(32), nullable=False),  # answered there, whatever the outcome
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("unit_id", sa.String(64)),
+    sa.Column("issue_id", sa.String(36)),
+    sa.Column("assignment", sa.Integer),
+    sa.Column("action", sa.String(16)),
+    sa.Column("answered_at", UTCDateTime),  # when dispatch's answer came back
+    sa.UniqueConstraint("provider", "message_id", name="uq_inbound_message"),
+)
+claim_deadlines = sa.Table(
+    "claim_deadlines",
+    metadata,
+    sa.Column("issue_id", sa.String(36), primary_key=True),
+    sa.Column("assignment", sa.Integer, primary_key=True),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+)
+held_notices = sa.Table(
+    "held_notices",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("issue_id", sa.String(36), nullable=False),
+    sa.Column("assignment", sa.Integer, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),  # the dispatch event, to render it again
+    sa.Column("held_until", UTCDateTime, nullable=False),
+    sa.Index("ix_held_notices_assignment", "issue_id", "assignment"),
 )
 
 
@@ -158,3 +213,152 @@ def _delivery(conn: Connection, query) -> Delivery | None:
 
 def _deliveries(conn: Connection, query) -> list[Delivery]:
     return [Delivery(**row) for row in conn.execute(query).mappings()]
+
+
+def held_since_planned(conn: Connection, event_id: str) -> list[Delivery]:
+    """An event's deliveries no sender has tried yet."""
+    return _deliveries(
+        conn,
+        select(deliveries)
+        .where(
+            deliveries.c.event_id == event_id,
+            deliveries.c.status == "pending",
+            deliveries.c.attempts == 0,
+        )
+        .with_for_update(),
+    )
+
+
+def release(conn: Connection, delivery_id: str, text: str, now: datetime, held_until) -> None:
+    """A held delivery with its final text, due now unless a rate limit holds it longer."""
+    due = sa.case(
+        (deliveries.c.next_attempt_at <= held_until, now), else_=deliveries.c.next_attempt_at
+    )
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(text=text, next_attempt_at=due)
+    )
+
+
+# --- reply codes
+
+
+def reply_code(conn: Connection, unit_id: str, issue_id: str, assignment: int) -> ReplyCode | None:
+    row = (
+        conn.execute(
+            select(reply_codes).where(
+                reply_codes.c.unit_id == unit_id,
+                reply_codes.c.issue_id == issue_id,
+                reply_codes.c.assignment == assignment,
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return ReplyCode(**row) if row else None
+
+
+def codes_of(conn: Connection, unit_ids, issue_id: str | None = None) -> list[ReplyCode]:
+    """The units' codes, open and closed, optionally for one issue; latest first."""
+    query = select(reply_codes).where(reply_codes.c.unit_id.in_(list(unit_ids)))
+    if issue_id is not None:
+        query = query.where(reply_codes.c.issue_id == issue_id)
+    query = query.order_by(reply_codes.c.created_at.desc(), reply_codes.c.assignment.desc())
+    return [ReplyCode(**row) for row in conn.execute(query).mappings()]
+
+
+def add_code(conn: Connection, code: ReplyCode) -> None:
+    conn.execute(insert(reply_codes).values(**code.__dict__))
+
+
+def close_codes(
+    conn: Connection, issue_id: str, now: datetime, unit_id=None, below: int | None = None
+) -> None:
+    """An issue's open codes closed: all, one unit's, or one unit's earlier assignments'."""
+    query = update(reply_codes).where(
+        reply_codes.c.issue_id == issue_id, reply_codes.c.closed_at.is_(None)
+    )
+    if unit_id is not None:
+        query = query.where(reply_codes.c.unit_id == unit_id)
+    if below is not None:
+        query = query.where(reply_codes.c.assignment < below)
+    conn.execute(query.values(closed_at=now))
+
+
+def latest_assignment(conn: Connection, issue_id: str) -> int | None:
+    """The issue's last assignment notify has numbered a code for."""
+    return conn.execute(
+        select(func.max(reply_codes.c.assignment)).where(reply_codes.c.issue_id == issue_id)
+    ).scalar_one()
+
+
+# --- inbound SMS
+
+
+def inbound_exists(conn: Connection, provider: str, message_id: str) -> bool:
+    found = conn.execute(
+        select(inbound_messages.c.id).where(
+            inbound_messages.c.provider == provider, inbound_messages.c.message_id == message_id
+        )
+    ).first()
+    return found is not None
+
+
+def add_inbound(conn: Connection, **row) -> None:
+    conn.execute(insert(inbound_messages).values(**row))
+
+
+def inbound(conn: Connection, inbound_id: str) -> dict | None:
+    query = select(inbound_messages).where(inbound_messages.c.id == inbound_id).with_for_update()
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def answer_inbound(conn: Connection, inbound_id: str, outcome: str, now: datetime) -> None:
+    conn.execute(
+        update(inbound_messages)
+        .where(inbound_messages.c.id == inbound_id)
+        .values(outcome=outcome, answered_at=now)
+    )
+
+
+# --- claim deadlines and the notices held for them
+
+
+def claim_deadline(conn: Connection, issue_id: str, assignment: int) -> datetime | None:
+    return conn.execute(
+        select(claim_deadlines.c.due_at).where(
+            claim_deadlines.c.issue_id == issue_id, claim_deadlines.c.assignment == assignment
+        )
+    ).scalar_one_or_none()
+
+
+def add_claim_deadline(conn: Connection, issue_id: str, assignment: int, due_at) -> bool:
+    """The first claim deadline of an assignment (the unit's own, before any escalation)."""
+    if claim_deadline(conn, issue_id, assignment) is not None:
+        return False
+    conn.execute(
+        insert(claim_deadlines).values(issue_id=issue_id, assignment=assignment, due_at=due_at)
+    )
+    return True
+
+
+def hold(conn: Connection, event_id: str, issue_id: str, assignment: int, event: str, until):
+    conn.execute(
+        insert(held_notices).values(
+            event_id=event_id,
+            issue_id=issue_id,
+            assignment=assignment,
+            event=event,
+            held_until=until,
+        )
+    )
+
+
+def take_held(conn: Connection, issue_id: str, assignment: int) -> list[dict]:
+    """The notices held for this assignment's deadline, no longer held."""
+    where = (held_notices.c.issue_id == issue_id, held_notices.c.assignment == assignment)
+    rows = [dict(r) for r in conn.execute(select(held_notices).where(*where)).mappings()]
+    conn.execute(delete(held_notices).where(*where))
+    return rows

@@ -6,6 +6,7 @@ closed, notified and failed to notify), and whatever lands in the outboxes is re
 each subscriber — and searched for anything private."""
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,11 +17,14 @@ from district import directory
 from services.dispatch import units
 from services.escalation.loops import sweep_once
 from services.notify.loops import send_due
+from services.notify.model import reference
 from shared import topology
 from shared.config import REPO_ROOT
 from tests.helpers import AUTH, SERVICES, SUBMISSION, FakeClock, build, emitted
 
 PROPERTY_UNIT = "baian-xincun-property"
+PROPERTY_PHONE = "+8613800000042"
+PUSH_SECRET = "contract-pushes"
 PROPERTY_WEBHOOK = (
     "https://baian-xincun.example/loudong"  # so that a webhook on the bus would be seen
 )
@@ -81,6 +85,28 @@ class Flow:
         assert response.status_code == 201, response.get_data(as_text=True)
         self.pump()
 
+    def reply_code(self, phone: str, issue_id: str) -> str:
+        """The reply code of the SMS `phone` was sent about the issue."""
+        return next(
+            code.group(1)
+            for m in self.sms.messages
+            if m["to"] == phone and reference(issue_id) in m["text"]
+            for code in [re.search(r"“1 #?(\d+)”", m["text"])]
+            if code
+        )
+
+    def reply(self, phone: str, text: str) -> None:
+        """An SMS reply from `phone`, pushed as Aliyun pushes it."""
+        push = [{"phone_number": phone, "content": text, "sequence_id": uuid.uuid4().int % 10**9}]
+        response = (
+            self.services["notify"]
+            .app.test_client()
+            .post(f"/v1/inbound/aliyun?token={PUSH_SECRET}", json=push)
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        self.pump()
+        send_due(self.services["notify"].store, self.services["notify"].context)
+
     def sweep_and_send(self) -> None:
         escalation, notify = self.services["escalation"], self.services["notify"]
         sweep_once(escalation.store, escalation.context)
@@ -120,6 +146,7 @@ def all_events(tmp_path, sms_provider, directory_file):
             clock if name != "intake" else None,
             LOUDONG_SMS_URL=sms_provider.url,
             LOUDONG_SMS_MAX_ATTEMPTS=1,
+            LOUDONG_SMS_RECEIPT_SECRET=PUSH_SECRET,
             LOUDONG_POLICIES=policies,
             LOUDONG_DIRECTORY=directory_file,
         )
@@ -176,6 +203,13 @@ def all_events(tmp_path, sms_provider, directory_file):
         "taibai-office",
     ):  # nobody left to try: the street office arbitrates
         flow.unit(lead, bounced, "return", {"reason": "unclear_ownership"})
+    replied = flow.submit(location={**SUBMISSION["location"], "building": "5"})
+    flow.sweep_and_send()
+    flow.reply(PROPERTY_PHONE, f"1 {flow.reply_code(PROPERTY_PHONE, replied)}")
+    flow.reply(PROPERTY_PHONE, f"1 {flow.reply_code(PROPERTY_PHONE, replied)}")  # refused
+    with services["dispatch"].store.unit_of_work() as uow:  # a lost phone: its token revoked
+        units.revoke_token(uow, units.tokens_of(uow.conn, property_unit)[0]["id"])
+    flow.pump()
     yield services, [e for s in services.values() for e in emitted(s.store)]
     for service in services.values():
         service.store.dispose()
