@@ -43,6 +43,13 @@ LINK_REFUSALS = Counter(
     ["reason"],
 )
 
+PAGE_REFUSALS = Counter(
+    "loudong_dispatch_page_refusals_total",
+    "What units' pages refused: csrf, too_large, photo_<why>, invalid_form, wrong_state, "
+    "forbidden, not_found",
+    ["reason"],
+)
+
 
 class OpenCasesCollector:
     """Open issues by street and tier, read from the store at scrape time."""

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from district.directory import Directory, Unit
 from district.local_time import local
-from services.dispatch import commands, links, photos, store
+from services.dispatch import commands, links, metrics, photos, store
 from services.dispatch.links import LinkRefused
 from services.dispatch.model import RETURN_REASONS, InvalidTransition
 from services.dispatch.schemas import NoteSchema, ResolveSchema, ReturnSchema
@@ -390,6 +390,7 @@ def _sign_in_needed(_exc):
 
 @pages.errorhandler(DomainError)
 def _refused(exc: DomainError):
+    metrics.PAGE_REFUSALS.labels(_refusal_reason(exc)).inc()
     if isinstance(exc, InvalidTransition) or (isinstance(exc, Conflict) and exc.state):
         action = getattr(exc, "action", "")
         words = text("conflict", action=text(f"action_{action}"), state=text(f"state_{exc.state}"))
@@ -401,11 +402,22 @@ def _refused(exc: DomainError):
     return _message(str(exc) if str(exc) in TEXTS["zh"] else "no_issue", 404)
 
 
+def _refusal_reason(exc: DomainError) -> str:
+    if isinstance(exc, Invalid):
+        refused_photos = (exc.errors or {}).get("photos")
+        return f"photo_{refused_photos[0]}" if refused_photos else "invalid_form"
+    if isinstance(exc, Conflict):
+        return "wrong_state"
+    return "forbidden" if isinstance(exc, Forbidden) else "not_found"
+
+
 @pages.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     if exc.code == 400 and "CSRF" in (exc.description or ""):
+        metrics.PAGE_REFUSALS.labels("csrf").inc()
         return _message("expired_form", 400)
     if exc.code == 413:
+        metrics.PAGE_REFUSALS.labels("too_large").inc()
         return _message("too_large", 413)
     return _message_text(text("not_found") if exc.code == 404 else exc.name, exc.code or 500)
 

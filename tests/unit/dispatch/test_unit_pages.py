@@ -72,6 +72,15 @@ def refusals(reason: str) -> float:
     )
 
 
+PHOTO_REASONS = ("photo_not_an_image", "photo_too_large", "photo_too_many")
+
+
+def page_refusals(reason: str) -> float:
+    return (
+        REGISTRY.get_sample_value("loudong_dispatch_page_refusals_total", {"reason": reason}) or 0
+    )
+
+
 def assignment_state(dispatch, issue_id: str, unit_id: str = PROPERTY) -> str:
     with dispatch.store.read() as conn:
         return store.current_assignment(conn, issue_id, unit_id).state
@@ -189,9 +198,12 @@ def test_a_form_without_its_csrf_token_is_refused(dispatch, submit, phone):
     issue_id = submit()
     opened(phone, dispatch, issue_id)
 
+    before = page_refusals("csrf")
+
     response = phone.post(f"/units/issues/{issue_id}/claim")
 
     assert response.status_code == 400 and "表单已过期" in response.get_data(as_text=True)
+    assert page_refusals("csrf") == before + 1
     assert assignment_state(dispatch, issue_id) == "dispatched"
     assert emitted(dispatch.store, "issue.claimed") == []
 
@@ -220,17 +232,20 @@ def test_html_in_a_note_is_shown_as_text(dispatch, submit, phone):
     ],
     ids=["not_an_image", "oversized", "too_many", "truncated"],
 )
-def test_photos_that_are_not_pictures_or_too_big_are_refused(
+def test_photos_that_are_not_pictures_or_too_big_are_refused_and_counted(
     dispatch, submit, phone, files, refused
 ):
     issue_id = submit()
     page = opened(phone, dispatch, issue_id)
     page = phone.get(post(phone, page, f"/units/issues/{issue_id}/claim").headers["Location"])
 
+    before = sum(page_refusals(r) for r in PHOTO_REASONS)
+
     response = post(phone, page, f"/units/issues/{issue_id}/notes", {"note": "现场照片"}, files)
 
     assert response.status_code == 422 and refused in response.get_data(as_text=True)
     assert emitted(dispatch.store, "issue.progress_noted") == []
+    assert sum(page_refusals(r) for r in PHOTO_REASONS) == before + 1
 
 
 def test_a_photo_is_shown_to_the_units_session_only(dispatch, submit, phone, as_unit):
