@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,10 @@ from shared import metrics
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 PROBLEM_TYPE = "application/problem+json"
+MAX_DEPTH = 64  # arrays and objects in a body; none of ours nests more than a few
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Problem(Exception):
@@ -60,6 +65,59 @@ def plain(row: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
+def load_json(raw: bytes) -> object:
+    """A request body parsed as JSON, or a 400 Problem: malformed, nested deeper than
+    MAX_DEPTH (the parser would recurse until RecursionError), or holding a lone UTF-16
+    surrogate ("\\ud800", which no database stores), named by where it is."""
+    depth = nesting_depth(raw)
+    if depth > MAX_DEPTH:
+        raise Problem(400, "Malformed JSON", f"the body is nested deeper than {MAX_DEPTH} levels")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+    where = _surrogate_at(data)
+    if where is not None:
+        raise Problem(
+            400,
+            "Malformed JSON",
+            "the body holds a lone UTF-16 surrogate, which is not text",
+            errors={where or "body": ["contains a lone UTF-16 surrogate (\\ud800-\\udfff)"]},
+        )
+    return data
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in `raw`, brackets inside strings not counted."""
+    outside = _JSON_STRING.sub(b"", raw)
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(outside):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _surrogate_at(data, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) with a lone surrogate, or None."""
+    if isinstance(data, str):
+        return path if _SURROGATE.search(data) else None
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _SURROGATE.search(key):
+            return where
+        found = _surrogate_at(value, where)
+        if found is not None:
+            return found
+    return None
+
+
 def json_body(schema: Schema) -> dict:
     """The request body loaded by `schema`, or a Problem naming what is wrong with it."""
     if request.mimetype != "application/json":
@@ -68,11 +126,7 @@ def json_body(schema: Schema) -> dict:
             "Unsupported Media Type",
             f"send the body as application/json, not {request.mimetype or 'nothing'}",
         )
-    raw = request.get_data(cache=False)  # MAX_CONTENT_LENGTH has already refused > 64 KiB
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+    data = load_json(request.get_data(cache=False))  # MAX_CONTENT_LENGTH refused > 64 KiB
     if not isinstance(data, dict):
         raise Problem(422, "Invalid body", "the body must be a JSON object")
     try:
@@ -87,9 +141,15 @@ def json_body(schema: Schema) -> dict:
 
 
 def install(
-    app: Flask, service: str, ready_checks: dict[str, Callable[[], bool]], collectors: tuple = ()
+    app: Flask,
+    service: str,
+    ready_checks: dict[str, Callable[[], bool]],
+    collectors: tuple = (),
+    warnings: dict[str, Callable[[], str | None]] | None = None,
 ) -> None:
-    """Errors as problem+json, request metrics, and the operations endpoints."""
+    """Errors as problem+json, request metrics, and the operations endpoints. `warnings` are
+    things an operator must act on soon that do not make the service unready (e.g. a working
+    calendar about to run out): /readyz says them without turning 503."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.ensure_ascii = False  # UTF-8 as it is: curl shows 百安新村, not \u767e\u5b89
 
@@ -139,7 +199,11 @@ def install(
             except Exception as exc:
                 checks[name] = f"unavailable: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+        body = {"status": "ok" if ok else "unavailable", "checks": checks}
+        said = {name: text for name, warn in (warnings or {}).items() if (text := warn())}
+        if said:
+            body["warnings"] = said
+        return body, 200 if ok else 503
 
     @app.get("/metrics")
     def metrics_endpoint():

@@ -40,9 +40,13 @@ def current_context():
 
 
 def bearer_token() -> str | None:
-    """The credential of `Authorization: Bearer <token>`, or None when there is none."""
+    """The credential of `Authorization: Bearer <token>`, or None when there is none. Tokens
+    are printable ASCII: any other byte (a header is read as latin-1) is no credential."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not (token.isascii() and token.isprintable()):
+        return None
+    return token or None
 
 
 def unauthorized(realm: str, detail: str) -> Problem:

@@ -71,6 +71,8 @@ class FakeClock:
 DEMO_KEY = "ld_test_demo_key_0123456789"
 LINK_SECRET = "test-link-secret-0123456789"  # units' links, shared by dispatch and notify
 AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
+ADMIN_TOKEN = "test-admin-token-0123456789"  # notify's LOUDONG_ADMIN_TOKEN, where a test sets it
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def settings_for(service: str, tmp_path, **extra) -> config.Settings:

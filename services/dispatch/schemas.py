@@ -9,6 +9,7 @@ from district.directory import TIERS
 from services.dispatch import events
 from services.dispatch.model import RETURN_REASONS
 from services.dispatch.replies import REPLY_ACTIONS
+from shared.inputs import SaneDate
 from shared.payloads import PayloadWriter, Reader
 
 
@@ -47,7 +48,7 @@ class ArbitrateSchema(Schema):
 
 class MeetingSchema(Schema):
     street = fields.String(required=True)
-    held_on = fields.Date(required=True)
+    held_on = SaneDate(required=True)
     place = fields.String(required=True, validate=validate.Length(min=1, max=200))
     attending_units = fields.List(
         fields.String(), required=True, validate=validate.Length(min=1, max=50)

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from services.escalation import events
 from services.escalation.policies import CLOCKS
+from shared.inputs import SaneDateTime
 from shared.payloads import PayloadWriter, Reader
 
 REASONS = (
@@ -46,7 +47,7 @@ class ManualEscalationSchema(Schema):
 
 class ExtensionSchema(Schema):
     clock = fields.String(required=True, validate=validate.OneOf((*CLOCKS, "supervision")))
-    until = fields.AwareDateTime(required=True)
+    until = SaneDateTime(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
@@ -59,7 +60,7 @@ class EscalationQuerySchema(Schema):
     reason = fields.String(validate=validate.OneOf(REASONS))
     to_unit_id = fields.String()
     level = fields.Integer(validate=validate.Range(min=1))
-    since = fields.AwareDateTime()
+    since = SaneDateTime()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 

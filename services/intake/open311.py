@@ -14,7 +14,9 @@ from werkzeug.exceptions import HTTPException
 from services.intake import commands, metrics, model, queries, store
 from services.intake import open311_format as fmt311
 from services.intake.commands import BadIdempotencyKey, IdempotencyConflict
+from services.intake.schemas import CHINA_LAT, CHINA_LON
 from shared.http import MAX_BODY, Problem
+from shared.inputs import sane_moment
 from shared.web import current_context, current_store
 
 api = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -202,6 +204,13 @@ def _submission(form) -> dict:
             if form.get("lat") or form.get("long")
             else (None, None)
         )
+        if lat is not None and not (
+            CHINA_LAT[0] <= lat <= CHINA_LAT[1] and CHINA_LON[0] <= lon <= CHINA_LON[1]
+        ):  # also nan and inf; 1e200 would overflow the search for the nearest street
+            raise model.Unlocatable(
+                f"lat and long must be inside China (lat {CHINA_LAT[0]}–{CHINA_LAT[1]}, "
+                f"long {CHINA_LON[0]}–{CHINA_LON[1]})"
+            )
         location = model.locate(
             current_context().directory,
             form.get("address_id"),
@@ -365,4 +374,7 @@ def _w3c(text: str) -> datetime:
         raise ValueError(
             f"{text!r} has no time zone (use W3C format, e.g. 2026-11-26T08:00:00+08:00)"
         )
-    return value
+    try:
+        return sane_moment(value)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} {exc}") from None

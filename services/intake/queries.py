@@ -15,6 +15,7 @@ from services.intake.model import Issue
 from services.intake.store import as_issue, issues, reporters, timeline
 from services.intake.views import issue_view
 from shared.errors import NotFound
+from shared.inputs import sane_moment
 
 
 class BadCursor(ValueError):
@@ -44,12 +45,20 @@ def encode_cursor(issue: Issue) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """[submitted_at, issue id] as encode_cursor wrote them; BadCursor for anything else."""
     try:
-        submitted_at, issue_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        return datetime.fromisoformat(submitted_at), str(issue_id)
-    except (ValueError, TypeError):
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (
+            isinstance(decoded, list)
+            and len(decoded) == 2
+            and all(isinstance(x, str) for x in decoded)
+        ):
+            raise ValueError("not [submitted_at, id]")
+        submitted_at = sane_moment(datetime.fromisoformat(decoded[0]))
+        if submitted_at.tzinfo is None:
+            raise ValueError("naive submitted_at")
+        return submitted_at, decoded[1]
+    except (ValueError, TypeError, RecursionError):
         raise BadCursor("cursor is not one this API gave out") from None
 
 

@@ -17,6 +17,7 @@ from services.intake.events import (
     ResidentAcknowledged,
     ResidentClosed,
 )
+from shared.inputs import SaneDateTime
 from shared.payloads import PayloadWriter, Reader
 
 CHANNELS = ("hotline", "app", "web", "wechat", "desk", "work_day")
@@ -199,7 +200,7 @@ def submission_schema(places: Directory, clock: Callable[[], datetime]) -> Schem
             },
         )
         meeting_id = fields.String(validate=validate.Length(min=1, max=36))
-        promised_by = fields.AwareDateTime()
+        promised_by = SaneDateTime()
 
         @validates_schema
         def _work_day(self, data, **_kwargs):
@@ -240,8 +241,8 @@ class IssueQuerySchema(Schema):
     street = fields.String(validate=validate.Length(max=64))
     category = fields.String(validate=validate.Length(max=32))
     tier = fields.String(validate=validate.OneOf(("private", "small", "big", "hard")))
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = SaneDateTime()
+    until = SaneDateTime()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(validate=validate.Length(max=200))
 

@@ -4,7 +4,6 @@ template previews."""
 from __future__ import annotations
 
 import hmac
-import json
 from datetime import datetime
 
 from flask import Blueprint, Flask, request
@@ -20,7 +19,7 @@ from services.notify.schemas import (
     PreviewSchema,
     ReceiptSchema,
 )
-from shared.http import Problem, json_body
+from shared.http import Problem, json_body, load_json
 from shared.web import (
     bearer_token,
     current_context,
@@ -38,7 +37,9 @@ def create_app(service_store, context) -> Flask:
 
 @api.get("/notifications")
 def notifications():
-    """Deliveries for ?issue_id=, with addresses masked."""
+    """Deliveries for ?issue_id=, with addresses masked; to an administrator alone
+    (Authorization: Bearer LOUDONG_ADMIN_TOKEN)."""
+    _administrator(current_context().settings.admin_token)
     issue_id = request.args.get("issue_id")
     if not issue_id:
         raise Problem(400, "Bad Request", "issue_id is required", errors={"issue_id": ["required"]})
@@ -115,10 +116,7 @@ def _credential() -> tuple:
 
 def _json_array(schema: Schema) -> list[dict]:
     """A provider's push: a JSON array of objects, each loaded by `schema`."""
-    try:
-        data = json.loads(request.get_data() or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+    data = load_json(request.get_data() or b"null")
     if not isinstance(data, list):
         raise Problem(422, "Invalid body", "the body must be a JSON array")
     try:
@@ -153,7 +151,11 @@ def resend(delivery_id: str):
 
 def _administrator(admin_token: str | None) -> None:
     token = bearer_token()
-    if not admin_token or token is None or not hmac.compare_digest(token, admin_token):
+    if (
+        not admin_token
+        or token is None
+        or not hmac.compare_digest(token.encode(), admin_token.encode())
+    ):
         raise unauthorized(
             "loudong-admin", "an administrator's token is needed (LOUDONG_ADMIN_TOKEN)"
         )

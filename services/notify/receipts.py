@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from services.notify.main import Context
 
 MAX_SKEW_SECONDS = 300
+MAX_TIMESTAMP_DIGITS = 12  # Unix seconds until the year 33658
 
 
 def refused(reason: str, error: Exception) -> Exception:
@@ -68,7 +69,7 @@ def verify(
     if not secret:
         return 503, "not_configured", "pushes are not configured (LOUDONG_SMS_RECEIPT_SECRET)"
     if token is not None:
-        if hmac.compare_digest(token.encode(), secret.encode()):
+        if hmac.compare_digest(token.encode("utf-8", "surrogateescape"), secret.encode()):
             return None
         return 401, "bad_signature", "the push's token does not verify"
     fault = _signature_fault(secret, timestamp, signature, body)
@@ -79,12 +80,13 @@ def _signature_fault(
     secret: str, timestamp: str | None, signature: str | None, body: bytes
 ) -> str | None:
     """What is wrong with the signature, or None when it verifies."""
-    try:
-        skew = abs(time.time() - int(timestamp or ""))
-    except ValueError:
+    stamp = timestamp or ""
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= MAX_TIMESTAMP_DIGITS):
         return "X-Loudong-Timestamp must be Unix seconds"
-    signed = f"{timestamp}.".encode() + body
+    skew = abs(time.time() - int(stamp))
+    signed = f"{stamp}.".encode() + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    if skew > MAX_SKEW_SECONDS or not hmac.compare_digest(expected, signature or ""):
+    given = (signature or "").encode("utf-8", "surrogateescape")  # headers may hold any bytes
+    if skew > MAX_SKEW_SECONDS or not hmac.compare_digest(expected.encode(), given):
         return "the receipt's signature or timestamp does not verify"
     return None

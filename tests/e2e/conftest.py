@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from shared.config import REPO_ROOT
-from tests.helpers import DEMO_KEY, LINK_SECRET, SERVICES, wait_for
+from tests.helpers import ADMIN_TOKEN, DEMO_KEY, LINK_SECRET, SERVICES, wait_for
 
 
 def _free_port() -> int:
@@ -122,6 +122,7 @@ def deploy(tmp_path, backend_env, sms_provider):
             "LOUDONG_SMS_TIMEOUT": "2",
             "LOUDONG_DEMO_API_KEY": DEMO_KEY,
             "LOUDONG_LINK_SECRET": LINK_SECRET,
+            "LOUDONG_ADMIN_TOKEN": ADMIN_TOKEN,
             **backend_env,
             **{k: str(v) for k, v in extra.items()},
         }

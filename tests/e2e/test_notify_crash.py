@@ -4,7 +4,7 @@ after restart it sends again with the same idempotency key: the resident or unit
 import requests
 
 from services.notify.model import reference
-from tests.helpers import AUTH, SUBMISSION, wait_for
+from tests.helpers import ADMIN, AUTH, SUBMISSION, wait_for
 
 
 def test_a_crash_between_sending_and_recording_still_makes_one_sms(deploy, sms_provider):
@@ -23,7 +23,11 @@ def test_a_crash_between_sending_and_recording_still_makes_one_sms(deploy, sms_p
     sent = f"{deployment.url('notify')}/v1/notifications?issue_id={issue_id}"
     wait_for(
         lambda: (
-            [n["status"] for n in requests.get(sent, timeout=5).json()["notifications"]] == ["sent"]
+            [
+                n["status"]
+                for n in requests.get(sent, headers=ADMIN, timeout=5).json()["notifications"]
+            ]
+            == ["sent"]
         ),
         timeout=30,
         what="the delivery recorded as sent after the restart",

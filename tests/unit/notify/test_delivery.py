@@ -9,7 +9,7 @@ import requests
 from services.notify import store as notify_store
 from services.notify.loops import send_due
 from shared.config import ConfigError
-from tests.helpers import FakeClock, build, count_rows, emitted, event
+from tests.helpers import ADMIN, ADMIN_TOKEN, FakeClock, build, count_rows, emitted, event
 
 DISPATCHED = {
     "unit_id": "baian-xincun-property",
@@ -56,6 +56,7 @@ def notify(tmp_path, clock, sms_provider, directory):
         LOUDONG_SMS_TIMEOUT=2,
         LOUDONG_SMS_MAX_ATTEMPTS=3,
         LOUDONG_DIRECTORY=directory,
+        LOUDONG_ADMIN_TOKEN=ADMIN_TOKEN,
     )
     yield service
     service.store.dispose()
@@ -144,7 +145,11 @@ def test_the_list_of_notifications_masks_the_number(notify, sms_provider):
     notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     _send(notify)
 
-    listed = notify.app.test_client().get("/v1/notifications?issue_id=i1").json["notifications"]
+    listed = (
+        notify.app.test_client()
+        .get("/v1/notifications?issue_id=i1", headers=ADMIN)
+        .json["notifications"]
+    )
 
     assert [n["status"] for n in listed] == ["sent"]
     assert "13800000042" not in listed[0]["address"]
@@ -329,7 +334,11 @@ def test_an_administrator_resends_and_nobody_else_can(tmp_path, sms_provider):
     )
     notify.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     _send(notify)
-    [original] = notify.app.test_client().get("/v1/notifications?issue_id=i1").json["notifications"]
+    [original] = (
+        notify.app.test_client()
+        .get("/v1/notifications?issue_id=i1", headers={"Authorization": "Bearer adm1n"})
+        .json["notifications"]
+    )
     client = notify.app.test_client()
 
     refused = client.post(

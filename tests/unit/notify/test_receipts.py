@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.notify.loops import send_due
-from tests.helpers import FakeClock, build, emitted, event
+from tests.helpers import ADMIN, ADMIN_TOKEN, FakeClock, build, emitted, event
 from tests.unit.notify.test_delivery import DISPATCHED
 
 SECRET = "receipt-secret"
@@ -23,6 +23,7 @@ def notify(tmp_path, sms_provider):
         FakeClock(),
         LOUDONG_SMS_URL=sms_provider.url,
         LOUDONG_SMS_RECEIPT_SECRET=SECRET,
+        LOUDONG_ADMIN_TOKEN=ADMIN_TOKEN,
     )
     service.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     send_due(service.store, service.context)
@@ -43,7 +44,8 @@ def _receipt(notify, body: dict, secret: str = SECRET, skew: int = 0):
 
 
 def _status(notify):
-    return notify.app.test_client().get("/v1/notifications?issue_id=i1").json["notifications"][0]
+    listed = notify.app.test_client().get("/v1/notifications?issue_id=i1", headers=ADMIN)
+    return listed.json["notifications"][0]
 
 
 def test_a_receipt_marks_the_delivery_and_a_second_copy_changes_nothing(notify, sms_provider):

@@ -18,7 +18,7 @@ from district.local_time import local
 from services.notify import model, templates
 from services.notify.loops import send_due
 from services.notify.model import Reply, ReplyCode, answered_code, parse_reply
-from tests.helpers import LINK_SECRET, FakeClock, build, emitted, event
+from tests.helpers import ADMIN, ADMIN_TOKEN, LINK_SECRET, FakeClock, build, emitted, event
 
 SECRET = "push-secret"
 ISSUE = "5f0c2a9e-1111-2222-3333-444455556666"
@@ -474,6 +474,7 @@ def test_aliyuns_receipts_are_applied_once_and_answered_as_aliyun_expects(tmp_pa
         LOUDONG_ALIYUN_TEMPLATE_CODE="SMS_1",
         LOUDONG_ALIYUN_SMS_ENDPOINT=dysmsapi,
         LOUDONG_SMS_RECEIPT_SECRET=SECRET,
+        LOUDONG_ADMIN_TOKEN=ADMIN_TOKEN,
     )
     service.subscriber.apply(event("issue.dispatched", ISSUE, DISPATCHED).to_json())
     send_due(service.store, service.context)
@@ -497,7 +498,9 @@ def test_aliyuns_receipts_are_applied_once_and_answered_as_aliyun_expects(tmp_pa
 
     assert [a.json for a in answers] == [{"code": 0, "msg": "成功"}] * 2
     [delivery] = (
-        service.app.test_client().get(f"/v1/notifications?issue_id={ISSUE}").json["notifications"]
+        service.app.test_client()
+        .get(f"/v1/notifications?issue_id={ISSUE}", headers=ADMIN)
+        .json["notifications"]
     )
     assert delivery["receipt_status"] == "undelivered" and delivery["provider"] == "aliyun"
     [failed] = emitted(service.store, "notification.failed")
