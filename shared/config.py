@@ -30,6 +30,7 @@ VARIABLES = {
     "LOUDONG_DIRECTORY": "places, units and categories (`deploy/directory.yaml`)",
     "LOUDONG_POLICIES": "time limits per tier (`deploy/policies.yaml`)",
     "LOUDONG_DISPATCH_RULES": "tier rules, returns before arbitration, time to wait for feedback (`deploy/dispatch.yaml`)",
+    "LOUDONG_CALENDAR": "holidays and make-up workdays per year, for years chinese-calendar does not know (`deploy/calendar.yaml` if it exists)",
     "LOUDONG_SWEEP_INTERVAL": "seconds between escalation sweeps when nothing is due (0.25)",
     "LOUDONG_SMS_URL": "the SMS provider (generic protocol); `make run` starts a local one on :8089",
     "LOUDONG_SMS_PROVIDERS": "SMS providers to try in order, comma-separated: `generic`, `aliyun` (`generic`)",

@@ -57,6 +57,7 @@ def assemble(
     create_app: Callable[..., Flask],
     loops: dict[str, Loop] | None = None,
     collectors: tuple = (),
+    warnings: dict[str, Callable[[], str | None]] | None = None,
 ) -> Service:
     """The composition every service shares: store, subscriber, bus, HTTP app."""
     subscriber = Subscriber(service_store, handlers, readers, context)
@@ -67,6 +68,7 @@ def assemble(
         settings.service,
         {"store": lambda: service_store.ping() is None, "bus": bus.is_ready},
         collectors,
+        warnings,
     )
     return Service(settings, service_store, subscriber, bus, app, loops or {}, context)
 

@@ -85,8 +85,10 @@ def overdue():
 
 @api.get("/policies")
 def policies():
-    """The time limits in force for new clocks."""
-    return current_context().policies.describe()
+    """The time limits in force for new clocks, and how far the holiday calendar reaches."""
+    context = current_context()
+    today = context.clock().astimezone(context.policies.calendar.zone).date()
+    return {**context.policies.describe(), "calendar": context.schedule.describe(today)}
 
 
 def _act(command, issue_id: str, *args):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -12,9 +14,10 @@ from district import directory
 from district.directory import Directory
 from services.escalation import policies
 from services.escalation.app import create_app
+from services.escalation.calendar import Schedule, load_schedule
 from services.escalation.handlers import EVENT_HANDLERS
 from services.escalation.loops import run_sweeper
-from services.escalation.metrics import ClockCollector
+from services.escalation.metrics import CalendarCollector, ClockCollector
 from services.escalation.schemas import EVENT_READERS, write_payload
 from services.escalation.settings import EscalationSettings
 from shared.config import Settings
@@ -23,6 +26,7 @@ from shared.outbox import Store
 from shared.runtime import Service, assemble
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,13 +34,21 @@ class Context:
     directory: Directory
     policies: policies.Policies
     clock: Callable[[], datetime] = utcnow  # tests inject their own time
+    schedule: Schedule = field(default_factory=Schedule)  # which days are working days
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
     own = EscalationSettings.from_env(settings.env)
-    context = Context(
-        directory.load(settings.directory_path), policies.load(settings.policies_path), clock
-    )
+    schedule = load_schedule(own.calendar_path)  # a bad file stops the service here
+    loaded = policies.load(settings.policies_path)
+    loaded = dataclasses.replace(loaded, calendar=loaded.calendar.with_workdays(schedule))
+    context = Context(directory.load(settings.directory_path), loaded, clock, schedule)
+    today = clock().astimezone(loaded.calendar.zone).date()
+    warning = schedule.warning(today)
+    if warning:
+        log.warning("escalation: %s", warning)
+    else:
+        log.info("escalation: holiday calendar known until %s", schedule.known_until())
     service_store = Store("escalation", settings.database_url, MIGRATIONS, write_payload)
     loops = {"sweeper": partial(run_sweeper, service_store, context, own.sweep_interval)}
     return assemble(
@@ -47,5 +59,8 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
         context,
         create_app,
         loops,
-        collectors=(ClockCollector(service_store, clock),),
+        collectors=(ClockCollector(service_store, clock), CalendarCollector(schedule, loaded)),
+        warnings={
+            "calendar": lambda: schedule.warning(clock().astimezone(loaded.calendar.zone).date())
+        },
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
@@ -35,4 +37,24 @@ class ClockCollector:
             "loudong_escalation_overdue_unfired",
             "Armed clocks past due, not yet fired",
             value=overdue,
+        )
+
+
+class CalendarCollector:
+    """How far the holiday calendar reaches: the instant its last known day ends (midnight in
+    the policies' zone). Alert when it is less than 45 days away."""
+
+    def __init__(self, schedule, loaded_policies):
+        self._schedule, self._zone = schedule, loaded_policies.calendar.zone
+
+    def known_until(self) -> float:
+        end = self._schedule.known_until() + timedelta(days=1)
+        return datetime.combine(end, time(0), self._zone).timestamp()
+
+    def collect(self):
+        yield GaugeMetricFamily(
+            "loudong_escalation_calendar_known_until_timestamp_seconds",
+            "When the last day the holiday calendar (chinese-calendar or the calendar file) "
+            "knows ends",
+            value=self.known_until(),
         )

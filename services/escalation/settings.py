@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared import config
+
+DEFAULT_CALENDAR = config.REPO_ROOT / "deploy" / "calendar.yaml"
 
 
 @dataclass(frozen=True)
 class EscalationSettings:
     sweep_interval: float  # seconds between sweeps when nothing is due
+    calendar_path: Path | None = None  # the operator's holiday calendar; None: the library alone
 
     @classmethod
     def from_env(cls, env: dict) -> EscalationSettings:
-        return cls(sweep_interval=config.number(env, "LOUDONG_SWEEP_INTERVAL", 0.25, minimum=0.001))
+        return cls(
+            sweep_interval=config.number(env, "LOUDONG_SWEEP_INTERVAL", 0.25, minimum=0.001),
+            calendar_path=calendar_path(env),
+        )
+
+
+def calendar_path(env: dict) -> Path | None:
+    """LOUDONG_CALENDAR if set (it must exist), else deploy/calendar.yaml if there is one."""
+    chosen = config.path(env, "LOUDONG_CALENDAR", DEFAULT_CALENDAR)
+    if chosen == DEFAULT_CALENDAR and config.text(env, "LOUDONG_CALENDAR") is None:
+        return chosen if chosen.is_file() else None
+    if not chosen.is_file():
+        raise config.ConfigError(f"LOUDONG_CALENDAR={str(chosen)!r}: no such file")
+    return chosen

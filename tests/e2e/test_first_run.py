@@ -72,6 +72,8 @@ def test_a_fresh_start_prints_no_warning(first_run):
     text = output.read_text(errors="replace")
 
     noisy = [line for line in text.splitlines() if re.search(r"WARNING|ERROR|Traceback", line)]
+    # The one warning an operator must see: next year's working calendar is not loaded yet.
+    noisy = [line for line in noisy if "holiday calendar is known only until" not in line]
     assert noisy == []
 
 
