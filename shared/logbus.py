@@ -5,6 +5,19 @@ this bus keeps no messages of its own. The producers' committed outboxes are the
 each consumer reads them in order and stores how far it got in the same transaction
 as the effect of each event. A crash before that commit re-reads the event; after it,
 the event is never seen again.
+
+A handler that fails does not stall the others: the event is set aside in the store's
+`retry` table in the same transaction as the cursor moving past it, then tried again from
+there when due (`LOUDONG_RETRY_DELAYS` after each failure; each attempt commits its effect
+with the row's removal, or else its next attempt), and dead-lettered after the last one.
+Meanwhile the bus goes on with the next events.
+
+The ordering guarantee is per issue: an event is never applied before an earlier event
+(in the order this bus read them) of the same issue that is still set aside. Such later
+events are set aside too, held in order behind the first, and tried one after the other
+once it is applied or dead-lettered. Events of other issues may overtake a set-aside one;
+nothing is promised about order across issues. A crash between attempts loses nothing (the
+table is on disk); at worst one attempt whose failure was not recorded is made again.
 """
 
 from __future__ import annotations
@@ -12,15 +25,17 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select, update
 from sqlalchemy.exc import OperationalError
 
 from shared import metrics
 from shared.db import create_engines
 from shared.envelope import MalformedMessage, utcnow
-from shared.outbox import bus_cursor, dead_letter, outbox
+from shared.outbox import bus_cursor, dead_letter, outbox, retry
 from shared.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
@@ -51,6 +66,7 @@ class LogBus:
         lock_path: Path,
         poll_interval: float,
         retry_delays: tuple[float, ...],
+        clock: Callable[[], datetime] = utcnow,
     ):
         self._subscriber = subscriber
         self._store = subscriber.store
@@ -59,6 +75,7 @@ class LogBus:
         self._lock_path = lock_path
         self._poll = poll_interval
         self._delays = retry_delays
+        self._clock = clock
         self._ready = False
 
     def is_ready(self) -> bool:
@@ -84,6 +101,7 @@ class LogBus:
         try:
             for source in self._source_urls:
                 seen += self._drain(source, stop)
+            seen += self._retry_due(stop)
             self._ready = True
         except OperationalError as exc:
             self._ready = False
@@ -103,15 +121,15 @@ class LogBus:
             )
         with engine.connect() as conn:
             rows = conn.execute(
-                select(outbox.c.seq, outbox.c.body)
+                select(outbox.c.seq, outbox.c.issue_id, outbox.c.body)
                 .where(outbox.c.seq > position, outbox.c.type.in_(self._subscriber.event_types))
                 .order_by(outbox.c.seq)
                 .limit(BATCH)
             ).all()
-        for seq, body in rows:
+        for seq, issue_id, body in rows:
             if stop is not None and stop.is_set():
                 break
-            self._deliver(source, seq, body, stop)
+            self._deliver(source, seq, issue_id, body)
         return len(rows)
 
     def _engine(self, source: str) -> Engine | None:
@@ -126,36 +144,137 @@ class LogBus:
             self._engines[source] = engine
         return self._engines[source]
 
-    def _deliver(self, source: str, seq: int, body: str, stop: threading.Event | None) -> None:
-        def within(conn):
+    def _deliver(self, source: str, seq: int, issue_id: str, body: str) -> None:
+        def within(conn: Connection) -> bool:
+            if _is_held(conn, issue_id):
+                raise _HeldBehind  # rolls back: this event goes behind its issue's first
             return advance_cursor(conn, source, seq)
 
-        for attempt, delay in enumerate((*self._delays, None), start=1):
-            try:
-                self._subscriber.apply(body, within)
-                return
-            except MalformedMessage as exc:
-                self._dead_letter(source, seq, body, "malformed", str(exc))
-                return
-            except Exception as exc:  # the handler's own failure: retry, then give up
-                log.warning(
-                    "%s: handler failed on %s #%s (attempt %s): %r",
-                    self._store.service,
+        try:
+            self._subscriber.apply(body, within)
+        except _HeldBehind:
+            self._set_aside(source, seq, issue_id, body, attempt=0, due=self._clock())
+        except MalformedMessage as exc:
+            self._dead_letter(
+                source, body, "malformed", str(exc), lambda c: advance_cursor(c, source, seq)
+            )
+        except Exception as exc:  # the handler's own failure: set aside for a retry
+            self._log_failure(source, seq, 1, exc)
+            if not self._delays:
+                self._dead_letter(
                     source,
-                    seq,
-                    attempt,
-                    exc,
+                    body,
+                    "handler_failed",
+                    repr(exc),
+                    lambda c: advance_cursor(c, source, seq),
                 )
-                if delay is None:
-                    self._dead_letter(source, seq, body, "handler_failed", repr(exc))
-                    return
+                return
+            due = self._clock() + timedelta(seconds=self._delays[0])
+            if self._set_aside(source, seq, issue_id, body, attempt=1, due=due, error=repr(exc)):
                 self._subscriber.count_failure(body, "retried")
-                if stop is not None and stop.wait(delay):
-                    return
 
-    def _dead_letter(self, source: str, seq: int, body: str, reason: str, detail: str) -> None:
+    def _set_aside(
+        self,
+        source: str,
+        seq: int,
+        issue_id: str,
+        body: str,
+        attempt: int,
+        due: datetime,
+        error: str | None = None,
+    ) -> bool:
+        """Into the retry table, with the cursor moved past it: one transaction."""
         with self._store.unit_of_work() as uow:
             if not advance_cursor(uow.conn, source, seq):
+                return False
+            uow.conn.execute(
+                insert(retry).values(
+                    source=source,
+                    seq=seq,
+                    issue_id=issue_id,
+                    body=body,
+                    attempt=attempt,
+                    next_attempt_at=due,
+                    last_error=None if error is None else error[:2000],
+                    created_at=self._clock(),
+                )
+            )
+        return True
+
+    def _retry_due(self, stop: threading.Event | None) -> int:
+        """Try each issue's first set-aside event once it is due; the number tried. Whatever
+        an attempt settles (applied, dead-lettered) lets the next of its issue go at once."""
+        tried = 0
+        while stop is None or not stop.is_set():
+            first = (
+                select(func.min(retry.c.id)).group_by(retry.c.issue_id).scalar_subquery()
+            )  # each issue's head
+            with self._store.read() as conn:
+                due = conn.execute(
+                    select(retry)
+                    .where(retry.c.id.in_(first), retry.c.next_attempt_at <= self._clock())
+                    .order_by(retry.c.id)
+                    .limit(BATCH)
+                ).all()
+            if not due:
+                break
+            for row in due:
+                if stop is not None and stop.is_set():
+                    break
+                self._retry(row)
+                tried += 1
+        return tried
+
+    def _retry(self, row) -> None:
+        """One attempt: its effect and the row's removal commit together; or, if it fails,
+        its next attempt (or its dead letter) commits on its own."""
+
+        def take(conn: Connection) -> bool:
+            return conn.execute(delete(retry).where(retry.c.id == row.id)).rowcount == 1
+
+        try:
+            self._subscriber.apply(row.body, take)
+            return
+        except MalformedMessage as exc:
+            self._dead_letter(row.source, row.body, "malformed", str(exc), take)
+            return
+        except Exception as exc:
+            error = repr(exc)
+            attempt = row.attempt + 1
+            self._log_failure(row.source, row.seq, attempt, exc)
+        if attempt > len(self._delays):
+            self._dead_letter(row.source, row.body, "handler_failed", error, take)
+            return
+        with self._store.unit_of_work() as uow:
+            moved = uow.conn.execute(
+                update(retry)
+                .where(retry.c.id == row.id, retry.c.attempt == row.attempt)
+                .values(
+                    attempt=attempt,
+                    next_attempt_at=self._clock() + timedelta(seconds=self._delays[attempt - 1]),
+                    last_error=error[:2000],
+                )
+            ).rowcount
+        if moved:
+            self._subscriber.count_failure(row.body, "retried")
+
+    def _log_failure(self, source: str, seq: int, attempt: int, exc: Exception) -> None:
+        log.warning(
+            "%s: handler failed on %s #%s (attempt %s): %r",
+            self._store.service,
+            source,
+            seq,
+            attempt,
+            exc,
+        )
+
+    def _dead_letter(
+        self, source: str, body: str, reason: str, detail: str, claim: Callable[[Connection], bool]
+    ) -> None:
+        """Into dead_letter, with `claim` (the cursor moved, or the retry row removed) in the
+        same transaction; nothing if `claim` finds it done already."""
+        with self._store.unit_of_work() as uow:
+            if not claim(uow.conn):
                 return
             uow.conn.execute(
                 insert(dead_letter).values(
@@ -168,3 +287,14 @@ class LogBus:
             )
         metrics.DEAD_LETTERED.labels(self._store.service, reason).inc()
         self._subscriber.count_failure(body, "dead_lettered")
+
+
+class _HeldBehind(Exception):
+    """An event whose issue has an earlier one set aside: it must not overtake it."""
+
+
+def _is_held(conn: Connection, issue_id: str) -> bool:
+    return (
+        conn.execute(select(retry.c.id).where(retry.c.issue_id == issue_id).limit(1)).first()
+        is not None
+    )

@@ -1,10 +1,12 @@
 """Outbox and inbox: a state change and the events it causes commit in one transaction.
 
-Every service's store has the same four plumbing tables:
+Every service's store has the same five plumbing tables:
 - outbox: events waiting for (or, on the embedded bus, serving as) the bus;
 - inbox: ids of the events this service has applied, written with the effect;
 - bus_cursor: how far the embedded bus has read each other service's outbox;
-- dead_letter: messages the embedded bus gave up on (RabbitMQ keeps its own queue).
+- dead_letter: messages the embedded bus gave up on (RabbitMQ keeps its own queue);
+- retry: events the embedded bus set aside, a failing one and those of its issue held behind
+  it (RabbitMQ keeps its own delay queues).
 """
 
 from __future__ import annotations
@@ -59,16 +61,38 @@ dead_letter = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+retry = sa.Table(
+    "retry",
+    plumbing,
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),  # the order set aside
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("issue_id", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),  # failed attempts so far; 0: held behind
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("source", "seq", name="uq_retry_source_seq"),
+)
 
 
 sa.Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
 sa.Index("ix_outbox_type_seq", outbox.c.type, outbox.c.seq)
+sa.Index("ix_retry_issue", retry.c.issue_id, retry.c.id)
+
+PLUMBING_V1 = (outbox, inbox, bus_cursor, dead_letter)  # retry came with create_plumbing_tables_v2
 
 
 def create_plumbing_tables_v1(op) -> None:
-    """Called by each service's first migration. The tables above are still their first
-    version; when one changes, freeze its old shape here and add a _v2 migration step."""
-    plumbing.create_all(bind=op.get_bind())
+    """Called by each service's first migration: the first four tables. They are still their
+    first version; when one changes, freeze its old shape here and add a migration step."""
+    plumbing.create_all(bind=op.get_bind(), tables=list(PLUMBING_V1))
+
+
+def create_plumbing_tables_v2(op) -> None:
+    """Called by each service's `_retries` migration: the embedded bus's retry table."""
+    plumbing.create_all(bind=op.get_bind(), tables=[retry])
 
 
 class UnitOfWork:

@@ -154,3 +154,30 @@ def test_the_same_event_delivered_twice_by_the_broker_sends_one_sms(
     wait_for(lambda: sms_provider.messages, what="the SMS")
     assert len(sms_provider.messages) == 1
     assert sms_provider.requests == 1
+
+
+def test_a_failing_message_is_set_aside_while_the_next_one_applies(started, rabbitmq_url):
+    dispatch = started("dispatch")
+    submitted = {"category": "other", "location": {"street": "taibai"}}
+    poison = event("issue.submitted", "i-poison", submitted)
+    good = event("issue.submitted", "i-good", submitted)
+    real = dispatch.subscriber._handlers["issue.submitted"]
+    attempts = []
+
+    def poisoned(uow, envelope, context):
+        attempts.append(envelope.id)
+        if envelope.id == poison.id:
+            raise RuntimeError("directory unreachable")
+        real(uow, envelope, context)
+
+    dispatch.subscriber._handlers["issue.submitted"] = poisoned
+    _publish_raw(rabbitmq_url, poison.to_json(), "issue.submitted")
+    _publish_raw(rabbitmq_url, good.to_json(), "issue.submitted")
+
+    wait_for(
+        lambda: _queue_depth(rabbitmq_url, topology.dead_queue_name("dispatch")) == 1,
+        what="dead letter",
+    )
+    # the good one applied right after the poison's first attempt, not after its retries
+    assert attempts == [poison.id, good.id, poison.id, poison.id]
+    assert [e.issue_id for e in emitted(dispatch.store, "issue.dispatched")] == ["i-good"]

@@ -1,12 +1,17 @@
 """The embedded bus: reads other services' outboxes in order, dead-letters what it cannot apply,
-and never applies an event twice."""
+and never applies an event twice; a failing event is set aside without stalling the others,
+and its issue's later events wait behind it."""
+
+import time
+from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
 
 from shared.envelope import utcnow
-from shared.outbox import dead_letter, outbox
-from tests.helpers import AUTH, SUBMISSION, build, count_rows, emitted
+from shared.outbox import dead_letter, inbox, outbox, retry
+from tests.helpers import AUTH, SUBMISSION, FakeClock, build, count_rows, emitted, event
 
 
 @pytest.fixture
@@ -95,3 +100,190 @@ def test_a_source_read_after_its_migrations_ran_delivers_what_it_waited_for(tmp_
     assert seen == 1
     intake.store.dispose()
     dispatch.store.dispose()
+
+
+SUBMITTED = {"category": "other", "location": {"street": "taibai"}}
+
+
+def _into_outbox(store, envelope) -> None:
+    with store.writer.begin() as conn:
+        conn.execute(
+            insert(outbox).values(
+                event_id=envelope.id,
+                type=envelope.type,
+                issue_id=envelope.issue_id,
+                body=envelope.to_json(),
+                created_at=utcnow(),
+            )
+        )
+
+
+class Poisoned:
+    """A handler that fails on the events it is told to, until it recovers."""
+
+    def __init__(self, *poison):
+        self.poison = {e.id for e in poison}
+        self.applied: list[str] = []
+        self.attempts: list[str] = []
+
+    def __call__(self, uow, envelope, context):
+        self.attempts.append(envelope.id)
+        if envelope.id in self.poison:
+            raise RuntimeError("unit directory unreachable")
+        self.applied.append(envelope.id)
+
+    def recover(self):
+        self.poison.clear()
+
+
+def _dispatch(tmp_path, handler, delays="1,5,30"):
+    dispatch = build("dispatch", tmp_path, LOUDONG_RETRY_DELAYS=delays)
+    dispatch.subscriber._handlers["issue.submitted"] = handler
+    clock = FakeClock()
+    dispatch.bus._clock = clock
+    return dispatch, clock
+
+
+def _retries(store):
+    with store.read() as conn:
+        return [
+            (row.issue_id, row.attempt, row.next_attempt_at)
+            for row in conn.execute(select(retry).order_by(retry.c.id))
+        ]
+
+
+def _sample(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0
+
+
+@pytest.fixture
+def intake(tmp_path):
+    intake = build("intake", tmp_path)
+    yield intake
+    intake.store.dispose()
+
+
+def test_a_poison_event_does_not_delay_another_issues_event(tmp_path, intake):
+    poison, ordinary = (
+        event("issue.submitted", "A", SUBMITTED),
+        event("issue.submitted", "B", SUBMITTED),
+    )
+    handler = Poisoned(poison)
+    dispatch, clock = _dispatch(tmp_path, handler)
+    _into_outbox(intake.store, poison)
+    _into_outbox(intake.store, ordinary)
+
+    started = time.monotonic()
+    dispatch.bus.poll_once()
+
+    assert time.monotonic() - started < 1  # no retry delay slept inline
+    assert handler.applied == [ordinary.id]  # in the same poll
+    assert _retries(dispatch.store) == [("A", 1, clock.now + timedelta(seconds=1))]
+    assert dispatch.bus.poll_once() == 0  # the cursor moved past both; A is not due yet
+    dispatch.store.dispose()
+
+
+def test_a_later_event_of_the_same_issue_waits_behind_its_poison_one(tmp_path, intake):
+    first, second = (
+        event("issue.submitted", "A", SUBMITTED),
+        event("issue.submitted", "A", SUBMITTED),
+    )
+    other = event("issue.submitted", "B", SUBMITTED)
+    handler = Poisoned(first)
+    dispatch, clock = _dispatch(tmp_path, handler)
+    for envelope in (first, second, other):
+        _into_outbox(intake.store, envelope)
+
+    dispatch.bus.poll_once()
+    assert handler.applied == [other.id]
+    assert [(i, a) for i, a, _ in _retries(dispatch.store)] == [("A", 1), ("A", 0)]
+
+    handler.recover()
+    dispatch.bus.poll_once()  # the first is not due yet, so the second still waits
+    assert handler.applied == [other.id]
+
+    clock.advance(seconds=1)
+    dispatch.bus.poll_once()
+    assert handler.applied == [other.id, first.id, second.id]
+    assert _retries(dispatch.store) == []
+    assert count_rows(dispatch.store, inbox) == 3
+    dispatch.store.dispose()
+
+
+def test_after_the_last_attempt_it_is_dead_lettered_counted_and_its_issue_goes_on(tmp_path, intake):
+    poison, behind = (
+        event("issue.submitted", "A", SUBMITTED),
+        event("issue.submitted", "A", SUBMITTED),
+    )
+    handler = Poisoned(poison)
+    dispatch, clock = _dispatch(tmp_path, handler, delays="1,5")
+    _into_outbox(intake.store, poison)
+    _into_outbox(intake.store, behind)
+    dead_before = _sample(
+        "loudong_dead_lettered_total", service="dispatch", reason="handler_failed"
+    )
+    retried_before = _sample(
+        "loudong_events_consumed_total",
+        service="dispatch",
+        type="issue.submitted",
+        outcome="retried",
+    )
+
+    dispatch.bus.poll_once()
+    clock.advance(seconds=1)
+    dispatch.bus.poll_once()
+    assert [a for _, a, _ in _retries(dispatch.store)] == [2, 0]
+    clock.advance(seconds=4)
+    dispatch.bus.poll_once()  # not due before 5 s
+    assert handler.attempts == [poison.id, poison.id]
+    clock.advance(seconds=1)
+    dispatch.bus.poll_once()
+
+    assert handler.attempts == [poison.id] * 3 + [behind.id]
+    assert handler.applied == [behind.id]
+    assert _retries(dispatch.store) == []
+    assert count_rows(dispatch.store, dead_letter) == 1
+    with dispatch.store.read() as conn:
+        [(reason, body)] = conn.execute(select(dead_letter.c.reason, dead_letter.c.body)).all()
+    assert reason.startswith("handler_failed") and poison.id in body
+    assert (
+        _sample("loudong_dead_lettered_total", service="dispatch", reason="handler_failed")
+        == dead_before + 1
+    )
+    assert (
+        _sample(
+            "loudong_events_consumed_total",
+            service="dispatch",
+            type="issue.submitted",
+            outcome="retried",
+        )
+        == retried_before + 2
+    )
+    dispatch.store.dispose()
+
+
+def test_a_crash_between_attempts_loses_nothing(tmp_path, intake):
+    poison, behind = (
+        event("issue.submitted", "A", SUBMITTED),
+        event("issue.submitted", "A", SUBMITTED),
+    )
+    other = event("issue.submitted", "B", SUBMITTED)
+    dispatch, clock = _dispatch(tmp_path, Poisoned(poison))
+    for envelope in (poison, behind, other):
+        _into_outbox(intake.store, envelope)
+    dispatch.bus.poll_once()
+    dispatch.store.dispose()  # the process dies between the first attempt and the second
+
+    handler = Poisoned()  # comes back, and the unit directory with it
+    rebuilt, clock = _dispatch(tmp_path, handler)
+    assert [(i, a) for i, a, _ in _retries(rebuilt.store)] == [("A", 1), ("A", 0)]
+    rebuilt.bus.poll_once()
+    assert handler.applied == []  # not due yet, and B is not read again
+
+    clock.advance(seconds=1)
+    rebuilt.bus.poll_once()
+    assert handler.applied == [poison.id, behind.id]
+    assert _retries(rebuilt.store) == []
+    assert count_rows(rebuilt.store, inbox) == 3
+    assert rebuilt.bus.poll_once() == 0
+    rebuilt.store.dispose()

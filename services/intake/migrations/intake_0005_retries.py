@@ -1,0 +1,19 @@
+"""The embedded bus sets a failing event aside (and its issue's later events behind it) in
+a retry table instead of retrying it inline, so one poison event stalls nothing else.
+
+Revision ID: intake_0005
+Revises: intake_0004
+"""
+
+from alembic import op
+
+from shared.outbox import create_plumbing_tables_v2
+
+revision = "intake_0005"
+down_revision = "intake_0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_plumbing_tables_v2(op)
