@@ -55,20 +55,23 @@ def on_issue_resolved(uow: UnitOfWork, event: Envelope, context) -> None:
 
 def on_awaiting_resident(uow: UnitOfWork, event: Envelope, context) -> None:
     """While the unit waits for the resident the resolve clock stands still; what was left
-    is kept."""
+    is kept, and its warnings not fired yet wait with it."""
     clock = store.get_clock(uow.conn, event.issue_id, "resolve")
     if clock is None or clock.state != "armed":
         return
     store.put_clock(uow.conn, clock.paused(context.policies, context.clock()))
-    store.cancel_warnings(uow.conn, event.issue_id, "resolve")
+    store.pause_warnings(uow.conn, event.issue_id, "resolve")
 
 
 def on_resident_replied(uow: UnitOfWork, event: Envelope, context) -> None:
+    """The resolve clock runs again for what was left, and the warnings that waited with it
+    are armed again (see ladder.resume_warnings), in this one transaction."""
     clock = store.get_clock(uow.conn, event.issue_id, "resolve")
     if clock is None or clock.state != "paused":
         return
     resumed = clock.resumed(context.policies, context.clock())
     store.put_clock(uow.conn, resumed)
+    ladder.resume_warnings(uow, context, clock, resumed)
     uow.emit(resumed.armed_event())
 
 

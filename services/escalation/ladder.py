@@ -1,6 +1,7 @@
 """The ladder: moving a clock one level up, escalating once without moving a clock, opening
-supervision at the district leader. Events, the sweeper and supervisors' commands all climb
-it through here, each step recorded with its event in the caller's transaction."""
+supervision at the district leader and taking it one step further when it runs out. Events,
+the sweeper and supervisors' commands all climb it through here, each step recorded with its
+event in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from district.directory import Directory, Unit
 from services.escalation import metrics, store
 from services.escalation.events import IssueEscalated, SupervisionOpened
 from services.escalation.model import Clock, Escalation
+from services.escalation.policies import ClockPolicy
 from shared.outbox import UnitOfWork
 
 
@@ -17,6 +19,18 @@ def unit_above(directory: Directory, unit_id: str) -> Unit | None:
     """The next rung up from `unit_id`: None at the top, or for a unit the directory no
     longer knows (a clock can outlive its unit's entry in the directory)."""
     return next(directory.chain_above(unit_id), None)
+
+
+def supervision_target(directory: Directory, policies, clock: Clock) -> Unit | None:
+    """Whom supervision that ran out goes to (`supervision_escalation.to`): the leader's own
+    supervisor in the directory, or the unit named; None when it stays with its leader, who
+    is only warned: `to: none`, nobody found, or supervision was escalated already (one
+    step, never a second)."""
+    to = policies.supervision_escalation.to
+    if to == "none" or clock.level > 0:
+        return None
+    unit = unit_above(directory, clock.unit_id) if to == "supervisor" else directory.units.get(to)
+    return unit if unit is not None and unit.id != clock.unit_id else None
 
 
 def arm(uow: UnitOfWork, context, clock: Clock, new: bool) -> None:
@@ -30,7 +44,8 @@ def arm(uow: UnitOfWork, context, clock: Clock, new: bool) -> None:
 def move_up(
     uow: UnitOfWork, context, clock: Clock, to_unit: Unit, reason: str, now: datetime
 ) -> None:
-    """One level up the ladder: a fresh deadline for the next unit, which is told."""
+    """One level up the ladder: a fresh deadline for the next unit, which is told. Supervision
+    climbs here too when it runs out: its unique step is (issue, supervision, assignment, 1)."""
     moved = clock.moved_up(to_unit.id, context.policies, now)
     store.put_clock(uow.conn, moved)
     if store.escalation_fired(uow.conn, moved.issue_id, moved.name, moved.assignment, moved.level):
@@ -102,7 +117,7 @@ def _record(
         )
     )
     uow.on_commit(lambda: _count(step))
-    if to_unit.type == "district_leader":
+    if to_unit.type == "district_leader" and clock.name != "supervision":
         _open_supervision(uow, context, clock, to_unit, step.fired_at)
 
 
@@ -142,3 +157,26 @@ def arm_warnings(uow: UnitOfWork, context, clock: Clock) -> None:
         if unit_id and due_at < clock.due_at:
             points.append((warning.at, unit_id, due_at))
     store.arm_warnings(uow.conn, clock, points)
+
+
+def resume_warnings(uow: UnitOfWork, context, paused: Clock, resumed: Clock) -> None:
+    """The warnings paused with `paused` that had not fired are armed again for `resumed`,
+    each exactly once (fired ones stay fired).
+
+    Chosen rule: the time waiting for the resident does not count, for the warnings as for
+    the deadline. A warning at fraction `at` fires once the clock has *run* for `at` x its
+    policy's `within` (in the clock's own measure, working or calendar time), as it would
+    have without the pause. So it is re-armed for exactly what it still had to go when the
+    clock paused (measured from the pause to its old due time), counted from the resume. For
+    a clock armed at its policy's limit, it fires with (1 - at) x `within` left before the
+    resumed deadline, as it would have before the pause: paused at 30 % of P10D, the 50 %
+    warning comes 2 days after the resume and the 80 % one 5 days after, 7 days before the
+    deadline. A warning that would not come before the resumed deadline is cancelled."""
+    policy = paused.policy(context.policies)
+    for warning in store.paused_warnings(uow.conn, paused):
+        left = context.policies.remaining(paused.updated_at, warning["due_at"], policy)
+        due_at = context.policies.deadline(resumed.updated_at, ClockPolicy(left, policy.working))
+        if due_at < resumed.due_at:
+            store.rearm_warning(uow.conn, warning, due_at, resumed.due_at)
+        else:
+            store.mark_warning_cancelled(uow.conn, warning)

@@ -49,8 +49,12 @@ def fire_due(uow: UnitOfWork, context, now: datetime, limit: int = BATCH) -> int
 
 
 def _breach(uow: UnitOfWork, context, clock: Clock, now: datetime) -> None:
-    if clock.name == "supervision":  # nobody above the leader: the leader is told it ran over
-        store.put_clock(uow.conn, clock.overdue(now))
+    if clock.name == "supervision":
+        target = ladder.supervision_target(context.directory, context.policies, clock)
+        if target is not None:  # one step up (supervision_escalation), with its own deadline
+            ladder.move_up(uow, context, clock, target, model.REASON_BY_CLOCK[clock.name], now)
+            return
+        store.put_clock(uow.conn, clock.overdue(now))  # it stays: its holder is told it ran over
         _warn(
             uow,
             context,

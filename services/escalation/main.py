@@ -42,7 +42,9 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
     schedule = load_schedule(own.calendar_path)  # a bad file stops the service here
     loaded = policies.load(settings.policies_path)
     loaded = dataclasses.replace(loaded, calendar=loaded.calendar.with_workdays(schedule))
-    context = Context(directory.load(settings.directory_path), loaded, clock, schedule)
+    units = directory.load(settings.directory_path)
+    policies.check_units(loaded, units.units, settings.policies_path)  # a bad `to` stops here
+    context = Context(units, loaded, clock, schedule)
     today = clock().astimezone(loaded.calendar.zone).date()
     warning = schedule.warning(today)
     if warning:

@@ -10,7 +10,11 @@ from district.directory import Directory, Unit
 from services.escalation.events import IssueClockArmed
 from services.escalation.policies import ClockPolicy, Policies
 
-REASON_BY_CLOCK = {"claim": "claim_overdue", "resolve": "resolve_overdue"}
+REASON_BY_CLOCK = {
+    "claim": "claim_overdue",
+    "resolve": "resolve_overdue",
+    "supervision": "supervision_overdue",
+}
 RUNNING = ("armed", "paused", "overdue")
 
 
@@ -124,7 +128,8 @@ class Clock:
 
     def policy(self, policies: Policies) -> ClockPolicy:
         if self.name == "supervision":
-            return policies.supervision
+            escalated = policies.supervision_escalation.clock
+            return escalated if self.level > 0 and escalated else policies.supervision
         return policies.policy_for(self.tier, self.category).limit(self.name)
 
     def stopped(self, lead: Lead, now: datetime) -> Clock:
@@ -156,21 +161,17 @@ class Clock:
         )
 
     def moved_up(self, unit_id: str, policies: Policies, now: datetime) -> Clock:
-        """One level up: the next unit gets the clock's whole limit again from `now`."""
-        return replace(
-            self,
-            level=self.level + 1,
-            unit_id=unit_id,
-            due_at=policies.deadline(now, self.policy(policies)),
-            state="armed",
-            updated_at=now,
-        )
+        """One level up: the next unit gets the clock's whole limit again from `now` (for
+        supervision, `supervision_escalation.within`)."""
+        moved = replace(self, level=self.level + 1, unit_id=unit_id, state="armed", updated_at=now)
+        return replace(moved, due_at=policies.deadline(now, moved.policy(policies)))
 
     def extended(self, until: datetime, now: datetime) -> Clock:
         return replace(self, due_at=until, state="armed", updated_at=now)
 
     def overdue(self, now: datetime) -> Clock:
-        """Past due with nobody above to escalate to (supervision): the leader is told."""
+        """Supervision past due with nobody to escalate it to (`supervision_escalation` is
+        `to: none`, finds nobody, or was taken already): its holder is told."""
         return replace(self, state="overdue", updated_at=now)
 
     def exhausted(self, now: datetime) -> Clock:

@@ -1,7 +1,9 @@
 """Time-limit policies from YAML, checked at start: a bad file names its key and stops the service.
 
 Per tier, optionally per category: `claim_within` and `resolve_within` (ISO-8601), whether
-each counts working or calendar time, and warning points before each deadline."""
+each counts working or calendar time, and warning points before each deadline. Supervision
+(督办): `supervision_within`, and `supervision_escalation` (`to`: `supervisor`, `none` or a
+unit's id; `within`; optional `time`), the step taken when supervision runs out."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from services.escalation.calendar import WorkingCalendar
 
 CLOCKS = ("claim", "resolve")
 RECIPIENTS = ("unit", "supervisor")
+# supervision_escalation.to, besides a unit's id: the leader's supervisor in the directory, or
+# nobody (the leader is only warned, as before this step existed)
+SUPERVISION_TARGETS = ("supervisor", "none")
 
 
 class PolicyError(Exception):
@@ -45,6 +50,23 @@ class ClockPolicy:
 
 
 @dataclass(frozen=True)
+class SupervisionEscalation:
+    """Where supervision goes when it runs out: `to` is `supervisor` (the leader's own in the
+    directory), `none` (the leader is only warned) or a unit's id; `clock` is the fresh
+    deadline that unit gets."""
+
+    to: str = "none"
+    clock: ClockPolicy | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.to != "none"
+
+    def describe(self) -> dict:
+        return {"to": self.to, **(self.clock.describe() if self.clock else {})}
+
+
+@dataclass(frozen=True)
 class TierPolicy:
     claim: ClockPolicy
     resolve: ClockPolicy
@@ -60,6 +82,7 @@ class Policies:
     categories: dict[str, dict[str, TierPolicy]]
     supervision: ClockPolicy
     calendar: WorkingCalendar
+    supervision_escalation: SupervisionEscalation = SupervisionEscalation()
 
     def policy_for(self, tier: str, category: str | None = None) -> TierPolicy:
         return self.categories.get(category or "", {}).get(tier) or self.tiers[tier]
@@ -84,6 +107,7 @@ class Policies:
         return {
             "version": self.version,
             "supervision": self.supervision.describe(),
+            "supervision_escalation": self.supervision_escalation.describe(),
             "tiers": {t: tier(p) for t, p in self.tiers.items()},
             "categories": {
                 c: {t: tier(p) for t, p in tiers.items()} for c, tiers in self.categories.items()
@@ -190,18 +214,66 @@ def load(path: Path) -> Policies:
         "time": raw.get("supervision_time", "working"),
     }
     supervision = _clock(supervision_entry, "claim", f"{path}: supervision", True)
+    escalation = _supervision_escalation(
+        raw.get("supervision_escalation"), raw.get("supervision_time", "working"), path
+    )
     calendar = WorkingCalendar(
         raw.get("timezone", "Asia/Shanghai"), _hours(raw.get("working_hours"), path)
     )
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    return Policies(f"{raw.get('version', 1)}-{digest}", tiers, categories, supervision, calendar)
+    return Policies(
+        f"{raw.get('version', 1)}-{digest}", tiers, categories, supervision, calendar, escalation
+    )
+
+
+def _supervision_escalation(raw, default_time: str, path) -> SupervisionEscalation:
+    """`supervision_escalation: {to: supervisor|none|<unit id>, within: P3D, time: working}`;
+    absent means `to: none`. A unit's id is checked against the directory by check_units."""
+    where = f"{path}: supervision_escalation"
+    if raw is None:
+        return SupervisionEscalation()
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: expected a mapping with to and within")
+    unknown = sorted(set(raw) - {"to", "within", "time"})
+    if unknown:
+        raise PolicyError(f"{where}.{unknown[0]}: unknown key (expected to, within, time)")
+    to = raw.get("to")
+    if not isinstance(to, str) or not to.strip():
+        raise PolicyError(
+            f"{where}.to: {to!r} must be supervisor, none or a unit's id from the directory"
+        )
+    if to == "none":
+        return SupervisionEscalation()
+    if "within" not in raw:
+        raise PolicyError(f"{where}.within: missing")
+    entry = {"claim_within": raw["within"], "time": raw.get("time", default_time)}
+    try:
+        clock = _clock(entry, "claim", where, True)
+    except PolicyError as exc:  # name the keys as the file spells them
+        raise PolicyError(
+            str(exc).replace(".claim_within", ".within").replace(".claim_time", ".time")
+        ) from None
+    return SupervisionEscalation(to, clock)
+
+
+def check_units(loaded: Policies, units, path) -> None:
+    """At start, with the directory: a `supervision_escalation.to` naming a unit names one the
+    directory knows."""
+    to = loaded.supervision_escalation.to
+    if to not in SUPERVISION_TARGETS and to not in units:
+        raise PolicyError(
+            f"{path}: supervision_escalation.to: {to!r} is neither supervisor, none nor a "
+            "unit of the directory"
+        )
 
 
 __all__ = [
     "ClockPolicy",
     "Policies",
     "PolicyError",
+    "SupervisionEscalation",
     "TierPolicy",
     "WarningPoint",
+    "check_units",
     "load",
 ]

@@ -16,6 +16,7 @@ REASONS = (
     "reopened",
     "undeliverable",
     "manual",
+    "supervision_overdue",
 )
 CLOCK_NAMES = (*CLOCKS, "supervision", "reopen", "notify", "returns", "manual")
 

@@ -72,7 +72,9 @@ warnings = sa.Table(
     sa.Column("to_unit_id", sa.String(64), nullable=False),
     sa.Column("deadline", UTCDateTime, nullable=False),
     sa.Column("due_at", UTCDateTime, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),  # armed, fired, cancelled
+    # armed, fired, cancelled; paused: its clock is paused (the resident is awaited) and the
+    # warning had not fired, so the resume arms it again (handlers.on_resident_replied)
+    sa.Column("state", sa.String(16), nullable=False),
 )
 sa.Index(
     "ix_warnings_armed_due",
@@ -121,12 +123,48 @@ def arm_warnings(conn: Connection, clock: Clock, points: list[tuple[float, str, 
 
 
 def cancel_warnings(conn: Connection, issue_id: str, clock: str) -> None:
+    """The clock's warnings still to fire (armed, or paused with it) never will."""
+    conn.execute(
+        update(warnings)
+        .where(
+            warnings.c.issue_id == issue_id,
+            warnings.c.clock == clock,
+            warnings.c.state.in_(("armed", "paused")),
+        )
+        .values(state="cancelled")
+    )
+
+
+def pause_warnings(conn: Connection, issue_id: str, clock: str) -> None:
+    """The clock's armed warnings wait with it; those fired stay fired."""
     conn.execute(
         update(warnings)
         .where(
             warnings.c.issue_id == issue_id, warnings.c.clock == clock, warnings.c.state == "armed"
         )
-        .values(state="cancelled")
+        .values(state="paused")
+    )
+
+
+def paused_warnings(conn: Connection, clock: Clock) -> list[dict]:
+    """The warnings paused with `clock`, at its assignment and level."""
+    rows = conn.execute(
+        select(warnings).where(
+            warnings.c.issue_id == clock.issue_id,
+            warnings.c.clock == clock.name,
+            warnings.c.assignment == clock.assignment,
+            warnings.c.level == clock.level,
+            warnings.c.state == "paused",
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def rearm_warning(conn: Connection, w: dict, due_at: datetime, deadline: datetime) -> None:
+    conn.execute(
+        update(warnings)
+        .where(*_warning_key(w))
+        .values(state="armed", due_at=due_at, deadline=deadline)
     )
 
 
@@ -142,16 +180,15 @@ def due_warnings(conn: Connection, now: datetime, limit: int) -> list[dict]:
 
 
 def mark_warning_fired(conn: Connection, w: dict) -> None:
-    conn.execute(
-        update(warnings)
-        .where(
-            *(
-                warnings.c[k] == w[k]
-                for k in ("issue_id", "clock", "assignment", "level", "fraction")
-            )
-        )
-        .values(state="fired")
-    )
+    conn.execute(update(warnings).where(*_warning_key(w)).values(state="fired"))
+
+
+def mark_warning_cancelled(conn: Connection, w: dict) -> None:
+    conn.execute(update(warnings).where(*_warning_key(w)).values(state="cancelled"))
+
+
+def _warning_key(w: dict) -> list:
+    return [warnings.c[k] == w[k] for k in ("issue_id", "clock", "assignment", "level", "fraction")]
 
 
 def add_extension(conn: Connection, **values) -> None:

@@ -19,6 +19,7 @@ REASON_WORDS = {
     "reopened": "群众不满意",
     "undeliverable": "通知无法送达",
     "manual": "人工督办",
+    "supervision_overdue": "区领导督办逾期未办结",
 }
 CLOCK_WORDS = {"claim": "认领", "resolve": "办结", "supervision": "督办"}
 # What notify adds to a unit's notice (None when it has none): the claim deadline, the link to
