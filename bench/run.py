@@ -106,6 +106,7 @@ def start_system(tmp: Path, children: list[procs.Child]) -> tuple[str, str]:
         LOUDONG_WEB_WORKERS="2",
         LOUDONG_DATA_DIR=str(data_dir),
         LOUDONG_DEMO_API_KEY=load.API_KEY,
+        LOUDONG_LINK_SECRET="bench-link-secret",  # units' SMS carry their links, as deployed
         LOUDONG_RATE_LIMIT="1000000/second",  # the bench is one gateway at full speed
         LOUDONG_UNIT_RECIPIENT_LIMIT="1000000/hour",
     )  # ...and one unit takes every issue

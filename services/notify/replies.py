@@ -10,6 +10,8 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import IntegrityError
+
 from district.links import link_code
 from services.notify import delivery, metrics, model, store
 from services.notify.events import UnitReplied
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _INBOUND_NAMESPACE = uuid.UUID("3b8f5f0e-8c1d-4d8e-a7a2-52c1f6f0d7b4")
 _warned_no_secret = []
+MAX_CODE_ATTEMPTS = 20
 
 
 def code_for(conn, unit_id: str, issue_id: str, assignment: int, now: datetime) -> int:
@@ -33,9 +36,18 @@ def code_for(conn, unit_id: str, issue_id: str, assignment: int, now: datetime) 
         return known.code
     store.close_codes(conn, issue_id, now, unit_id=unit_id, below=assignment)
     taken = {c.code for c in store.codes_of(conn, [unit_id]) if c.is_open}
-    code = ReplyCode(unit_id, model.lowest_free(taken), issue_id, assignment, now)
-    store.add_code(conn, code)
-    return code.code
+    for _attempt in range(MAX_CODE_ATTEMPTS):
+        code = ReplyCode(unit_id, model.lowest_free(taken), issue_id, assignment, now)
+        try:
+            # Another replica numbering the same unit may take this number first: the unique
+            # key refuses the second, and a savepoint lets it try the next number at once
+            # rather than failing the whole event into the retry queue.
+            with conn.begin_nested():
+                store.add_code(conn, code)
+            return code.code
+        except IntegrityError:
+            taken.add(code.code)
+    raise RuntimeError(f"no free reply code for {unit_id} after {MAX_CODE_ATTEMPTS} tries")
 
 
 def link_for(context: Context, issue_id: str, unit_id: str, assignment: int | None) -> str | None:

@@ -132,3 +132,29 @@ def test_two_sweepers_fire_every_escalation_exactly_once(tmp_path, postgres_urls
     assert events == 300
     for s in sweepers:
         s.store.dispose()
+
+
+def test_two_replicas_numbering_one_units_reply_codes_at_once_take_different_numbers(
+    tmp_path, postgres_urls
+):
+    from services.notify.replies import code_for
+
+    notify = _on_postgres("notify", tmp_path, postgres_urls)
+    unit, now, second = "baian-xincun-property", utcnow(), {}
+    first_tx = notify.store.writer.connect()
+    first_tx.begin()
+    first = code_for(first_tx, unit, "issue-a", 1, now)  # not committed yet: the second waits on it
+
+    def other_replica():
+        with notify.store.unit_of_work() as uow:
+            second["code"] = code_for(uow.conn, unit, "issue-b", 1, now)
+
+    racer = threading.Thread(target=other_replica)
+    racer.start()
+    racer.join(timeout=1)
+    first_tx.commit()
+    first_tx.close()
+    racer.join(timeout=10)
+
+    assert (first, second.get("code")) == (1, 2)
+    notify.store.dispose()
