@@ -1,4 +1,5 @@
-"""A unit's short link to one assignment (`/u/<code>`), as it goes in an SMS.
+"""What a unit's SMS carries to find its issue again: the short reference, and the short link
+to one assignment (`/u/<code>`).
 
 Dispatch (which serves the page) and notify (which writes the SMS) both derive the code from
 a secret they share, so no credential rides the bus: the first 10 characters of the base32
@@ -20,3 +21,8 @@ def link_code(secret: str, issue_id: str, unit_id: str, assignment: int) -> str:
         secret.encode(), f"{issue_id}:{unit_id}:{assignment}".encode(), hashlib.sha256
     )
     return base64.b32encode(digest.digest()).decode().lower()[:CODE_LENGTH]
+
+
+def reference(issue_id: str) -> str:
+    """The short issue reference an SMS prints and a unit's page shows beside it."""
+    return issue_id.replace("-", "")[:8]

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select
 from werkzeug.exceptions import HTTPException
 
 from district.directory import Directory, Unit
+from district.links import reference
 from district.local_time import local
 from services.dispatch import commands, links, metrics, photos, store
 from services.dispatch.links import LinkRefused
@@ -278,7 +279,7 @@ def _issue_view(conn: Connection, issue_id: str, unit: Unit) -> dict:
         "case": case,
         "mine": mine,
         "unit": unit,
-        "ref": issue_id.replace("-", "")[:8],  # the reference the SMS prints
+        "ref": reference(issue_id),  # the reference the SMS prints
         "category": d.categories[case.category].name if case.category else "",
         "place": _place(d, case.place_id, case.building),
         "deadlines": deadlines,
@@ -359,7 +360,7 @@ def _inbox_item(row: dict, now: datetime) -> dict:
     overdue = bool(shown and shown["overdue"])
     return {
         "issue_id": row["issue_id"],
-        "ref": row["issue_id"].replace("-", "")[:8],
+        "ref": reference(row["issue_id"]),
         "state": row["state"],
         "role": row["role"],
         "category": d.categories[row["category"]].name if row["category"] else "",

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
 
 from district.directory import Unit
+from district.links import reference as reference  # the SMS reference, re-exported for notify
 from district.local_time import LOCAL_TIME, local
 from services.notify import templates
 from services.notify.events import NotificationFailed, NotificationSent
@@ -240,11 +241,6 @@ class Delivery:
 def delivery_id(event_id: str, recipient_key: str, channel: str) -> str:
     """Stable for one (event, recipient, channel): the provider's idempotency key too."""
     return str(uuid.uuid5(_DELIVERY_NAMESPACE, f"{event_id}|{recipient_key}|{channel}"))
-
-
-def reference(issue_id: str) -> str:
-    """The short issue reference printed in messages."""
-    return issue_id.replace("-", "")[:8]
 
 
 class UnknownUnit(LookupError):
