@@ -70,6 +70,10 @@ class Category:
     group: str = ""
     keywords: tuple[str, ...] = ()
     attributes: tuple[Attribute, ...] = ()
+    name_en: str = ""  # for pages read in English; the Chinese name where none is given
+
+    def name_in(self, language: str) -> str:
+        return self.name_en if language == "en" and self.name_en else self.name
 
 
 class Directory:
@@ -182,6 +186,7 @@ def _category(cid: str, c: dict) -> Category:
         c.get("group", ""),
         tuple(c.get("keywords") or ()),
         attributes,
+        c.get("name_en", ""),
     )
 
 

@@ -16,7 +16,7 @@ EXCHANGE = Exchange(EXCHANGE_NAME, type="topic", durable=True)
 
 # Who consumes what. The producers: intake → issue.submitted, issue.feedback_given, resident.*
 # (the only events with a resident's phone: notify alone binds them); dispatch →
-# issue.dispatched, .claimed, .returned, .progress_noted, .resolved, .closed, .reopened,
+# issue.dispatched, .claimed, .returned, .progress_noted, .urged, .resolved, .closed, .reopened,
 # .retiered, .linked, .triage_needed, .arbitration_needed, .awaiting_resident,
 # .resident_replied, unit.token_issued, unit.token_revoked, unit.reply_applied;
 # escalation → issue.escalated, .clock_armed, .warned, .supervision_opened,
@@ -27,6 +27,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "issue.claimed",
         "issue.returned",
         "issue.progress_noted",
+        "issue.urged",
         "issue.resolved",
         "issue.closed",
         "issue.reopened",
@@ -46,6 +47,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "issue.submitted",
         "issue.feedback_given",
         "issue.escalated",
+        "issue.warned",
         "issue.clock_armed",
         "unit.replied",
     ),
@@ -65,6 +67,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "issue.dispatched",
         "issue.escalated",
         "issue.warned",
+        "issue.urged",
         "resident.acknowledged",
         "resident.feedback_requested",
         "resident.closed",

@@ -16,6 +16,7 @@ from services.dispatch.schemas import (
     RetierSchema,
     ReturnSchema,
     TriageSchema,
+    UrgeSchema,
 )
 from shared.http import json_body
 from shared.web import (
@@ -114,6 +115,12 @@ def retier(issue_id: str):
     """A supervisor moves the issue to another tier, with a reason."""
     body = json_body(RetierSchema())
     return _act(commands.retier, issue_id, body["tier"], body["reason"])
+
+
+@api.post("/issues/<issue_id>/urge")
+def urge(issue_id: str):
+    """A supervisor presses the unit in charge (督办意见); notify passes it on by SMS."""
+    return _act(commands.urge, issue_id, json_body(UrgeSchema())["note"]), 201
 
 
 @api.get("/triage")

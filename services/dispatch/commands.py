@@ -1,6 +1,6 @@
 """What units and supervisors ask of an issue: claim, return (退單), note, resolve (over HTTP
-or by SMS reply); re-tier, triage, arbitrate; and closing it. Each checks who may act and in
-which state, then commits the change and its event together."""
+or by SMS reply); urge (督辦), re-tier, triage, arbitrate; and closing it. Each checks who may
+act and in which state, then commits the change and its event together."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from district.directory import Unit
+from district.links import SUPERVISION
 from services.dispatch import links, metrics, replies, rules, store
 from services.dispatch.events import (
     AwaitingResident,
@@ -16,10 +17,11 @@ from services.dispatch.events import (
     IssueResolved,
     IssueRetiered,
     IssueReturned,
+    IssueUrged,
     ProgressNoted,
     ResidentReplied,
 )
-from services.dispatch.model import Assignment, Case, UnknownReference
+from services.dispatch.model import Assignment, Case, InvalidTransition, UnknownReference
 from services.dispatch.routing import route, send, to_arbitration
 from shared.errors import Forbidden, Invalid, NotFound
 from shared.outbox import UnitOfWork
@@ -65,6 +67,10 @@ def give_back(
     store.save_assignment(uow.conn, a.returned(reason, now))
     case = case.returned_by(a, now)
     store.save_case(uow.conn, case)
+    if note:  # the unit's explanation, for the page's timeline and the office's arbitration
+        store.add_note(
+            uow.conn, issue_id=issue_id, unit_id=unit.id, note=note, created_at=now, kind="return"
+        )
     uow.emit(
         IssueReturned(
             issue_id=issue_id,
@@ -97,12 +103,42 @@ def note(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str
     return note_id
 
 
+def urge(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str) -> int:
+    """A supervisor presses the lead unit in charge (督办意见): kept on the issue's timeline,
+    sent to that unit by notify. Only while a unit holds it (dispatched or claimed)."""
+    case = _case(uow, issue_id)
+    case.check_supervised_by(unit, context.directory)
+    case.next_state("urge")
+    held = store.current_assignment(uow.conn, issue_id, case.lead_unit_id)
+    if held is None or held.finished_at is not None:
+        raise InvalidTransition("urge", case.state, "issue")
+    now = context.clock()
+    note_id = store.add_note(
+        uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now, kind="urge"
+    )
+    uow.emit(
+        IssueUrged(
+            issue_id=issue_id,
+            assignment=held.id,
+            unit_id=held.unit_id,
+            by_unit_id=unit.id,
+            by_unit_name=unit.name,
+            note=text,
+            urged_at=now,
+        )
+    )
+    uow.on_commit(lambda: metrics.URGED.labels(case.street).inc())
+    return note_id
+
+
 def await_resident(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, text: str) -> None:
     """The lead waits for the resident; escalation stops the resolve clock meanwhile."""
     _, a = _own(uow, issue_id, unit)
     now = context.clock()
     store.save_assignment(uow.conn, a.awaiting_resident())
-    store.add_note(uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now)
+    store.add_note(
+        uow.conn, issue_id=issue_id, unit_id=unit.id, note=text, created_at=now, kind="awaiting"
+    )
     uow.emit(AwaitingResident(issue_id=issue_id, unit_id=unit.id, note=text, at=now))
 
 
@@ -162,6 +198,8 @@ def reply(
     unit = context.directory.units.get(unit_id)
     if unit is None:
         raise replies.UnknownUnit(f"no unit {unit_id}")
+    if assignment == SUPERVISION or action == "urge":
+        return _supervisor_reply(uow, context, issue_id, unit, assignment, action, text)
     _, current = _own(uow, issue_id, unit)
     if current.id != assignment:
         raise replies.NotCurrent(assignment)
@@ -175,6 +213,18 @@ def reply(
     if not text:
         raise Invalid("a resolution needs its text", {"text": ["missing"]})
     resolve(uow, context, issue_id, unit, text)
+    return replies.applied(action)
+
+
+def _supervisor_reply(
+    uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, code_of: int, action: str, text
+) -> str:
+    """A supervisor's code urges; a unit's own code claims, returns, resolves — never both."""
+    if code_of != SUPERVISION or action != "urge":
+        raise replies.WrongCode(action)
+    if not text:
+        raise Invalid("urging needs its words", {"text": ["missing"]})
+    urge(uow, context, issue_id, unit, text)
     return replies.applied(action)
 
 

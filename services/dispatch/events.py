@@ -90,6 +90,21 @@ class ProgressNoted:
 
 
 @dataclass(frozen=True)
+class IssueUrged:
+    """A supervisor (the unit an escalation reached, the street office, a district leader)
+    pressed the unit in charge, with words notify passes on to it by SMS (督办意见)."""
+
+    type: ClassVar[str] = "issue.urged"
+    issue_id: str
+    assignment: int
+    unit_id: str
+    by_unit_id: str
+    by_unit_name: str
+    note: str
+    urged_at: datetime
+
+
+@dataclass(frozen=True)
 class IssueResolved:
     type: ClassVar[str] = "issue.resolved"
     issue_id: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.dispatch import metrics, replies, rules, store
+from services.dispatch import links, metrics, replies, rules, store
 from services.dispatch.commands import close, reply
 from services.dispatch.events import IssueLinked, IssueReopened, TriageNeeded, UnitReplyApplied
 from services.dispatch.model import Case, place_of
@@ -62,7 +62,20 @@ def on_feedback_given(uow: UnitOfWork, event: Envelope, context: Context) -> Non
 
 
 def on_escalated(uow: UnitOfWork, event: Envelope, context: Context) -> None:
-    store.save_case(uow.conn, _case(uow, event).escalated(event.payload["level"]))
+    """The level, for the agenda; and the link of the supervisor it reached, which notify
+    writes in that supervisor's SMS."""
+    p, now = event.payload, context.clock()
+    store.save_case(uow.conn, _case(uow, event).escalated(p["level"]))
+    if p["to_unit_id"]:
+        links.record_supervision(
+            uow.conn, context.link_secret, event.issue_id, p["to_unit_id"], now
+        )
+
+
+def on_warned(uow: UnitOfWork, event: Envelope, context: Context) -> None:
+    """A warning may reach a supervisor before any escalation: its link, as on_escalated."""
+    unit_id, now = event.payload["to_unit_id"], context.clock()
+    links.record_supervision(uow.conn, context.link_secret, event.issue_id, unit_id, now)
 
 
 def on_clock_armed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
@@ -110,6 +123,7 @@ EVENT_HANDLERS = {
     "issue.submitted": on_issue_submitted,
     "issue.feedback_given": on_feedback_given,
     "issue.escalated": on_escalated,
+    "issue.warned": on_warned,
     "issue.clock_armed": on_clock_armed,
     "unit.replied": on_unit_replied,
 }

@@ -1,8 +1,9 @@
-"""Units' short links: one per assignment dispatch sends (`/u/<code>`, written in the SMS by
-notify from the same shared secret). Dispatch records each code it derives, so a code it never
-issued is refused; a link expires LOUDONG_LINK_GRACE after its issue closes and can be revoked
-(`loudong units links revoke CODE`). Every page request checks its link again, so a revocation
-stops it at once on every replica."""
+"""Units' short links (`/u/<code>`, written in the SMS by notify from the same shared secret):
+one per assignment dispatch sends, and one per supervisor an escalation or a warning reaches.
+Dispatch records each code it derives, so a code it never issued is refused; a link expires
+LOUDONG_LINK_GRACE after its issue closes and can be revoked (`loudong units links revoke
+CODE`). Every page request checks its link again, so a revocation stops it at once on every
+replica."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
-from district.links import link_code
+from district.links import SUPERVISION, link_code
 from services.dispatch import metrics
 from services.dispatch.store import unit_links
 from shared.errors import NotFound
@@ -48,6 +49,10 @@ class Link:
             return "expired"
         return None
 
+    @property
+    def supervises(self) -> bool:
+        return self.assignment == SUPERVISION
+
     def state(self, now: datetime) -> str:
         return self.refusal(now) or "active"
 
@@ -59,7 +64,10 @@ def record(
     if not secret:
         return None
     code = link_code(secret, issue_id, unit_id, assignment)
-    if conn.execute(select(unit_links.c.code).where(unit_links.c.code == code)).first():
+    known = get(conn, code)
+    if known is not None:
+        if (known.issue_id, known.unit_id, known.assignment) == (issue_id, unit_id, assignment):
+            return code  # a supervisor reached again by the same issue keeps its link
         # Two assignments with one 50-bit code: the first keeps it (never seen in practice).
         log.warning("link code of %s/%s collides; not recorded", issue_id, assignment)
         return None
@@ -69,6 +77,11 @@ def record(
         )
     )
     return code
+
+
+def record_supervision(conn: Connection, secret: str | None, issue_id: str, unit_id: str, now):
+    """The link of a supervisor an escalation reached (one per supervisor and issue)."""
+    return record(conn, secret, issue_id, unit_id, SUPERVISION, now)
 
 
 def expire_with(conn: Connection, issue_ids: Iterable[str], now: datetime, grace: timedelta):

@@ -32,6 +32,9 @@ CLAIM_SECONDS = Histogram(
 RESOLVE_SECONDS = Histogram(
     "loudong_dispatch_resolve_seconds", "From claim to resolve", ["street"], buckets=DURATIONS
 )
+URGED = Counter(
+    "loudong_dispatch_urged_total", "Supervisors' urgings (督办意见) sent to a unit", ["street"]
+)
 REPLIES = Counter(
     "loudong_dispatch_sms_replies_total",
     "Units' SMS replies (unit.replied), applied or refused by the lifecycle",

@@ -28,6 +28,7 @@ CASE = {
     "triage": ({"triage"}, "dispatched"),
     "arbitrate": ({"arbitration"}, "dispatched"),
     "retier": ({"dispatched", "claimed"}, None),
+    "urge": ({"dispatched", "claimed"}, None),
     "feedback": ({"resolved"}, None),
 }
 

@@ -22,6 +22,10 @@ class NoteSchema(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class UrgeSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
 class ResolveSchema(Schema):
     resolution = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
@@ -63,6 +67,7 @@ write_payload = PayloadWriter(  # strict: a unit's contacts or webhook would be 
     events.ArbitrationNeeded,
     events.TriageNeeded,
     events.ProgressNoted,
+    events.IssueUrged,
     events.IssueResolved,
     events.IssueClosed,
     events.IssueReopened,
@@ -115,6 +120,11 @@ class FeedbackReader(Reader):
 
 class EscalatedReader(Reader):
     level = fields.Integer(required=True)
+    to_unit_id = fields.String(load_default=None)  # the supervisor's link needs it
+
+
+class WarnedReader(Reader):
+    to_unit_id = fields.String(required=True)
 
 
 class ClockArmedReader(Reader):
@@ -137,6 +147,7 @@ EVENT_READERS = {
     "issue.submitted": SubmittedReader(),
     "issue.feedback_given": FeedbackReader(),
     "issue.escalated": EscalatedReader(),
+    "issue.warned": WarnedReader(),
     "issue.clock_armed": ClockArmedReader(),
     "unit.replied": UnitRepliedReader(),
 }

@@ -67,6 +67,8 @@ notes = sa.Table(
     sa.Column("unit_id", sa.String(64), nullable=False),
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # progress, return (the returning unit's explanation) or urge (a supervisor's words)
+    sa.Column("kind", sa.String(16), nullable=False, server_default="progress"),
 )
 unit_tokens = sa.Table(
     "unit_tokens",

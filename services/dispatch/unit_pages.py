@@ -1,6 +1,7 @@
 """The units' pages: a unit opens its SMS link (`/u/<code>`) or signs in with its token, reads
 the issue (what, where, by when, what happened so far) and claims, returns, notes progress
-with photos, or resolves it by a form. Forms act through the same commands as the API, so the
+with photos, or resolves it by a form; a supervisor an escalation reached reads it and urges
+the unit in charge. Forms act through the same commands as the API, so the
 same lifecycle, the same 409 on a wrong state and the same events.
 
 The session (a signed cookie) holds which links this phone opened and the hash of the token
@@ -24,11 +25,11 @@ from district.local_time import local
 from services.dispatch import commands, links, metrics, photos, store
 from services.dispatch.links import LinkRefused
 from services.dispatch.model import RETURN_REASONS, InvalidTransition
-from services.dispatch.schemas import NoteSchema, ResolveSchema, ReturnSchema
+from services.dispatch.schemas import NoteSchema, ResolveSchema, ReturnSchema, UrgeSchema
 from services.dispatch.store import unit_tokens
 from services.dispatch.unit_texts import TEXTS
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from shared.pages import accepts_uploads, deadline, install_pages, moment, text
+from shared.pages import accepts_uploads, deadline, install_pages, language, moment, text
 from shared.tokens import token_hash
 from shared.web import current_context, current_store
 
@@ -180,6 +181,14 @@ def add_note(issue_id: str):
     return _act(issue_id, "note", act)
 
 
+@pages.post("/units/issues/<issue_id>/urge")
+def urge(issue_id: str):
+    words = _form(UrgeSchema())["note"]
+    return _act(
+        issue_id, "urge", lambda uow, unit: _command(commands.urge, uow, issue_id, unit, words)
+    )
+
+
 @pages.post("/units/issues/<issue_id>/resolve")
 @accepts_uploads(UPLOAD_LIMIT)
 def resolve(issue_id: str):
@@ -219,7 +228,8 @@ def _photos() -> list[photos.Photo]:
 
 
 # Who may see and act: the link this phone opened for the issue, else the signed-in unit if
-# the issue was sent to it.
+# the issue was sent to it or the unit supervises it (the street office, a leader, a unit above
+# the lead). A supervisor reads and urges; the lifecycle's forms are the assigned unit's.
 
 
 def _acting_unit(conn: Connection, issue_id: str) -> Unit:
@@ -238,9 +248,11 @@ def _acting_unit(conn: Connection, issue_id: str) -> Unit:
         if session.get("links"):
             raise Forbidden("link_only")
         raise SignInNeeded
-    if store.get_case(conn, issue_id) is None:
+    case = store.get_case(conn, issue_id)
+    if case is None:
         raise NotFound("no_issue")
-    if not any(a.unit_id == unit.id for a in store.assignments_of(conn, issue_id)):
+    sent_to_it = any(a.unit_id == unit.id for a in store.assignments_of(conn, issue_id))
+    if not sent_to_it and not case.supervised_by(unit, current_context().directory):
         raise Forbidden("not_yours")
     return unit
 
@@ -267,23 +279,28 @@ def _issue_view(conn: Connection, issue_id: str, unit: Unit) -> dict:
     d = context.directory
     case = store.get_case(conn, issue_id)
     sent = store.assignments_of(conn, issue_id)
-    mine = [a for a in sent if a.unit_id == unit.id][-1]
+    held = [a for a in sent if a.unit_id == unit.id]
+    mine = held[-1] if held else None  # None: the unit supervises it
+    state = mine.state if mine else case.state
     deadlines = []
-    if mine.state == "dispatched" and case.claim_due:
+    if state == "dispatched" and case.claim_due:
         deadlines.append(("deadline_claim", deadline(local(case.claim_due), now)))
-    if mine.state in ("claimed", "awaiting_resident") and case.resolve_due:
+    if state in ("claimed", "awaiting_resident") and case.resolve_due:
         deadlines.append(("deadline_resolve", deadline(local(case.resolve_due), now)))
     if case.promised_by and case.state not in ("resolved", "closed"):
         deadlines.append(("deadline_promised", deadline(local(case.promised_by), now)))
+    in_charge = [a for a in sent if a.is_lead and a.finished_at is None]
     return {
         "case": case,
         "mine": mine,
+        "state": state,
         "unit": unit,
+        "in_charge": _unit_name(d, in_charge[-1].unit_id) if in_charge else None,
         "ref": reference(issue_id),  # the reference the SMS prints
-        "category": d.categories[case.category].name if case.category else "",
+        "category": d.categories[case.category].name_in(language()) if case.category else "",
         "place": _place(d, case.place_id, case.building),
         "deadlines": deadlines,
-        "allowed": _allowed(mine),
+        "allowed": _allowed(mine) if mine else (["urge"] if in_charge else []),
         "reasons": [(r, text(f"reason_{r}")) for r in RETURN_REASONS],
         "timeline": _timeline(conn, case, sent, d),
         "signed_in": _token_unit(conn) is not None,
@@ -302,6 +319,10 @@ def _allowed(mine) -> list[str]:
     return []
 
 
+def _unit_name(d: Directory, unit_id: str) -> str:
+    return d.units[unit_id].name if unit_id in d.units else unit_id
+
+
 def _place(d: Directory, place_id: str, building: str | None) -> str:
     """Street to compound as the directory names them, then the building the resident said."""
     names = [d.places[p].name for p in reversed(d.lineage(place_id)) if d.places[p].parent]
@@ -315,7 +336,7 @@ def _timeline(conn: Connection, case, sent, d: Directory) -> list[dict]:
     pictures = photos.of_issue(conn, case.issue_id)
 
     def name(unit_id: str) -> str:
-        return d.units[unit_id].name if unit_id in d.units else unit_id
+        return _unit_name(d, unit_id)
 
     def entry(at, kind: str, what: str, body: str | None = None, attached=()) -> dict:
         urls = [url_for("unit_pages.photo", photo_id=p["id"]) for p in attached]
@@ -345,7 +366,7 @@ def _timeline(conn: Connection, case, sent, d: Directory) -> list[dict]:
             entries.append(entry(a.finished_at, "resolved", what, a.resolution, attached))
     for n in store.notes_of(conn, case.issue_id):
         attached = [p for p in pictures if p["note_id"] == n["id"]]
-        what = text("tl_note", unit=name(n["unit_id"]))
+        what = text(f"tl_note_{n['kind']}", unit=name(n["unit_id"]))
         entries.append(entry(n["created_at"], "note", what, n["note"], attached))
     if case.state == "closed":
         reason = text(f"closed_{case.closed_reason}")
@@ -363,7 +384,7 @@ def _inbox_item(row: dict, now: datetime) -> dict:
         "ref": reference(row["issue_id"]),
         "state": row["state"],
         "role": row["role"],
-        "category": d.categories[row["category"]].name if row["category"] else "",
+        "category": d.categories[row["category"]].name_in(language()) if row["category"] else "",
         "place": d.places[row["place_id"]].name if row["place_id"] in d.places else "",
         "description": row["description"],
         "deadline": shown,

@@ -70,6 +70,7 @@ EVENT_HANDLERS = {
     "issue.claimed": on_issue_event,
     "issue.returned": on_issue_event,
     "issue.progress_noted": on_issue_event,
+    "issue.urged": on_issue_event,
     "issue.resolved": on_issue_event,
     "issue.closed": on_issue_event,
     "issue.reopened": on_issue_event,

@@ -162,6 +162,8 @@ def summary(event_type: str, payload: dict) -> str:
         return f"returned by {payload['unit_id']}: {payload['reason']}"
     if event_type == "issue.progress_noted":
         return f"progress from {payload['unit_id']}: {payload['note']}"
+    if event_type == "issue.urged":  # the supervisor's words stay between units
+        return f"urged (督办) by {payload.get('by_unit_name') or payload['by_unit_id']}"
     if event_type == "issue.closed":
         return f"closed ({payload['reason']})"
     if event_type == "issue.reopened":

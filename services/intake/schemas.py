@@ -301,6 +301,11 @@ class NotedReader(Reader):
     note = fields.String(required=True)
 
 
+class UrgedReader(Reader):
+    by_unit_id = fields.String(required=True)
+    by_unit_name = fields.String(load_default="")
+
+
 class ClosedReader(Reader):
     reason = fields.String(required=True)
 
@@ -358,6 +363,7 @@ EVENT_READERS = {
     "issue.claimed": ClaimedReader(),
     "issue.returned": ReturnedReader(),
     "issue.progress_noted": NotedReader(),
+    "issue.urged": UrgedReader(),
     "issue.resolved": ResolvedReader(),
     "issue.closed": ClosedReader(),
     "issue.reopened": ReopenedReader(),

@@ -31,7 +31,7 @@ def on_event(uow: UnitOfWork, event: Envelope, context: Context) -> None:
 
 
 def on_unit_notice(uow: UnitOfWork, event: Envelope, context: Context) -> None:
-    """A unit's notice (dispatched, warned, escalated), with its link and reply code. A lead
+    """A unit's notice (dispatched, warned, escalated, urged), with its link and reply code. A lead
     unit's dispatch notice without its claim deadline yet is held for it."""
     told = _recipients(uow, event, context)
     if told is None:
@@ -66,15 +66,17 @@ def on_clock_armed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
 
 
 def on_assignment_ended(uow: UnitOfWork, event: Envelope, context: Context) -> None:
-    """Returned or resolved: the unit's reply code for it is spent."""
+    """Returned or resolved: the unit's reply code for it is spent, its held notice forgotten."""
     p = event.payload
     store.close_codes(
         uow.conn, event.issue_id, context.clock(), unit_id=p["unit_id"], below=p["assignment"] + 1
     )
+    store.drop_held(uow.conn, event.issue_id, below=p["assignment"] + 1)
 
 
 def on_closed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
     store.close_codes(uow.conn, event.issue_id, context.clock())
+    store.drop_held(uow.conn, event.issue_id)
 
 
 def _text(context: Context, event: Envelope, facts: dict) -> str:
@@ -146,7 +148,9 @@ def undeliverable(uow: UnitOfWork, event: Envelope, unit_id: str, now: datetime)
 
 EVENT_HANDLERS = {
     **dict.fromkeys(model.ROUTES, on_event),
-    **dict.fromkeys(("issue.dispatched", "issue.escalated", "issue.warned"), on_unit_notice),
+    **dict.fromkeys(
+        ("issue.dispatched", "issue.escalated", "issue.warned", "issue.urged"), on_unit_notice
+    ),
     "issue.clock_armed": on_clock_armed,
     "issue.returned": on_assignment_ended,
     "issue.resolved": on_assignment_ended,

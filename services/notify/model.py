@@ -279,6 +279,7 @@ ROUTES = {
     "issue.dispatched": lambda issue_id, p, units: _unit(units, p["unit_id"]),
     "issue.escalated": lambda issue_id, p, units: _unit(units, p["to_unit_id"]),
     "issue.warned": lambda issue_id, p, units: _unit(units, p["to_unit_id"]),
+    "issue.urged": lambda issue_id, p, units: _unit(units, p["unit_id"]),
     "resident.acknowledged": lambda issue_id, p, units: _resident(issue_id, p),
     "resident.feedback_requested": lambda issue_id, p, units: _resident(issue_id, p),
     "resident.closed": lambda issue_id, p, units: _resident(issue_id, p),
@@ -366,6 +367,7 @@ ACTION_WORDS = {
     "claim": ("1", "认领", "認領", "claim"),
     "return": ("2", "退回", "退单", "退單", "return"),
     "resolve": ("3", "办结", "辦結", "resolve", "done"),
+    "urge": ("4", "督办", "督辦", "督促", "urge"),  # a supervisor's code only
 }
 _ACTIONS = {word: action for action, words in ACTION_WORDS.items() for word in words}
 _REPLY = re.compile(
@@ -383,7 +385,7 @@ class Reply:
     """What a unit's SMS asks: an action, the reply code if it gave one, and its words (the
     return's reason or the resolution)."""
 
-    action: str  # claim, return, resolve
+    action: str  # claim, return, resolve, urge
     code: int | None
     text: str
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
-from district.links import link_code
+from district.links import SUPERVISION, link_code
 from services.notify import delivery, metrics, model, store
 from services.notify.events import UnitReplied
 from services.notify.model import STRANGER, Notice, Recipient, ReplyCode
@@ -63,24 +63,28 @@ def link_for(context: Context, issue_id: str, unit_id: str, assignment: int | No
 
 def notice_facts(conn, context: Context, event: Envelope) -> dict:
     """A unit event's payload with what notify adds: the link, the reply code, and for a
-    dispatch the claim deadline if escalation has armed it."""
+    dispatch the claim deadline if escalation has armed it. A unit told of an escalation or a
+    warning on an issue it does not hold (a supervisor) gets a supervision code and link."""
     p, issue_id, now = event.payload, event.issue_id, context.clock()
-    if event.type == "issue.dispatched":
+    if event.type in ("issue.dispatched", "issue.urged"):
         unit_id, assignment = p["unit_id"], p["assignment"]
         code = code_for(conn, unit_id, issue_id, assignment, now)
-        deadline = store.claim_deadline(conn, issue_id, assignment)
         link = link_for(context, issue_id, unit_id, assignment)
-        return {**p, "code": code, "deadline": deadline, "link": link}
+        facts = {**p, "code": code, "link": link}
+        if event.type == "issue.urged":  # the supervisor's words are what an SMS may shorten
+            return {**facts, "description": p["note"]}
+        return {**facts, "deadline": store.claim_deadline(conn, issue_id, assignment)}
     unit_id = p["to_unit_id"]
     held = [c for c in store.codes_of(conn, [unit_id], issue_id) if c.is_open]
-    assignment = p.get("assignment") or (
-        held[0].assignment if held else store.latest_assignment(conn, issue_id)
-    )
-    if (
-        not held
-    ):  # a supervisor told of an escalation was not sent the issue: its page is not theirs
-        return {**p, "code": None, "link": None}
-    return {**p, "code": held[0].code, "link": link_for(context, issue_id, unit_id, assignment)}
+    own = max(held, key=lambda c: c.assignment, default=None)
+    assignment = own.assignment if own and own.assignment != SUPERVISION else SUPERVISION
+    code = own.code if own else code_for(conn, unit_id, issue_id, SUPERVISION, now)
+    return {
+        **p,
+        "code": code,
+        "link": link_for(context, issue_id, unit_id, assignment),
+        "supervising": assignment == SUPERVISION,
+    }
 
 
 def inbound_id(provider: str, message_id: str) -> str:

@@ -53,6 +53,13 @@ class WarnedReader(Reader):
     deadline = fields.AwareDateTime(required=True)
 
 
+class UrgedReader(Reader):
+    assignment = fields.Integer(required=True)
+    unit_id = fields.String(required=True)
+    by_unit_name = fields.String(load_default="")
+    note = fields.String(required=True)
+
+
 class FeedbackRequestedReader(Reader):
     phone = fields.String(required=True)
     resolution = fields.String(load_default="")
@@ -87,6 +94,7 @@ EVENT_READERS = {
     "issue.dispatched": DispatchedReader(),
     "issue.escalated": EscalatedReader(),
     "issue.warned": WarnedReader(),
+    "issue.urged": UrgedReader(),
     "resident.feedback_requested": FeedbackRequestedReader(),
     "resident.acknowledged": ResidentReader(),
     "resident.closed": ResidentReader(),

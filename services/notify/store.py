@@ -356,6 +356,15 @@ def hold(conn: Connection, event_id: str, issue_id: str, assignment: int, event:
     )
 
 
+def drop_held(conn: Connection, issue_id: str, below: int | None = None) -> None:
+    """Held notices of assignments that ended (or of an issue closed): no deadline will come
+    for them, and a notice held past its wait has gone without one already."""
+    where = [held_notices.c.issue_id == issue_id]
+    if below is not None:
+        where.append(held_notices.c.assignment < below)
+    conn.execute(delete(held_notices).where(*where))
+
+
 def take_held(conn: Connection, issue_id: str, assignment: int) -> list[dict]:
     """The notices held for this assignment's deadline, no longer held."""
     where = (held_notices.c.issue_id == issue_id, held_notices.c.assignment == assignment)

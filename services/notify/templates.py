@@ -24,7 +24,7 @@ REASON_WORDS = {
 CLOCK_WORDS = {"claim": "认领", "resolve": "办结", "supervision": "督办"}
 # What notify adds to a unit's notice (None when it has none): the claim deadline, the link to
 # the unit's page for the issue and the code the unit replies with.
-NOTICE_FACTS = {"deadline": None, "link": None, "code": None}
+NOTICE_FACTS = {"deadline": None, "link": None, "code": None, "supervising": False}
 ELLIPSIS = "…"
 _BUILDING_WORDS = ("栋", "棟", "楼", "樓", "幢", "座", "号", "號")
 # GSM 03.38: the basic set counts one septet, the extension set two; anything else means UCS-2.
@@ -162,6 +162,15 @@ SAMPLES = {  # what each template is checked against at start, and previewed wit
         "reason": "claim_overdue",
         "level": 1,
         "next_deadline": datetime(2026, 10, 8, 1, 0).astimezone(),
+        "link": "http://127.0.0.1:8082/u/klmnopqrst",
+        "code": 2,
+        "supervising": True,
+    },
+    "issue.urged": {
+        "by_unit_name": "百安坝街道办事处",
+        "description": "请今天内疏通，明早向街道报告",
+        "link": "http://127.0.0.1:8082/u/abcdefghij",
+        "code": 1,
     },
     "issue.warned": {
         "clock": "claim",

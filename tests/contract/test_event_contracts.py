@@ -1,7 +1,7 @@
 """Every payload a service publishes loads in the reader of every service subscribed to it.
 
 The events are the real ones: issues are taken through all four services in this process
-(dispatched, escalated, claimed, noted, resolved, reopened, returned, linked, re-tiered,
+(dispatched, escalated, urged, claimed, noted, resolved, reopened, returned, linked, re-tiered,
 closed, notified and failed to notify), and whatever lands in the outboxes is read back by
 each subscriber — and searched for anything private."""
 
@@ -62,7 +62,7 @@ class Flow:
         self, unit_id: str, issue_id: str, action: str, body=None, service: str = "dispatch"
     ) -> None:
         headers = self.token(unit_id)
-        if service == "escalation" or action in ("tier", "arbitrate"):
+        if service == "escalation" or action in ("tier", "arbitrate", "urge"):
             path = f"/v1/issues/{issue_id}/{action}"
         else:
             path = f"/v1/assignments/{issue_id}/{action}"
@@ -178,6 +178,7 @@ def all_events(tmp_path, sms_provider, directory_file):
     flow.unit(
         "leader-north", first, "supervision/close", {"reason": "已部署"}, service="escalation"
     )
+    flow.unit("leader-north", first, "urge", {"note": "请今天内清理完毕"})
     for action, body in [
         ("claim", None),
         ("notes", {"note": "在处理"}),

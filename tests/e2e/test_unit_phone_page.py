@@ -13,10 +13,10 @@ import pytest
 import requests
 from PIL import Image
 
-from district.links import link_code
+from district.links import link_code, reference
 from shared.config import REPO_ROOT
 from tests.conftest import IN_CI
-from tests.e2e.test_issue_flow import UNIT_PHONE
+from tests.e2e.test_issue_flow import SUPERVISOR_PHONE, UNIT_PHONE
 from tests.helpers import AUTH, LINK_SECRET, SUBMISSION, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -155,3 +155,57 @@ def test_a_unit_claims_notes_with_a_photo_and_resolves_from_its_sms_link(
     assert {"issue.claimed", "issue.progress_noted", "issue.resolved"} <= {
         t["type"] for t in status["timeline"]
     }
+
+
+def test_a_supervisor_opens_its_escalation_sms_and_urges_the_unit_which_is_told_by_sms(
+    deploy, fast_policies, sms_provider, browser
+):
+    deployment = deploy(LOUDONG_POLICIES=fast_policies)
+    issue_id = requests.post(
+        deployment.url("intake") + "/v1/issues", json=SUBMISSION, headers=AUTH, timeout=5
+    ).json()["id"]
+    escalation = wait_for(
+        lambda: next((m for m in sms_provider.messages if m["to"] == SUPERVISOR_PHONE), None),
+        timeout=30,
+        what="the supervisor's escalation SMS",
+    )
+    found = re.search(r"https?://\S+/u/[a-z2-7]{10}", escalation["text"])
+    assert found and "督促承办单位" in escalation["text"], escalation["text"]
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, locale="zh-CN", device_scale_factor=2
+    )
+    page = context.new_page()
+
+    page.goto(found.group(0))
+    assert page.url.endswith(f"/units/issues/{issue_id}")
+    assert "（督办）" in page.inner_text(
+        "main"
+    ) and "承办单位：百安新村物业公司" in page.inner_text("main")
+    assert page.locator("form[action$='/claim']").count() == 0
+    urge = page.locator("form[action$='/urge']")
+    urge.locator("textarea[name=note]").fill("居民反映污水已漫到一楼，请今天内疏通")
+    urge.locator("button").click()
+    page.wait_for_selector("text=督办意见已发给承办单位。")
+    assert _fits_the_screen(page)
+    _shot(page, "supervisor-01-urged.png")
+    context.close()
+
+    urged = wait_for(
+        lambda: next(
+            (m for m in sms_provider.messages if m["to"] == UNIT_PHONE and "督办意见" in m["text"]),
+            None,
+        ),
+        timeout=30,
+        what="the urging SMS to the unit in charge",
+    )
+    assert "请今天内疏通" in urged["text"] and "/u/" in urged["text"]
+    assert reference(issue_id) in urged["text"]
+    status = wait_for(
+        lambda: (lambda i: i if "issue.urged" in {t["type"] for t in i["timeline"]} else None)(
+            requests.get(
+                f"{deployment.url('intake')}/v1/issues/{issue_id}", headers=AUTH, timeout=5
+            ).json()
+        ),
+        what="the urging on intake's status",
+    )
+    assert status["status"] == "dispatched"

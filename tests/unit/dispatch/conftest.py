@@ -38,6 +38,14 @@ def dispatch(tmp_path, clock):
 
 
 @pytest.fixture
+def phone(dispatch):
+    """A unit's phone: a test client keeping its cookies, reading Chinese."""
+    client = dispatch.app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN,zh;q=0.9"
+    return client
+
+
+@pytest.fixture
 def as_unit(dispatch):
     """as_unit(unit_id) -> Authorization headers carrying a fresh token of that unit."""
 

@@ -26,14 +26,6 @@ OTHER = "lianhua-committee"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 
 
-@pytest.fixture
-def phone(dispatch):
-    """A unit's phone: a test client keeping its cookies, reading Chinese."""
-    client = dispatch.app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = ZH["Accept-Language"]
-    return client
-
-
 def code_for(dispatch, issue_id: str, unit_id: str = PROPERTY) -> str:
     """The code notify writes in the unit's SMS for its latest assignment of the issue."""
     with dispatch.store.read() as conn:

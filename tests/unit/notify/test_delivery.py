@@ -279,10 +279,12 @@ def test_the_preview_renders_a_template_with_its_sms_length(notify):
     )
 
     assert response.status_code == 200
+    # the sample supervisor's notice: its reason, its link and its reply code take two parts
     assert (
         response.json["encoding"] == "ucs2"
-        and response.json["parts"] == 1
+        and response.json["parts"] == 2
         and "超时未认领" in response.json["text"]
+        and "回复“4 2 意见”督促承办单位" in response.json["text"]
     )
     bad = notify.app.test_client().post("/v1/templates/preview", json={"type": "issue.exploded"})
     assert bad.status_code == 422 and "type" in bad.json["errors"]

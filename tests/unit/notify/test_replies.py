@@ -11,11 +11,12 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from district.links import link_code
+from district.links import SUPERVISION, link_code
 from district.local_time import local
-from services.notify import model, templates
+from services.notify import model, store, templates
 from services.notify.loops import send_due
 from services.notify.model import Reply, ReplyCode, answered_code, parse_reply
 from tests.helpers import ADMIN, ADMIN_TOKEN, LINK_SECRET, FakeClock, build, emitted, event
@@ -152,7 +153,7 @@ def test_the_notice_fits_whatever_parts_are_allowed(tmp_path, sms_provider, max_
     service.store.dispose()
 
 
-def test_warnings_and_escalations_name_their_deadline_and_only_the_units_own_link(
+def test_warnings_and_escalations_name_their_deadline_and_each_units_own_link_and_code(
     notify, sms_provider
 ):
     _dispatched_and_sent(notify)
@@ -175,7 +176,10 @@ def test_warnings_and_escalations_name_their_deadline_and_only_the_units_own_lin
     escalation = next(m["text"] for m in sms_provider.messages if "督办" in m["text"])
     assert f"{local(deadline):%m-%d %H:%M}" in warning
     assert link_code(LINK_SECRET, ISSUE, UNIT, 1) in warning and "“1 1”认领" in warning
-    assert "/u/" not in escalation  # the supervisor was not sent the issue: no page of its own
+    # the supervisor was not sent the issue: its link and code are for supervising (urging)
+    supervision = link_code(LINK_SECRET, ISSUE, "baian-committee", SUPERVISION)
+    assert supervision in escalation and link_code(LINK_SECRET, ISSUE, UNIT, 1) not in escalation
+    assert "回复“4 1 意见”督促承办单位" in escalation and "“1 1”" not in escalation
     assert f"{local(deadline):%m-%d %H:%M}" in escalation
 
 
@@ -225,6 +229,20 @@ def test_after_the_wait_the_notice_goes_without_a_deadline_and_the_late_one_chan
     assert "请尽快认领" in text and "前认领" not in text
 
 
+def test_a_held_notice_whose_deadline_never_comes_is_forgotten_when_its_assignment_ends(
+    notify, sms_provider
+):
+    _apply(notify, "issue.dispatched", DISPATCHED)
+    notify.clock.advance(seconds=6)
+    send_due(notify.store, notify.context)
+
+    _apply(notify, "issue.returned", {"assignment": 1, "unit_id": UNIT})
+
+    with notify.store.read() as conn:
+        assert conn.execute(select(store.held_notices)).all() == []
+    assert len(_texts_to(sms_provider)) == 1  # what was held went, without a deadline
+
+
 def test_a_deadline_armed_before_the_dispatch_arrives_goes_with_it_at_once(notify, sms_provider):
     due = _armed(notify)
 
@@ -268,6 +286,9 @@ def test_a_co_handling_unit_has_no_claim_clock_so_its_notice_does_not_wait(notif
         ("1", Reply("claim", None, "")),
         ("认领", Reply("claim", None, "")),
         ("3 已疏通", Reply("resolve", None, "已疏通")),
+        ("4 2 请今天内处理", Reply("urge", 2, "请今天内处理")),
+        ("督办2：居民又来电", Reply("urge", 2, "居民又来电")),
+        ("督辦 #3 盡快", Reply("urge", 3, "盡快")),
         ("好的收到", None),
         ("", None),
         ("ok", None),
@@ -526,3 +547,59 @@ def test_a_reply_sent_to_the_local_provider_reaches_notify_signed(notify, sms_pr
     assert (status, answer) == (200, {"outcome": "accepted"})
     assert [r["text"] for r in sms_provider.inbound] == ["1 1"]
     assert len(emitted(notify.store, "unit.replied")) == 1
+
+
+# --- supervisors: a code to urge with, and the unit in charge told
+
+
+COMMITTEE_PHONE = "+8613800000032"  # baian-committee, the property company's supervisor
+
+
+def _escalated(notify, to_unit_id="baian-committee", level=1):
+    deadline = notify.clock.now + timedelta(hours=2)
+    escalated = {
+        "clock": "claim",
+        "assignment": 1,
+        "level": level,
+        "reason": "claim_overdue",
+        "to_unit_id": to_unit_id,
+        "next_deadline": deadline.isoformat(),
+    }
+    _apply(notify, "issue.escalated", escalated)
+    send_due(notify.store, notify.context)
+
+
+def test_a_supervisor_reached_twice_keeps_one_code_and_its_reply_urges(notify, sms_provider):
+    _dispatched_and_sent(notify)
+    _escalated(notify)
+    _escalated(notify, level=2)
+
+    first, second = _texts_to(sms_provider, COMMITTEE_PHONE)
+    answer = _reply(notify, "4 1 请今天内处理", phone=COMMITTEE_PHONE, message_id="m-urge")
+
+    assert "回复“4 1 意见”" in first and "回复“4 1 意见”" in second
+    assert answer.json == {"outcome": "accepted"}
+    [replied] = emitted(notify.store, "unit.replied")
+    assert replied.payload["assignment"] == SUPERVISION and replied.payload["action"] == "urge"
+    assert replied.payload["unit_id"] == "baian-committee"
+    assert replied.payload["text"] == "请今天内处理"
+
+
+def test_an_urging_reaches_the_unit_in_charge_with_its_own_link_and_code(notify, sms_provider):
+    _dispatched_and_sent(notify)
+    urged = {
+        "assignment": 1,
+        "unit_id": UNIT,
+        "by_unit_id": "baian-committee",
+        "by_unit_name": "百安社区居委会",
+        "note": "居民又来电了，请今天内疏通" * 10,  # long: shortened to fit, never the code
+        "urged_at": notify.clock.now.isoformat(),
+    }
+
+    _apply(notify, "issue.urged", urged)
+    send_due(notify.store, notify.context)
+
+    text = _texts_to(sms_provider)[-1]
+    assert text.startswith("【楼栋】督办意见 5f0c2a9e：百安社区居委会督促“居民又来电了")
+    assert link_code(LINK_SECRET, ISSUE, UNIT, 1) in text and "“3 1 结果”办结" in text
+    assert templates.sms_parts(text)[2] <= notify.context.settings.max_parts
