@@ -23,9 +23,11 @@ from district.directory import Directory, Unit
 from district.links import reference
 from district.local_time import local
 from services.dispatch import commands, links, metrics, photos, store
+from services.dispatch.desk_texts import DESK_TEXTS
 from services.dispatch.links import LinkRefused
 from services.dispatch.model import RETURN_REASONS, InvalidTransition
 from services.dispatch.schemas import NoteSchema, ResolveSchema, ReturnSchema, UrgeSchema
+from services.dispatch.showcase_texts import SHOWCASE_TEXTS
 from services.dispatch.store import unit_tokens
 from services.dispatch.unit_texts import TEXTS
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -45,8 +47,9 @@ class SignInNeeded(Exception):
 def install(app: Flask, context, *exempt: Blueprint) -> None:
     """The pages on dispatch's app. Their session key comes from LOUDONG_LINK_SECRET; without
     it there are no links and no unit pages (each says so), and the API is untouched."""
+    words = {lang: {**TEXTS[lang], **DESK_TEXTS[lang], **SHOWCASE_TEXTS[lang]} for lang in TEXTS}
     install_pages(
-        app, secret_key=_session_key(context.link_secret), texts=TEXTS, csrf_exempt=exempt
+        app, secret_key=_session_key(context.link_secret), texts=words, csrf_exempt=exempt
     )
     app.config["SESSION_COOKIE_NAME"] = "loudong_dispatch"
     app.config["SESSION_COOKIE_SECURE"] = context.public_url.startswith("https://")
@@ -257,9 +260,14 @@ def _acting_unit(conn: Connection, issue_id: str) -> Unit:
     return unit
 
 
-def _token_unit(conn: Connection) -> Unit | None:
+def signed_in_unit(conn: Connection) -> Unit | None:
+    """The unit this session signed in as with its token (looked up again: a revoked token
+    stops at once), or None. The desk and the showcase's approvals use it too."""
     hashed = session.get("token")
     return _unit_of_hash(conn, hashed) if hashed else None
+
+
+_token_unit = signed_in_unit
 
 
 def _unit_of_hash(conn: Connection, hashed: str) -> Unit | None:
