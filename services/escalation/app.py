@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, request
 from marshmallow import ValidationError
 
 from district.directory import Unit
-from services.escalation import commands, store
+from services.escalation import board_pages, commands, store
 from services.escalation.schemas import (
     CloseSupervisionSchema,
     EscalationQuerySchema,
@@ -27,7 +27,9 @@ api = Blueprint("escalation", __name__, url_prefix="/v1")
 
 
 def create_app(service_store, context) -> Flask:
-    return service_app("escalation", service_store, context, api)
+    app = service_app("escalation", service_store, context, api)
+    board_pages.install(app, context, api)  # the leader's board; the bearer-token API keeps no CSRF
+    return app
 
 
 @api.get("/issues/<issue_id>/clocks")

@@ -8,8 +8,10 @@ from services.escalation import ladder, store
 from services.escalation.model import Clock, Lead
 from shared.envelope import Envelope
 from shared.outbox import UnitOfWork
+from shared.privacy import mask_phones
 
 NOTIFIED_ABOUT_UNIT_WORK = ("issue.dispatched", "issue.escalated", "issue.warned")
+SUMMARY_LENGTH = 140  # characters of the resident's words the leader's board keeps
 
 
 def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
@@ -19,6 +21,7 @@ def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
         return
     claim = store.get_clock(uow.conn, event.issue_id, "claim")
     if claim is None or claim.may_arm(p["assignment"]):
+        _remember_summary(uow, event, context)
         lead = _lead(event, p["tier"], p["street"])
         fresh = Clock.armed(lead, "claim", p["category"], context.policies, context.clock())
         ladder.arm(uow, context, fresh, new=claim is None)
@@ -117,6 +120,31 @@ def on_token_issued(uow: UnitOfWork, event: Envelope, context) -> None:
 def on_token_revoked(uow: UnitOfWork, event: Envelope, context) -> None:
     p = event.payload
     store.revoke_token(uow.conn, p["token_hash"], p["unit_id"], p["revoked_at"])
+
+
+def _remember_summary(uow: UnitOfWork, event: Envelope, context) -> None:
+    """What the leader's board says the issue is about: never a name or a phone number, and
+    the resident's words only as a short masked excerpt."""
+    p = event.payload
+    store.put_summary(
+        uow.conn,
+        event.issue_id,
+        category=p["category"],
+        category_name=(p["category_name"] or "")[:64] or None,
+        place_id=p["place_id"],
+        place_name=(p["place_name"] or "")[:128] or None,
+        building=(p["building"] or "")[:100] or None,
+        description=short_description(p["description"] or ""),
+        tier=p["tier"],
+        updated_at=context.clock(),
+    )
+
+
+def short_description(words: str, limit: int = SUMMARY_LENGTH) -> str:
+    """Phone numbers masked first (so none is cut into an unmasked piece), then at most
+    `limit` characters, with an ellipsis when shortened."""
+    masked = " ".join(mask_phones(words).split())
+    return masked if len(masked) <= limit else masked[: limit - 1] + "…"
 
 
 def _lead(event: Envelope, tier: str, street: str) -> Lead:

@@ -35,6 +35,7 @@ class Context:
     policies: policies.Policies
     clock: Callable[[], datetime] = utcnow  # tests inject their own time
     schedule: Schedule = field(default_factory=Schedule)  # which days are working days
+    link_secret: str | None = None  # the leader's board's session key; None: no board
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
@@ -44,7 +45,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
     loaded = dataclasses.replace(loaded, calendar=loaded.calendar.with_workdays(schedule))
     units = directory.load(settings.directory_path)
     policies.check_units(loaded, units.units, settings.policies_path)  # a bad `to` stops here
-    context = Context(units, loaded, clock, schedule)
+    context = Context(units, loaded, clock, schedule, own.link_secret)
     today = clock().astimezone(loaded.calendar.zone).date()
     warning = schedule.warning(today)
     if warning:

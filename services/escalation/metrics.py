@@ -15,6 +15,12 @@ ESCALATIONS = Counter(
 WARNINGS = Counter(
     "loudong_escalation_warnings_total", "Warnings sent before a deadline", ["clock"]
 )
+PAGE_REFUSALS = Counter(
+    "loudong_escalation_page_refusals_total",
+    "What the leader's board refused: bad_token, csrf, invalid_form, wrong_state, forbidden, "
+    "not_found",
+    ["reason"],
+)
 FIRING_LAG = Histogram(
     "loudong_escalation_firing_lag_seconds",
     "From a deadline to its escalation committed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from district.local_time import LOCAL_TIME
 from services.escalation import events
 from services.escalation.policies import CLOCKS
 from shared.inputs import SaneDateTime
@@ -52,6 +53,12 @@ class ExtensionSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
+class ExtensionFormSchema(ExtensionSchema):
+    """The board's extension form: a browser's date-time field is Beijing wall-clock time."""
+
+    until = SaneDateTime(required=True, default_timezone=LOCAL_TIME)
+
+
 class CloseSupervisionSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
@@ -72,6 +79,12 @@ class DispatchedReader(Reader):
     tier = fields.String(required=True)
     category = fields.String(load_default=None)
     street = fields.String(load_default="")
+    # What the leader's board shows; older events carry none of it.
+    category_name = fields.String(load_default=None, allow_none=True)
+    place_id = fields.String(load_default=None, allow_none=True)
+    place_name = fields.String(load_default=None, allow_none=True)
+    building = fields.String(load_default=None, allow_none=True)
+    description = fields.String(load_default="", allow_none=True)
 
 
 class ClaimedReader(Reader):

@@ -14,12 +14,14 @@ DEFAULT_CALENDAR = config.REPO_ROOT / "deploy" / "calendar.yaml"
 class EscalationSettings:
     sweep_interval: float  # seconds between sweeps when nothing is due
     calendar_path: Path | None = None  # the operator's holiday calendar; None: the library alone
+    link_secret: str | None = None  # the leader's board's session key; None: no board
 
     @classmethod
     def from_env(cls, env: dict) -> EscalationSettings:
         return cls(
             sweep_interval=config.number(env, "LOUDONG_SWEEP_INTERVAL", 0.25, minimum=0.001),
             calendar_path=calendar_path(env),
+            link_secret=config.text(env, "LOUDONG_LINK_SECRET"),
         )
 
 

@@ -101,6 +101,21 @@ unit_tokens = sa.Table(
     sa.Column("unit_id", sa.String(64), nullable=False),
     sa.Column("revoked_at", UTCDateTime),  # kept, so a late unit.token_issued cannot revive it
 )
+# What the leader's board says an issue is about, from the lead's issue.dispatched: category,
+# place and a short description, phone numbers masked (handlers.on_issue_dispatched).
+issue_summaries = sa.Table(
+    "issue_summaries",
+    metadata,
+    sa.Column("issue_id", sa.String(36), primary_key=True),
+    sa.Column("category", sa.String(32)),
+    sa.Column("category_name", sa.String(64)),
+    sa.Column("place_id", sa.String(64)),
+    sa.Column("place_name", sa.String(128)),
+    sa.Column("building", sa.String(100)),
+    sa.Column("description", sa.String(160), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
 
 
 def arm_warnings(conn: Connection, clock: Clock, points: list[tuple[float, str, datetime]]) -> None:
@@ -350,3 +365,50 @@ def armed_count(conn: Connection) -> int:
 
 def escalations_count_all(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(escalations)).scalar_one()
+
+
+def put_summary(conn: Connection, issue_id: str, **values) -> None:
+    """The issue's summary as the latest lead dispatch tells it (a re-tier or re-dispatch
+    may change category and place)."""
+    found = conn.execute(
+        select(issue_summaries.c.issue_id).where(issue_summaries.c.issue_id == issue_id)
+    ).first()
+    if found is None:
+        conn.execute(insert(issue_summaries).values(issue_id=issue_id, **values))
+    else:
+        conn.execute(
+            update(issue_summaries).where(issue_summaries.c.issue_id == issue_id).values(**values)
+        )
+
+
+def summaries(conn: Connection, issue_ids: list[str]) -> dict[str, dict]:
+    query = select(issue_summaries).where(issue_summaries.c.issue_id.in_(issue_ids))
+    return {r["issue_id"]: dict(r) for r in conn.execute(query).mappings()}
+
+
+def supervised(conn: Connection, leader_id: str, streets: tuple[str, ...]) -> list[Clock]:
+    """Open supervision clocks held by the leader or on one of its streets."""
+    query = select(clocks).where(
+        clocks.c.clock == "supervision",
+        clocks.c.state.in_(("armed", "overdue")),
+        sa.or_(clocks.c.unit_id == leader_id, clocks.c.street.in_(streets)),
+    )
+    return [_clock(r) for r in conn.execute(query).mappings()]
+
+
+def clocks_of(conn: Connection, issue_ids: list[str]) -> list[Clock]:
+    query = select(clocks).where(clocks.c.issue_id.in_(issue_ids))
+    return [_clock(r) for r in conn.execute(query).mappings()]
+
+
+def escalations_of(conn: Connection, issue_ids: list[str]) -> list[dict]:
+    """The steps each issue climbed, oldest first."""
+    query = (
+        select(escalations).where(escalations.c.issue_id.in_(issue_ids)).order_by(escalations.c.id)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def extensions_of(conn: Connection, issue_ids: list[str]) -> list[dict]:
+    query = select(extensions).where(extensions.c.issue_id.in_(issue_ids)).order_by(extensions.c.id)
+    return [dict(r) for r in conn.execute(query).mappings()]
