@@ -64,6 +64,11 @@ def parser() -> argparse.ArgumentParser:
     unit_links.add_parser("revoke", help="stop a link at once, on every replica").add_argument(
         "code"
     )
+    sub.add_parser(
+        "example-month",
+        help="submit a month of example issues through the gateway API and act on them",
+        add_help=False,
+    )
     sink = sub.add_parser("sms-sink", help="run the local SMS provider")
     sink.add_argument("--port", type=int, default=8089)
     sink.add_argument("--host", default=os.environ.get("LOUDONG_HOST") or "127.0.0.1")
@@ -71,6 +76,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["example-month"]:  # its own options, parsed by devtools/example_month.py
+        from devtools import example_month
+
+        return example_month.main(given[1:])
     args = parser().parse_args(argv)
     try:
         if args.command in config.SERVICES:

@@ -60,7 +60,7 @@ VARIABLES = {
     "LOUDONG_DEMO_API_KEY": "the demo gateway's API key (all scopes); `make run` makes one up and prints it",
     "LOUDONG_RATE_LIMIT": "requests per API key per replica, in `limits` notation (`100/second`)",
     "LOUDONG_KEY_CACHE_SECONDS": "how long a replica trusts a checked key; a revoked key stops within this (10)",
-    "LOUDONG_LINK_SECRET": "secret shared by dispatch and notify from which a unit's short link (`/u/<code>`) is derived; unset: no links (`loudong run` makes one up)",
+    "LOUDONG_LINK_SECRET": "secret shared by dispatch and notify from which a unit's short link (`/u/<code>`) is derived, and the key of the pages' sessions (dispatch's and escalation's leader board); unset: no links, no pages (`loudong run` makes one up)",
     "LOUDONG_PUBLIC_URL": "dispatch's address as units' phones reach it, for the links in SMS (`http://127.0.0.1:<dispatch port>`)",
     "LOUDONG_LINK_GRACE": "how long a unit's link keeps working after its issue is closed, ISO-8601 (`P7D`)",
     "PROMETHEUS_MULTIPROC_DIR": "where gunicorn workers share metrics (`<LOUDONG_DATA_DIR>/metrics/<service>-<port>`)",

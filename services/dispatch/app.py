@@ -7,7 +7,16 @@ from dataclasses import asdict
 
 from flask import Blueprint, Flask, Response, g, request
 
-from services.dispatch import commands, meetings, queries, unit_pages, units
+from services.dispatch import (
+    commands,
+    desk,
+    meetings,
+    queries,
+    showcase,
+    showcase_desk,
+    unit_pages,
+    units,
+)
 from services.dispatch.schemas import (
     ArbitrateSchema,
     MeetingSchema,
@@ -33,6 +42,9 @@ PUBLIC_ENDPOINTS = {"dispatch.directory"}
 def create_app(service_store, context) -> Flask:
     app = service_app("dispatch", service_store, context, api)
     unit_pages.install(app, context, api)  # the units' pages; the bearer-token API keeps no CSRF
+    app.register_blueprint(showcase.public)  # 雙亮, public; approvals on the units' session
+    app.register_blueprint(showcase_desk.desk)
+    app.register_blueprint(desk.desk)  # the street office's desk, signed in as on the units' pages
     return app
 
 

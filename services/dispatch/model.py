@@ -273,6 +273,10 @@ class Case:
     def closed(self, reason: str, now: datetime) -> Case:
         return replace(self, state="closed", closed_reason=reason, updated_at=now)
 
+    def promised(self, by: datetime, now: datetime) -> Case:
+        """A work day promised the resident it would be done `by` then."""
+        return replace(self, promised_by=by, updated_at=now)
+
     def escalated(self, level: int) -> Case:
         return replace(self, escalation_level=max(self.escalation_level, level))
 

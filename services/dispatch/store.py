@@ -89,6 +89,16 @@ meetings = sa.Table(
     sa.Column("attending", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+meeting_items = sa.Table(  # what a work day raised from its agenda (services/dispatch/workday.py)
+    "meeting_items",
+    metadata,
+    sa.Column("meeting_id", sa.String(36), primary_key=True),
+    sa.Column("issue_id", sa.String(36), primary_key=True, index=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("promise", sa.Text, nullable=False),
+    sa.Column("promised_by", UTCDateTime, nullable=False),
+    sa.Column("raised_at", UTCDateTime, nullable=False),
+)
 unit_links = sa.Table(  # a unit's short link to one assignment (services/dispatch/links.py)
     "unit_links",
     metadata,
@@ -282,6 +292,45 @@ def add_meeting(conn: Connection, **values) -> None:
 def get_meeting(conn: Connection, meeting_id: str) -> dict | None:
     row = conn.execute(select(meetings).where(meetings.c.id == meeting_id)).mappings().first()
     return {**row, "attending": json.loads(row["attending"])} if row else None
+
+
+def meetings_of(conn: Connection, street: str) -> list[dict]:
+    """The street's meetings, the latest first."""
+    query = (
+        select(meetings)
+        .where(meetings.c.street == street)
+        .order_by(meetings.c.held_on.desc(), meetings.c.created_at.desc())
+    )
+    return [{**r, "attending": json.loads(r["attending"])} for r in conn.execute(query).mappings()]
+
+
+def add_meeting_item(conn: Connection, **values) -> bool:
+    """False if the meeting already raised this issue (the first promise stands)."""
+    known = select(meeting_items.c.issue_id).where(
+        meeting_items.c.meeting_id == values["meeting_id"],
+        meeting_items.c.issue_id == values["issue_id"],
+    )
+    if conn.execute(known).first():
+        return False
+    conn.execute(insert(meeting_items).values(**values))
+    return True
+
+
+def meeting_items_of(conn: Connection, meeting_id: str) -> list[dict]:
+    query = (
+        select(meeting_items)
+        .where(meeting_items.c.meeting_id == meeting_id)
+        .order_by(meeting_items.c.raised_at)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def last_notes(conn: Connection, issue_ids: list[str]) -> dict[str, dict]:
+    """The latest note of each issue, for the desk's board."""
+    if not issue_ids:
+        return {}
+    query = select(notes).where(notes.c.issue_id.in_(issue_ids)).order_by(notes.c.id)
+    return {r["issue_id"]: dict(r) for r in conn.execute(query).mappings()}
 
 
 def raised_at(conn: Connection, meeting_id: str) -> list[Case]:

@@ -87,15 +87,23 @@ def open_link(code: str):
 @pages.route("/units/sign-in", methods=["GET", "POST"])
 def sign_in():
     """A unit's token (from `loudong units token`) opens its inbox on this phone."""
+    then = _local_path(request.values.get("next", ""))
     if request.method == "GET":
-        return render_template("units/sign_in.html")
+        return render_template("units/sign_in.html", next=then)
     hashed = token_hash(request.form.get("token", "").strip())
     with current_store().read() as conn:
         unit = _unit_of_hash(conn, hashed)
     if unit is None:
-        return render_template("units/sign_in.html", error=text("bad_token")), 401
+        metrics.PAGE_REFUSALS.labels("bad_token").inc()
+        return render_template("units/sign_in.html", error=text("bad_token"), next=then), 401
     session["token"] = hashed
-    return redirect(url_for("unit_pages.inbox"), 303)
+    home = url_for("desk.board") if unit.type == "street_office" else url_for("unit_pages.inbox")
+    return redirect(then or home, 303)
+
+
+def _local_path(path: str) -> str:
+    """A page of this site to go back to after signing in; anything else is dropped."""
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else ""
 
 
 @pages.post("/units/sign-out")
@@ -420,7 +428,7 @@ def _sign_in_needed(_exc):
 
 @pages.errorhandler(DomainError)
 def _refused(exc: DomainError):
-    metrics.PAGE_REFUSALS.labels(_refusal_reason(exc)).inc()
+    metrics.PAGE_REFUSALS.labels(refusal_reason(exc)).inc()
     if isinstance(exc, InvalidTransition) or (isinstance(exc, Conflict) and exc.state):
         action = getattr(exc, "action", "")
         words = text("conflict", action=text(f"action_{action}"), state=text(f"state_{exc.state}"))
@@ -432,7 +440,8 @@ def _refused(exc: DomainError):
     return _message(str(exc) if str(exc) in TEXTS["zh"] else "no_issue", 404)
 
 
-def _refusal_reason(exc: DomainError) -> str:
+def refusal_reason(exc: DomainError) -> str:
+    """The label a refusal is counted under (the desk counts its own the same way)."""
     if isinstance(exc, Invalid):
         refused_photos = (exc.errors or {}).get("photos")
         return f"photo_{refused_photos[0]}" if refused_photos else "invalid_form"
