@@ -1,7 +1,8 @@
 """A local SMS provider speaking the generic protocol, for `make run` and the tests.
 
 `POST /messages` {to, text, idempotency_key} answers 201 {message_id}; a repeated key gets
-the first message's id and is not counted again, as a well-behaved provider does.
+the first message's id and is not counted again, as a well-behaved provider does, and the
+same key with another recipient or text is refused with 409, as a strict one does.
 `GET /messages` lists what was accepted, with the time each arrived. `POST /faults`
 {"fail_next": N, "status": 503} makes the next N requests fail, {"delay_next": N, "delay": 3}
 makes the next N wait that long before answering (a timeout), and {"hold_next": N, "hold": 3}
@@ -42,7 +43,9 @@ class SmsSink:
         self.inbound_url = inbound_url or os.environ.get("LOUDONG_NOTIFY_INBOUND_URL")
         self.secret = secret or os.environ.get("LOUDONG_SMS_RECEIPT_SECRET")
         self.requests = 0
+        self.conflicts = 0  # keys sent again with another message (refused, as strict ones do)
         self._by_key: dict[str, str] = {}
+        self._texts: dict[str, tuple[str, str]] = {}
         self._faults = {
             "fail_next": 0,
             "status": 503,
@@ -125,9 +128,14 @@ class SmsSink:
                 return 400, {"error": "to and text are required"}
             key = body.get("idempotency_key") or str(uuid.uuid4())
             if key in self._by_key:
+                first = self._texts[key]
+                if (body["to"], body["text"]) != first:  # a strict provider refuses this reuse
+                    self.conflicts += 1
+                    return 409, {"error": "idempotency key reused for another message"}
                 return 200, {"message_id": self._by_key[key], "duplicate": True}
             message_id = str(uuid.uuid4())
             self._by_key[key] = message_id
+            self._texts[key] = (body["to"], body["text"])
             record = {
                 "message_id": message_id,
                 "to": body["to"],

@@ -5,11 +5,19 @@ deliveries through here, so the one-row rule and the lease are kept in one place
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from services.notify import metrics, store
-from services.notify.model import Delivery, Failure, Notice, Sent, rate_limited_until
+from services.notify import metrics, model, store
+from services.notify.model import (
+    Delivery,
+    Failure,
+    Message,
+    Notice,
+    Sent,
+    rate_limited_until,
+)
 from shared.outbox import UnitOfWork
 
 if TYPE_CHECKING:
@@ -34,6 +42,31 @@ def plan(uow: UnitOfWork, context: Context, notice: Notice, when: datetime) -> b
         uow.on_commit(lambda: metrics.HELD.labels(delivery.channel, "rate_limit").inc())
     store.add(uow.conn, delivery)
     return True
+
+
+def pinned(conn, due: list[Delivery], now: datetime, lease, max_parts: int) -> list[Message]:
+    """The messages the due deliveries go in, written down before any is handed over. One a
+    provider may already hold (notify died between its acceptance and the record) goes again
+    exactly as it went: same members, same text, same key. The others are bundled now, and
+    pinned so in the same transaction as their lease."""
+    messages = []
+    for key in dict.fromkeys(d.message_key for d in due if d.message_key):
+        members = store.pending_in_message(conn, key, now, lease)
+        if not members:
+            continue  # another sender finished it meanwhile
+        text = store.bundle_text(conn, key) if len(members) > 1 or key != members[0].id else None
+        messages.append(Message(key, text or model.bundle_text(members, max_parts), members))
+    fresh = [d for d in due if not d.message_key]
+    alone = []
+    for bundle in model.bundles(fresh, max_parts):
+        key, text = model.message_key(bundle), model.bundle_text(bundle, max_parts)
+        if len(bundle) == 1:
+            alone.append(bundle[0].id)
+        else:
+            store.pin_bundle(conn, key, [d.id for d in bundle], text, bundle[0], now)
+        messages.append(Message(key, text, [replace(d, message_key=key) for d in bundle]))
+    store.pin_alone(conn, alone)
+    return messages
 
 
 def record_sent(uow: UnitOfWork, delivery: Delivery, sent: Sent, now: datetime) -> None:

@@ -1,8 +1,11 @@
 """The sender: takes due deliveries, hands them to the provider, records the answer.
 
-The provider is called outside any transaction. If notify dies after the provider accepted
-a message and before the answer is recorded, the delivery is sent again when its lease runs
-out, with the same idempotency key: a provider that honours the key sends one SMS.
+The provider is called outside any transaction. Each message (one delivery, or several to one
+address bundled) is written down with its text and key in the lease's transaction, before the
+call. If notify dies after the provider accepted it and before the answer is recorded, the
+same message goes again when its lease runs out — the same members, text and idempotency key,
+whatever else has fallen due for that address since: a provider that honours the key sends one
+SMS, and a strict one sees no conflicting reuse.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from services.notify import delivery, metrics, model, store
-from services.notify.model import Delivery, Failure, Sent
+from services.notify.model import Failure, Message, Sent
 from services.notify.providers import PermanentError, TransientError
 from shared.loops import run_in_batches
 from shared.outbox import Store
@@ -35,13 +38,15 @@ def send_due(service_store: Store, context: Context) -> int:
     now, lease = context.clock(), model.lease_for(context.settings.sms_timeout)
     with service_store.unit_of_work() as uow:
         due = store.lease_due(uow.conn, now, lease, BATCH)
-    for bundle in model.bundles(due, context.settings.max_parts):
-        _send(service_store, context, bundle)
+        messages = delivery.pinned(uow.conn, due, now, lease, context.settings.max_parts)
+    for message in messages:
+        _send(service_store, context, message)
     return len(due)
 
 
-def _send(service_store: Store, context: Context, bundle: list[Delivery]) -> None:
-    answer = _hand_over(context, bundle)
+def _send(service_store: Store, context: Context, message: Message) -> None:
+    answer = _hand_over(context, message)
+    bundle = message.members
     with service_store.unit_of_work() as uow:
         for planned in bundle:
             if isinstance(answer, Sent):
@@ -52,15 +57,14 @@ def _send(service_store: Store, context: Context, bundle: list[Delivery]) -> Non
         metrics.BUNDLED.labels(bundle[0].channel).inc(len(bundle) - 1)
 
 
-def _hand_over(context: Context, bundle: list[Delivery]) -> Sent | Failure:
-    """One message for the bundle, through its channel: the provider's answer."""
-    first = bundle[0]
+def _hand_over(context: Context, message: Message) -> Sent | Failure:
+    """The message, through its channel: the provider's answer."""
+    first = message.first
     channel = context.channels.get(first.channel)
     if channel is None:  # planned when that channel was configured, and it no longer is
         return Failure("none", "unknown_channel", permanent=True)
-    text = model.bundle_text(bundle, context.settings.max_parts)
     try:
-        return Sent(*channel.send(first.address, text, model.message_key(bundle)))
+        return Sent(*channel.send(first.address, message.text, message.key))
     except TransientError as exc:
         return Failure(channel.name, exc.reason, permanent=False, retry_after=exc.retry_after)
     except PermanentError as exc:

@@ -101,6 +101,7 @@ class Delivery:
     fallback_address: str | None = None  # email, tried when this channel fails for good
     event_at: datetime | None = None
     receipt_at: datetime | None = None
+    message_key: str | None = None  # the message it was handed over in, pinned beforehand
 
     @classmethod
     def planned(cls, notice: Notice, when: datetime, now: datetime, email: bool) -> Delivery:
@@ -347,6 +348,20 @@ def bundle_text(bundle: list[Delivery], max_parts: int | None = None) -> str:
     if max_parts is not None and bundle[0].channel == "sms":
         text = templates.fit(text, max_parts)
     return text
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one call to a provider carries: its idempotency key, its text and the deliveries
+    it answers for. Pinned before the call, so that it goes again exactly as it went."""
+
+    key: str
+    text: str
+    members: list[Delivery]
+
+    @property
+    def first(self) -> Delivery:
+        return self.members[0]
 
 
 def message_key(bundle: list[Delivery]) -> str:

@@ -36,7 +36,18 @@ deliveries = sa.Table(
     sa.Column("fallback_address", sa.String(320)),
     sa.Column("event_at", UTCDateTime),  # when the event behind it happened: latency starts there
     sa.Column("receipt_at", UTCDateTime),
+    # the message it went in, pinned before the hand-over (its own id when it went alone)
+    sa.Column("message_key", sa.String(36), index=True),
     sa.UniqueConstraint("event_id", "recipient_key", "channel", name="uq_delivery"),
+)
+messages = sa.Table(  # a bundle of several deliveries as it was handed to a provider
+    "messages",
+    metadata,
+    sa.Column("key", sa.String(36), primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 sa.Index(
     "ix_deliveries_pending",
@@ -150,6 +161,53 @@ def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> 
     return [d.leased(now, lease) for d in due]
 
 
+def pin_alone(conn: Connection, delivery_ids: list[str]) -> None:
+    """Deliveries going alone: each message is the delivery itself, under its own id."""
+    if delivery_ids:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(delivery_ids))
+            .values(message_key=deliveries.c.id)
+        )
+
+
+def pin_bundle(conn: Connection, key: str, members: list[str], text: str, first, now) -> None:
+    """A bundle written down with its text before any provider sees it."""
+    if conn.execute(select(messages.c.key).where(messages.c.key == key)).first() is None:
+        conn.execute(
+            insert(messages).values(
+                key=key, channel=first.channel, address=first.address, text=text, created_at=now
+            )
+        )
+    conn.execute(update(deliveries).where(deliveries.c.id.in_(members)).values(message_key=key))
+
+
+def bundle_text(conn: Connection, key: str) -> str | None:
+    row = conn.execute(select(messages.c.text).where(messages.c.key == key)).first()
+    return row.text if row else None
+
+
+def pending_in_message(
+    conn: Connection, key: str, now: datetime, lease: timedelta
+) -> list[Delivery]:
+    """The message's deliveries still pending, leased together (whatever their own next
+    attempt), in the order they were planned."""
+    members = _deliveries(
+        conn,
+        select(deliveries)
+        .where(deliveries.c.message_key == key, deliveries.c.status == "pending")
+        .order_by(deliveries.c.created_at, deliveries.c.id)
+        .with_for_update(),
+    )
+    if members:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_([d.id for d in members]))
+            .values(next_attempt_at=now + lease)
+        )
+    return [d.leased(now, lease) for d in members]
+
+
 def get(conn: Connection, delivery_id: str) -> Delivery | None:
     return _delivery(conn, select(deliveries).where(deliveries.c.id == delivery_id))
 
@@ -224,6 +282,7 @@ def held_since_planned(conn: Connection, event_id: str) -> list[Delivery]:
             deliveries.c.event_id == event_id,
             deliveries.c.status == "pending",
             deliveries.c.attempts == 0,
+            deliveries.c.message_key.is_(None),  # handed over already: it stays as it went
         )
         .with_for_update(),
     )
