@@ -1,11 +1,17 @@
 """The Flask shell every service shares: its app with the domain error table, the store and
-context its views reach, and the bearer credential they read."""
+context its views reach, and the bearer credential they read. A request whose database
+connection was dropped (a restart, a failover, a terminated backend) runs once more on a fresh
+one; a database that stays out of reach is a 503 with Retry-After, never a 500."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from functools import partial
 
 from flask import Blueprint, Flask, current_app, request
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from shared.errors import ERRORS, Conflict, DomainError, Invalid
 from shared.http import Problem, problem_response
@@ -18,7 +24,61 @@ def service_app(service: str, service_store, context, *blueprints: Blueprint) ->
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_error_handler(DomainError, _answer)
+    # before_request hooks (credentials are looked up in the store) and the view alike
+    app.preprocess_request = partial(_once_more_if_dropped, app, Flask.preprocess_request)
+    app.dispatch_request = partial(_once_more_if_dropped, app, Flask.dispatch_request)
+    for unavailable in (OperationalError, DisconnectionError, PoolTimeout):
+        app.register_error_handler(unavailable, _store_unavailable)
     return app
+
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2
+
+
+# SQLSTATEs of a connection the server ended: connection exceptions (08…), and the server
+# shutting a backend down (57P01 admin shutdown — pg_terminate_backend, a failover —, 57P02
+# crash shutdown, 57P03 cannot connect now).
+_DROPPED_STATES = ("57P01", "57P02", "57P03")
+
+
+def _dropped(exc: Exception) -> bool:
+    if isinstance(exc, DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    return exc.connection_invalidated or state.startswith("08") or state in _DROPPED_STATES
+
+
+def _once_more_if_dropped(app: Flask, step: Callable):
+    """The step (the before_request hooks, or the view) again, once, when the database
+    dropped its connection: the transaction it was in was rolled back. Views commit one unit
+    of work at the end, so nothing of the first run stands; a drop during COMMIT itself is the
+    one case that may have committed, and the writes that matter there are idempotent (API
+    idempotency keys, the inbox)."""
+    try:
+        return step(app)
+    except (DBAPIError, DisconnectionError) as exc:
+        if not _dropped(exc):
+            raise
+        log.warning(
+            "%s %s: database connection dropped; trying once more", request.method, request.path
+        )
+        # The server ended every backend, not only this one, as a restart or a failover does:
+        # the pool's other connections are as dead, so it starts afresh.
+        current_store().dispose()  # the engines stay usable: a new pool opens on demand
+        return step(app)
+
+
+def _store_unavailable(exc: Exception):
+    log.warning("%s %s: database unavailable: %s", request.method, request.path, type(exc).__name__)
+    return problem_response(
+        503,
+        "Service Unavailable",
+        "the database is out of reach for a moment; try again",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _answer(exc: DomainError):
