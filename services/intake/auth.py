@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
-
 from services.intake import gateways
 from services.intake.model import Issue
+from services.intake.rate_limit import KeyRateLimit
 from shared.errors import Forbidden
 from shared.http import Problem
 from shared.tokens import token_hash
@@ -37,13 +33,12 @@ class Authenticator:
     """Bearer keys checked against the store, remembered briefly so that a busy gateway costs
     one lookup per key every few seconds rather than one per request."""
 
-    def __init__(self, service_store, rate_limit: RateLimitItem, cache_seconds: float):
+    def __init__(self, service_store, rate_limit: KeyRateLimit, cache_seconds: float):
         self._store = service_store
         self._cache_seconds = cache_seconds  # a revoked key stops working within this long
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
-        self._limit = rate_limit
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._rate_limit = rate_limit
 
     def from_bearer(self, token: str | None) -> Principal:
         """The caller of `Authorization: Bearer <api key>` (shared.web.bearer_token)."""
@@ -58,15 +53,14 @@ class Authenticator:
         return principal
 
     def check_rate(self, principal: Principal) -> None:
-        """Per key and per replica: `limits` keeps the moving window in this process."""
-        if self._limiter.hit(self._limit, principal.key_id):
+        """Per key id, never the key: per replica, or for all (LOUDONG_RATE_LIMIT_STORAGE)."""
+        retry_after = self._rate_limit.retry_after(principal.key_id)
+        if retry_after is None:
             return
-        reset_at, _remaining = self._limiter.get_window_stats(self._limit, principal.key_id)
-        retry_after = max(1, math.ceil(reset_at - time.time()))  # `limits` counts in time.time
         raise Problem(
             429,
             "Too Many Requests",
-            f"this key may make {self._limit} requests",
+            f"this key may make {self._rate_limit.limit} requests",
             headers={"Retry-After": str(retry_after)},
         )
 

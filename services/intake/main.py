@@ -15,6 +15,7 @@ from services.intake import commands
 from services.intake.app import create_app
 from services.intake.auth import Authenticator
 from services.intake.handlers import EVENT_HANDLERS
+from services.intake.rate_limit import KeyRateLimit
 from services.intake.schemas import EVENT_READERS, submission_schema, write_payload
 from services.intake.settings import IntakeSettings
 from shared.config import Settings
@@ -37,7 +38,8 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
     own = IntakeSettings.from_env(settings.env)
     places = directory.load(settings.directory_path)
     service_store = Store("intake", settings.database_url, MIGRATIONS, write_payload)
-    authenticator = Authenticator(service_store, own.rate_limit, own.key_cache_seconds)
+    rate_limit = KeyRateLimit(own.rate_limit, own.rate_limit_storage)
+    authenticator = Authenticator(service_store, rate_limit, own.key_cache_seconds)
     context = Context(places, submission_schema(places, clock), authenticator, clock)
     service = assemble(settings, service_store, EVENT_HANDLERS, EVENT_READERS, context, create_app)
     if own.demo_api_key:
