@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run lint test bench clean
+.PHONY: install run lint test bench clean fuzz monitor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,13 +29,26 @@ $(BROWSER):
 	@apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
-test: lint $(BROWSER)  ## the linter, then unit, integration (real RabbitMQ and PostgreSQL), page and end-to-end tests
+# Debian's Prometheus (with promtool) checks the rules and scrapes the services in the tests.
+PROMETHEUS := /usr/bin/prometheus /usr/bin/promtool
+$(PROMETHEUS):
+	@echo "installing prometheus and promtool with apt-get"
+	@apt-get install -y -qq prometheus >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+
+test: lint $(BROWSER) $(PROMETHEUS)  ## the linter, then unit, integration (real RabbitMQ and PostgreSQL), page, operations and end-to-end tests
 	$(BIN)/python -m pytest
 
 bench: install  ## figures on RabbitMQ and PostgreSQL; printed, never asserted
 	@command -v wrk >/dev/null || { echo "installing wrk (the HTTP load generator) with apt-get"; \
 		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(BIN)/python -m bench.run
+
+fuzz: install  ## schemathesis against each service's OpenAPI document, full size; prints the figures
+	LOUDONG_FUZZ_EXAMPLES=$${LOUDONG_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+
+monitor: install $(PROMETHEUS)  ## Prometheus with the project's rules, scraping what `make run` started
+	$(BIN)/python -m devtools.monitor
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

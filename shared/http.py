@@ -207,5 +207,6 @@ def install(
 
     @app.get("/metrics")
     def metrics_endpoint():
-        body, content_type = metrics.exposition(collectors)
+        readiness = metrics.ReadinessCollector(service, ready_checks)
+        body, content_type = metrics.exposition((readiness, *collectors))
         return Response(body, content_type=content_type)

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from shared import config, http, rabbit
+from shared import config, http, metrics, rabbit
 from shared.config import Settings
+from shared.envelope import utcnow
 from shared.logbus import LogBus
 from shared.outbox import Store
 from shared.publisher import ConfirmedPublisher
@@ -63,11 +64,14 @@ def assemble(
     subscriber = Subscriber(service_store, handlers, readers, context)
     bus = make_bus(settings, subscriber)
     app = create_app(service_store, context)
+    plumbing = metrics.PlumbingCollector(
+        service_store, settings.service, bool(settings.broker_url), utcnow
+    )
     http.install(
         app,
         settings.service,
         {"store": lambda: service_store.ping() is None, "bus": bus.is_ready},
-        collectors,
+        (plumbing, *collectors),
         warnings,
     )
     return Service(settings, service_store, subscriber, bus, app, loops or {}, context)

@@ -162,9 +162,10 @@ def resolve(uow: UnitOfWork, context: Context, issue_id: str, unit: Unit, resolu
         store.save_case(uow.conn, twin.resolved(resolution, now, feedback_within))
         uow.emit(_resolved(twin, a, resolution, issue_id, now))
     took = a.seconds_to_resolve(now)
+    in_time = "unknown" if case.resolve_due is None else str(now <= case.resolve_due).lower()
     uow.on_commit(
         lambda: (
-            metrics.RESOLVED.labels(case.street, unit.id).inc(),
+            metrics.RESOLVED.labels(case.street, unit.id, in_time).inc(),
             metrics.RESOLVE_SECONDS.labels(case.street).observe(took),
         )
     )

@@ -56,5 +56,5 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
         context,
         create_app,
         {"feedback": sweeper},
-        collectors=(OpenCasesCollector(service_store),),
+        collectors=(OpenCasesCollector(service_store, clock),),
     )

@@ -20,7 +20,9 @@ RETURNED = Counter(
     "loudong_dispatch_returned_total", "Assignments returned (退單)", ["street", "unit", "reason"]
 )
 RESOLVED = Counter(
-    "loudong_dispatch_resolved_total", "Lead assignments resolved", ["street", "unit"]
+    "loudong_dispatch_resolved_total",
+    "Lead assignments resolved, and whether within the resolve limit",
+    ["street", "unit", "in_time"],
 )
 REOPENED = Counter(
     "loudong_dispatch_reopened_total", "Issues reopened after a dissatisfied resident", ["street"]
@@ -55,16 +57,25 @@ PAGE_REFUSALS = Counter(
 
 
 class OpenCasesCollector:
-    """Open issues by street and tier, read from the store at scrape time."""
+    """Open issues by street and tier, and those past their claim or resolve deadline by street
+    and unit in charge (the alert on a unit sitting on its issues), read at scrape time."""
 
-    def __init__(self, service_store):
-        self._store = service_store
+    def __init__(self, service_store, clock):
+        self._store, self._clock = service_store, clock
 
     def collect(self):
         family = GaugeMetricFamily(
             "loudong_dispatch_open_issues", "Open issues", labels=["street", "tier"]
         )
+        overdue = GaugeMetricFamily(
+            "loudong_dispatch_overdue_issues",
+            "Open issues past their claim or resolve deadline, by unit in charge",
+            labels=["street", "unit"],
+        )
         with self._store.read() as conn:
             for street, tier, count in store.open_by_tier(conn):
                 family.add_metric([street, tier or "untriaged"], count)
+            for street, unit, count in store.overdue_by_unit(conn, self._clock()):
+                overdue.add_metric([street, unit or "none"], count)
         yield family
+        yield overdue

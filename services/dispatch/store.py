@@ -285,6 +285,20 @@ def open_by_tier(conn: Connection) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in conn.execute(query)]
 
 
+def overdue_by_unit(conn: Connection, now: datetime) -> list[tuple[str, str | None, int]]:
+    """Open issues past their deadline (claim while unclaimed, resolve once claimed)."""
+    late = sa.or_(
+        sa.and_(cases.c.state.in_(("triage", "arbitration", "dispatched")), cases.c.claim_due < now),
+        sa.and_(cases.c.state == "claimed", cases.c.resolve_due < now),
+    )
+    query = (
+        select(cases.c.street, cases.c.lead_unit_id, func.count())
+        .where(late)
+        .group_by(cases.c.street, cases.c.lead_unit_id)
+    )
+    return [tuple(r) for r in conn.execute(query)]
+
+
 def add_meeting(conn: Connection, **values) -> None:
     conn.execute(insert(meetings).values(**values))
 

@@ -42,11 +42,14 @@ def test_every_service_has_its_own_postgres_database_created_at_init():
 
 
 def test_prometheus_scrapes_the_four_services():
-    prometheus = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus.yml").read_text())
+    for config, host in (("prometheus.yml", "{name}"), ("local.yml", "127.0.0.1")):
+        prometheus = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / config).read_text())
 
-    [job] = prometheus["scrape_configs"]
-    targets = job["static_configs"][0]["targets"]
-    assert sorted(targets) == sorted(f"{n}:{DEFAULT_PORTS[n]}" for n in SERVICES)
+        jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+        targets = jobs["loudong"]["static_configs"][0]["targets"]
+        expected = [f"{host.format(name=n)}:{DEFAULT_PORTS[n]}" for n in SERVICES]
+        assert sorted(targets) == sorted(expected), config
+        assert prometheus["rule_files"] == ["rules/*.yml"] and "rabbitmq" in jobs
 
 
 def test_the_readme_documents_every_variable():

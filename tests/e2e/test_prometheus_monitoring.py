@@ -1,0 +1,153 @@
+"""A real Prometheus (Debian's) scraping the four services on RabbitMQ and PostgreSQL, with the
+project's rules: every target is up, the domain series move as the flow implies, read back
+through Prometheus's HTTP API, and stopping notify fires LoudongServiceDown within a minute."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+
+import pytest
+import requests
+import yaml
+
+from shared.config import REPO_ROOT
+from tests.conftest import IN_CI
+from tests.helpers import AUTH, SUBMISSION, wait_for
+
+RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
+
+
+@pytest.fixture
+def backend_env(rabbitmq_url, postgres_urls):
+    """Production's shape only: RabbitMQ and PostgreSQL."""
+    return {
+        "LOUDONG_BROKER_URL": rabbitmq_url,
+        **{f"LOUDONG_{name.upper()}_DATABASE_URL": url for name, url in postgres_urls.items()},
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    """start(deployment) -> Prometheus's base URL, scraping every second, with our rules."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if IN_CI:
+            pytest.fail("prometheus is missing (CI=true: `make test` installs it)")
+        pytest.skip("prometheus is missing (apt-get install prometheus)")
+    started = []
+
+    def start(deployment) -> str:
+        shutil.copytree(RULES, tmp_path / "rules")
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": ["rules/*.yml"],
+            "scrape_configs": [
+                {
+                    "job_name": "loudong",
+                    "static_configs": [
+                        {"targets": [deployment.url(n).removeprefix("http://") for n in NAMES]}
+                    ],
+                }
+            ],
+        }
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        port = _free_port()
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "prometheus.log").open("w"),
+        )
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _ready(url), timeout=30, what="Prometheus ready")
+        return url
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+NAMES = ("intake", "dispatch", "escalation", "notify")
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/-/ready", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def _query(url: str, promql: str) -> list[dict]:
+    answer = requests.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5).json()
+    assert answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
+def _value(url: str, promql: str) -> float:
+    result = _query(url, promql)
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def test_prometheus_scrapes_the_services_sees_the_flow_and_alerts_when_notify_stops(
+    deploy, prometheus, sms_provider
+):
+    deployment = deploy()
+    url = prometheus(deployment)
+
+    wait_for(
+        lambda: _value(url, 'count(up{job="loudong"} == 1)') == 4,
+        timeout=30,
+        what="all four targets up",
+    )
+    for n in range(3):
+        body = {**SUBMISSION, "location": {**SUBMISSION["location"], "building": str(10 + n)}}
+        created = requests.post(
+            deployment.url("intake") + "/v1/issues", json=body, headers=AUTH, timeout=5
+        )
+        assert created.status_code == 201
+    wait_for(
+        lambda: _value(url, "sum(loudong_intake_issues_accepted_total)") >= 3,
+        timeout=30,
+        what="the submissions counted",
+    )
+    wait_for(
+        lambda: _value(url, 'sum(loudong_dispatch_dispatched_total{role="lead"})') >= 3,
+        timeout=30,
+        what="the dispatches counted",
+    )
+    wait_for(
+        lambda: _value(url, 'sum(loudong_notify_sent_total{channel="sms"})') >= 3,
+        timeout=60,
+        what="the units' SMS counted",
+    )
+    assert _value(url, 'sum(loudong_ready{check="bus"})') == 4
+    assert _value(url, "sum(loudong_outbox_unpublished)") >= 0  # the relays' own gauge is there
+    assert _query(url, "loudong_outbox_oldest_unpublished_age_seconds")
+
+    deployment.kill("notify")
+
+    firing = wait_for(
+        lambda: [
+            a
+            for a in requests.get(f"{url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+            if a["labels"]["alertname"] == "LoudongServiceDown" and a["state"] == "firing"
+        ],
+        timeout=60,
+        what="LoudongServiceDown firing",
+    )
+    assert firing[0]["labels"]["instance"] == deployment.url("notify").removeprefix("http://")
+    assert firing[0]["labels"]["severity"] == "page"
