@@ -64,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     unit_links.add_parser("revoke", help="stop a link at once, on every replica").add_argument(
         "code"
     )
+    add_dlq_parser(sub)
     sub.add_parser(
         "example-month",
         help="submit a month of example issues through the gateway API and act on them",
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             return manage_keys(args)
         if args.command == "units":
             return manage_units(args)
+        if args.command == "dlq":
+            return manage_dead_letters(args)
         return run_all()
     except config.ConfigError as exc:
         print(f"loudong: {exc}", file=sys.stderr)
@@ -226,6 +229,106 @@ def unit_tokens(unit_ids: list[str]) -> int:
         for unit_id in unit_ids:
             print(units.issue_token(uow, unit_id))
     return 0
+
+
+def add_dlq_parser(sub) -> None:
+    dlq = sub.add_parser(
+        "dlq", help="dead letters: what each consumer gave up on, on the configured bus"
+    ).add_subparsers(dest="action", required=True)
+    listing = dlq.add_parser("list", help="id, type, issue, when, attempts and why, per service")
+    listing.add_argument("service", nargs="?", choices=config.SERVICES)
+    show = dlq.add_parser("show", help="one dead letter in full (phones and names masked)")
+    show.add_argument("service", choices=config.SERVICES)
+    show.add_argument("id", help="its id as the list shows it, or a longer prefix")
+    for action, what in (
+        ("replay", "put it back to its consumer (its inbox applies an event at most once)"),
+        ("discard", "drop it for good, saying what was dropped"),
+    ):
+        parser = dlq.add_parser(action, help=what)
+        parser.add_argument("service", choices=config.SERVICES)
+        parser.add_argument("id", nargs="?", help="its id as the list shows it")
+        parser.add_argument("--all", action="store_true", help="every dead letter of the service")
+
+
+def manage_dead_letters(args) -> int:
+    """`loudong dlq ...`: the dead-letter path of the bus LOUDONG_BROKER_URL chooses."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        return _dead_letters(args)
+    except (OSError, OperationalError) as exc:
+        print(f"loudong: cannot reach the bus: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dead_letters(args) -> int:
+    from shared import dlq
+
+    if args.action == "list":
+        return _dlq_list(dlq, [args.service] if args.service else list(config.SERVICES))
+    every = getattr(args, "all", False)  # replay and discard have --all; show has not
+    if args.action in ("replay", "discard") and bool(args.id) == every:
+        print(f"loudong: dlq {args.action} takes one id or --all", file=sys.stderr)
+        return 2
+    letters = dlq.dead_letters(args.service)
+    try:
+        found = letters.list()
+        if not every:
+            found = dlq.chosen(found, args.id)
+        elif not found:
+            print(f"{args.service}: no dead letters")
+            return 1
+        if args.action == "show":
+            _dlq_show(dlq.masked_letter(found[0]), len(found))
+            return 0
+        done = letters.replay(found) if args.action == "replay" else letters.discard(found)
+    except dlq.NoSuchDeadLetter as exc:
+        print(f"loudong: {args.service} has no dead letter {exc}", file=sys.stderr)
+        return 1
+    except dlq.AmbiguousId as exc:
+        print(f"loudong: {exc}; give more of it", file=sys.stderr)
+        return 1
+    finally:
+        letters.close()
+    verb = "replayed to" if args.action == "replay" else "discarded from"
+    for d in map(dlq.masked_letter, done):
+        print(f"{verb} {args.service}: {d.id}  {d.type}  issue {d.issue_id}  ({_short(d.reason)})")
+        if args.action == "replay" and d.malformed:
+            print("  (malformed: it comes back here unless its reader has changed)")
+    if not done:
+        print(f"loudong: someone else took them first; nothing {args.action}ed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _dlq_list(dlq, services: list[str]) -> int:
+    for service in services:
+        letters = dlq.dead_letters(service)
+        try:
+            found = [dlq.masked_letter(d) for d in letters.list()]
+        finally:
+            letters.close()
+        print(f"{service}: {len(found)} dead letter{'' if len(found) == 1 else 's'}")
+        if found:
+            print(f"  {'ID':<8}  {'TYPE':<24} {'ISSUE':<36} {'WHEN (UTC)':<19}  TRIES  WHY")
+        for d in found:
+            when = f"{d.at:%Y-%m-%d %H:%M:%S}" if d.at else "?" * 19
+            attempts, why = "?" if d.attempts is None else d.attempts, _short(d.reason)
+            print(f"  {d.id[:8]}  {d.type:<24} {d.issue_id:<36} {when}  {attempts:>5}  {why}")
+    return 0
+
+
+def _dlq_show(d, copies: int) -> None:
+    when = f"{d.at:%Y-%m-%d %H:%M:%S} UTC" if d.at else "unknown"
+    print(f"id        {d.id}" + (f"  ({copies} copies)" if copies > 1 else ""))
+    print(f"type      {d.type}\nissue     {d.issue_id}\nwhen      {when}")
+    print(f"attempts  {'unknown' if d.attempts is None else d.attempts}\nwhy       {d.reason}")
+    print(d.body)
+
+
+def _short(reason: str, width: int = 72) -> str:
+    line = " ".join(reason.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def sms_sink(host: str, port: int) -> int:

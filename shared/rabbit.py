@@ -10,11 +10,12 @@ from kombu import Connection, Consumer, Producer
 from kombu.mixins import ConsumerMixin
 
 from shared import metrics, topology
-from shared.envelope import MalformedMessage
+from shared.envelope import MalformedMessage, utcnow
 from shared.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 ATTEMPTS_HEADER = "x-loudong-attempts"
+DEAD_AT_HEADER = "x-loudong-dead-lettered-at"  # when, for `loudong dlq list`
 
 
 def connect(url: str, confirm: bool = False) -> Connection:
@@ -79,7 +80,10 @@ class RabbitConsumer(ConsumerMixin):
             self._subscriber.apply(message.body)
         except MalformedMessage as exc:
             self._forward(
-                message, topology.dead_queue_name(self._service), reason=f"malformed: {exc}"
+                message,
+                topology.dead_queue_name(self._service),
+                attempt=1,
+                reason=f"malformed: {exc}",
             )
             metrics.DEAD_LETTERED.labels(self._service, "malformed").inc()
             self._subscriber.count_failure(message.body, "dead_lettered")
@@ -100,7 +104,10 @@ class RabbitConsumer(ConsumerMixin):
             self._subscriber.count_failure(message.body, "retried")
             return
         self._forward(
-            message, topology.dead_queue_name(self._service), reason=f"handler_failed: {exc!r}"
+            message,
+            topology.dead_queue_name(self._service),
+            attempt=attempt,
+            reason=f"handler_failed: {exc!r}",
         )
         metrics.DEAD_LETTERED.labels(self._service, "handler_failed").inc()
         self._subscriber.count_failure(message.body, "dead_lettered")
@@ -119,6 +126,7 @@ class RabbitConsumer(ConsumerMixin):
         if reason is not None:
             headers["x-loudong-reason"] = reason[:1000]
             headers["x-loudong-routing-key"] = message.delivery_info.get("routing_key", "")
+            headers[DEAD_AT_HEADER] = utcnow().isoformat()
         producer = Producer(self._side.default_channel, auto_declare=False)  # the default exchange
         producer.publish(
             message.body,

@@ -15,6 +15,7 @@ from services.intake.events import FeedbackGiven, IssueSubmitted, ResidentAcknow
 from services.intake.model import Issue
 from shared.errors import Conflict, NotFound
 from shared.outbox import Store, UnitOfWork
+from shared.privacy import mask_phones
 
 if TYPE_CHECKING:
     from services.intake.main import Context
@@ -112,7 +113,8 @@ def _submitted(issue: Issue, submission: dict) -> IssueSubmitted:
         issue_id=issue.id,
         channel=issue.channel,
         title=issue.title,
-        description=issue.description,
+        # a phone the resident typed into the text stays here: the bus carries it masked
+        description=mask_phones(issue.description),
         category=issue.category,
         location=issue.location,
         attributes=issue.attributes,
