@@ -1,12 +1,18 @@
 """A real Prometheus (Debian's) scraping the four services on RabbitMQ and PostgreSQL, with the
-project's rules: every target is up, the domain series move as the flow implies, read back
-through Prometheus's HTTP API, and stopping notify fires LoudongServiceDown within a minute."""
+project's rules: every target is up, the domain series move as the flow implies (submitted,
+dispatched, escalated, claimed, resolved, answered, sent, retried, receipted), read back through
+Prometheus's HTTP API; every query of the Grafana dashboard is valid PromQL that returns data;
+and stopping notify fires LoudongServiceDown within a minute."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -17,6 +23,9 @@ from tests.conftest import IN_CI
 from tests.helpers import AUTH, SUBMISSION, wait_for
 
 RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
+DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "loudong.json"
+RECEIPT_SECRET = "monitoring-receipts"
+PROPERTY = "baian-xincun-property"
 
 
 @pytest.fixture
@@ -102,11 +111,43 @@ def _value(url: str, promql: str) -> float:
     return float(result[0]["value"][1]) if result else 0.0
 
 
+def _recorded() -> dict[str, str]:
+    """Each recording rule's name and expression: the dashboard's queries evaluated at once,
+    without waiting for the rule groups' own interval."""
+    rules = yaml.safe_load((RULES / "loudong.yml").read_text())
+    return {r["record"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "record" in r}
+
+
+def _expanded(expr: str, recorded: dict[str, str]) -> str:
+    for name in sorted(recorded, key=len, reverse=True):
+        expr = expr.replace(name, f"({recorded[name]})")
+    return expr
+
+
+def _receipt(deployment, message_id: str) -> None:
+    raw = json.dumps({"message_id": message_id, "status": "delivered"}).encode()
+    stamp = str(int(time.time()))
+    signature = hmac.new(RECEIPT_SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256)
+    answered = requests.post(
+        f"{deployment.url('notify')}/v1/receipts/generic",
+        data=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-Loudong-Timestamp": stamp,
+            "X-Loudong-Signature": signature.hexdigest(),
+        },
+        timeout=5,
+    )
+    assert answered.status_code == 200, answered.text
+
+
 def test_prometheus_scrapes_the_services_sees_the_flow_and_alerts_when_notify_stops(
-    deploy, prometheus, sms_provider
+    deploy, prometheus, sms_provider, fast_policies
 ):
-    deployment = deploy()
+    deployment = deploy(LOUDONG_POLICIES=fast_policies, LOUDONG_SMS_RECEIPT_SECRET=RECEIPT_SECRET)
     url = prometheus(deployment)
+    unit = deployment.unit_tokens(PROPERTY)[PROPERTY]
+    requests.post(sms_provider.url + "/faults", json={"fail_next": 1, "status": 503}, timeout=5)
 
     wait_for(
         lambda: _value(url, 'count(up{job="loudong"} == 1)') == 4,
@@ -134,6 +175,60 @@ def test_prometheus_scrapes_the_services_sees_the_flow_and_alerts_when_notify_st
         timeout=60,
         what="the units' SMS counted",
     )
+    issue_ids = [
+        i["id"]
+        for i in requests.get(
+            deployment.url("intake") + "/v1/issues?limit=3", headers=AUTH, timeout=5
+        ).json()["issues"]
+    ]
+    dispatch = deployment.url("dispatch")
+    first = issue_ids[0]
+    requests.post(f"{dispatch}/v1/assignments/{first}/claim", headers=unit, timeout=5)
+    wait_for(  # resolved once its limit is known, so that "within the limit" can be told
+        lambda: requests.get(f"{dispatch}/v1/assignments/{first}", headers=unit, timeout=5).json()[
+            "resolve_due"
+        ],
+        timeout=30,
+        what="the resolve deadline at dispatch",
+    )
+    done = requests.post(
+        f"{dispatch}/v1/assignments/{first}/resolve",
+        headers=unit,
+        json={"resolution": "已疏通"},
+        timeout=5,
+    )
+    assert done.status_code == 200, done.text
+    wait_for(
+        lambda: (
+            requests.post(
+                f"{deployment.url('intake')}/v1/issues/{first}/feedback",
+                headers=AUTH,
+                json={"satisfied": True, "rating": 5},
+                timeout=5,
+            ).status_code
+            == 201
+        ),
+        timeout=30,
+        what="feedback taken",
+    )
+    _receipt(deployment, sms_provider.messages[0]["message_id"])
+    wait_for(
+        lambda: (
+            _value(url, "sum(loudong_escalation_escalations_total)") >= 1
+            and _value(url, 'sum(loudong_dispatch_closed_total{reason="satisfied"})') >= 1
+            and _value(url, "sum(loudong_notify_receipts_total)") >= 1
+            and _value(url, "sum(loudong_notify_retried_total)") >= 1
+            and _value(url, "sum(loudong_dispatch_overdue_issues)") >= 1
+        ),
+        timeout=60,
+        what="escalated, closed satisfied, receipted, retried and overdue, in Prometheus",
+    )
+    time.sleep(3)  # a few more scrapes: rate() and increase() need two samples in their range
+    recorded = _recorded()
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    empty = [q for q in queries if not _query(url, _expanded(q, recorded))]
+    assert len(queries) >= 20 and empty == [], empty
     assert _value(url, 'sum(loudong_ready{check="bus"})') == 4
     assert _value(url, "sum(loudong_outbox_unpublished)") >= 0  # the relays' own gauge is there
     assert _query(url, "loudong_outbox_oldest_unpublished_age_seconds")
