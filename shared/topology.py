@@ -124,3 +124,57 @@ def declare_all(channel) -> None:
         work_queue(service)(channel).declare()
         for queue in side_queues(service):
             queue(channel).declare()
+
+
+def definitions(vhost: str = "/") -> dict:
+    """The topology as a RabbitMQ definitions document (`rabbitmqctl import_definitions`,
+    the management UI's import): what declare_all declares, for operators who provision the
+    broker before the services start. deploy/rabbitmq/definitions.json is this, for "/"."""
+
+    def queue(q: Queue) -> dict:
+        arguments = dict(q.queue_arguments or {})
+        return {
+            "name": q.name,
+            "vhost": vhost,
+            "durable": True,
+            "auto_delete": False,
+            "arguments": arguments,
+        }
+
+    queues, bindings = [], []
+    for service in SUBSCRIPTIONS:
+        work = work_queue(service)
+        queues.append(queue(work))
+        queues += [queue(q) for q in side_queues(service)]
+        bindings += [
+            {
+                "source": EXCHANGE_NAME,
+                "vhost": vhost,
+                "destination": work.name,
+                "destination_type": "queue",
+                "routing_key": t,
+                "arguments": {},
+            }
+            for t in SUBSCRIPTIONS[service]
+        ]
+    exchange = {
+        "name": EXCHANGE_NAME,
+        "vhost": vhost,
+        "type": "topic",
+        "durable": True,
+        "auto_delete": False,
+        "internal": False,
+        "arguments": {},
+    }
+    return {
+        "vhosts": [{"name": vhost}],
+        "exchanges": [exchange],
+        "queues": queues,
+        "bindings": bindings,
+    }
+
+
+if __name__ == "__main__":  # python -m shared.topology > deploy/rabbitmq/definitions.json
+    import json
+
+    print(json.dumps(definitions(), indent=2, ensure_ascii=False))
