@@ -11,6 +11,7 @@ from services.dispatch import (
     commands,
     desk,
     meetings,
+    openapi,
     queries,
     showcase,
     showcase_desk,
@@ -36,7 +37,7 @@ from shared.web import (
 )
 
 api = Blueprint("dispatch", __name__, url_prefix="/v1")
-PUBLIC_ENDPOINTS = {"dispatch.directory"}
+PUBLIC_ENDPOINTS = {"dispatch.directory", "dispatch.openapi_document"}
 
 
 def create_app(service_store, context) -> Flask:
@@ -202,3 +203,9 @@ def directory():
             for u in d.units.values()
         ],
     }
+
+
+@api.get("/openapi.json")
+def openapi_document():
+    """This API as an OpenAPI 3 document; public, like the directory."""
+    return openapi.document()

@@ -285,10 +285,13 @@ def open_by_tier(conn: Connection) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in conn.execute(query)]
 
 
+UNCLAIMED_STATES = ("triage", "arbitration", "dispatched")
+
+
 def overdue_by_unit(conn: Connection, now: datetime) -> list[tuple[str, str | None, int]]:
     """Open issues past their deadline (claim while unclaimed, resolve once claimed)."""
     late = sa.or_(
-        sa.and_(cases.c.state.in_(("triage", "arbitration", "dispatched")), cases.c.claim_due < now),
+        sa.and_(cases.c.state.in_(UNCLAIMED_STATES), cases.c.claim_due < now),
         sa.and_(cases.c.state == "claimed", cases.c.resolve_due < now),
     )
     query = (

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, request
 from marshmallow import ValidationError
 
 from district.directory import Unit
-from services.escalation import board_pages, commands, store
+from services.escalation import board_pages, commands, openapi, store
 from services.escalation.schemas import (
     CloseSupervisionSchema,
     EscalationQuerySchema,
@@ -91,6 +91,12 @@ def policies():
     context = current_context()
     today = context.clock().astimezone(context.policies.calendar.zone).date()
     return {**context.policies.describe(), "calendar": context.schedule.describe(today)}
+
+
+@api.get("/openapi.json")
+def openapi_document():
+    """This API as an OpenAPI 3 document."""
+    return openapi.document()
 
 
 def _act(command, issue_id: str, *args):

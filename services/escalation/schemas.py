@@ -67,7 +67,7 @@ class EscalationQuerySchema(Schema):
     issue_id = fields.String()
     reason = fields.String(validate=validate.OneOf(REASONS))
     to_unit_id = fields.String()
-    level = fields.Integer(validate=validate.Range(min=1))
+    level = fields.Integer(validate=validate.Range(min=1, max=1000))  # SQLite: 64-bit at most
     since = SaneDateTime()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 

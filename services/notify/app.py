@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, request
 from marshmallow import Schema, ValidationError
 
 from district.local_time import LOCAL_TIME
-from services.notify import commands, receipts, store
+from services.notify import commands, openapi, receipts, store
 from services.notify.schemas import (
     NOTIFICATIONS,
     AliyunReportSchema,
@@ -147,6 +147,12 @@ def resend(delivery_id: str):
     with current_store().unit_of_work() as uow:
         new_id = commands.resend(uow, context, delivery_id)
     return {"id": new_id, "resends": delivery_id}, 201
+
+
+@api.get("/openapi.json")
+def openapi_document():
+    """This API as an OpenAPI 3 document."""
+    return openapi.document()
 
 
 def _administrator(admin_token: str | None) -> None:

@@ -1,0 +1,20 @@
+"""What a service's OpenAPI document lists against what its Flask app routes, for the
+services' tests/unit/*/test_openapi.py: every operation of the API blueprint, nothing else."""
+
+import re
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def api_operations(app, blueprint: str) -> set[tuple[str, str]]:
+    """(METHOD, /v1/path/{param}) of every route of the blueprint `blueprint`."""
+    return {
+        (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(f"{blueprint}.") and rule.rule.startswith("/v1/")
+        for method in rule.methods - IGNORED_METHODS
+    }
+
+
+def documented_operations(doc: dict) -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
