@@ -66,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     )
     add_dlq_parser(sub)
     sub.add_parser(
+        "trace", help="one issue's path through the four services, from their stores"
+    ).add_argument("issue_id")
+    sub.add_parser(
         "example-month",
         help="submit a month of example issues through the gateway API and act on them",
         add_help=False,
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return manage_units(args)
         if args.command == "dlq":
             return manage_dead_letters(args)
+        if args.command == "trace":
+            return trace_issue(args.issue_id)
         return run_all()
     except config.ConfigError as exc:
         print(f"loudong: {exc}", file=sys.stderr)
@@ -104,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(service: str) -> int:
     settings = config.load(service)
-    logs.configure(service, os.environ.get("LOUDONG_LOG_LEVEL", "INFO"))
+    logs.configure(
+        service,
+        os.environ.get("LOUDONG_LOG_LEVEL", "INFO"),
+        config.choice(os.environ, "LOUDONG_LOG_FORMAT", "json", logs.FORMATS),
+    )
     # prometheus_client picks its storage when first imported, so the multiprocess folder
     # (gunicorn workers share /metrics) is set before the service's modules are imported.
     metrics_dir = Path(
@@ -231,6 +240,19 @@ def unit_tokens(unit_ids: list[str]) -> int:
     return 0
 
 
+def trace_issue(issue_id: str) -> int:
+    """Each event about the issue, committed, published and applied, and each message sent."""
+    from shared import trace
+
+    steps = trace.trace(issue_id)
+    if not steps:
+        print(f"loudong: nothing about issue {issue_id} in any store", file=sys.stderr)
+        return 1
+    for step in steps:
+        print(step.line())
+    return 0
+
+
 def add_dlq_parser(sub) -> None:
     dlq = sub.add_parser(
         "dlq", help="dead letters: what each consumer gave up on, on the configured bus"
@@ -346,6 +368,7 @@ def run_all() -> int:
     """The embedded default: four processes, SQLite under ./data, no broker."""
     env = dict(os.environ)
     env.setdefault("LOUDONG_WEB_WORKERS", "1")
+    env.setdefault("LOUDONG_LOG_FORMAT", "text")  # for a person at a terminal
     env.setdefault("LOUDONG_DEMO_API_KEY", "ld_demo_" + secrets.token_urlsafe(16))
     env.setdefault("LOUDONG_LINK_SECRET", secrets.token_urlsafe(32))  # units' links in SMS
     children = []

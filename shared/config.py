@@ -57,6 +57,7 @@ VARIABLES = {
     "LOUDONG_NOTIFY_LANGUAGE": "language of the messages: `zh` or `en` (`zh`)",
     "LOUDONG_TEMPLATES": "folder of the message templates, `<language>/<event type>.j2` (`services/notify/templates`)",
     "LOUDONG_LOG_LEVEL": "log level (`INFO`)",
+    "LOUDONG_LOG_FORMAT": "`json` (one object a line: time, level, service, event type, issue, correlation and causation ids) or `text`; `loudong run` writes `text`",
     "LOUDONG_DEMO_API_KEY": "the demo gateway's API key (all scopes); `make run` makes one up and prints it",
     "LOUDONG_RATE_LIMIT": "requests per API key (per replica unless `LOUDONG_RATE_LIMIT_STORAGE` is set), in `limits` notation (`100/second`)",
     "LOUDONG_RATE_LIMIT_STORAGE": "where intake replicas share `LOUDONG_RATE_LIMIT`'s counts, a `limits` storage URI (`redis://127.0.0.1:6379/0`); unset: each replica's memory; while unreachable: each replica's memory, with a warning",

@@ -7,13 +7,14 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from shared import metrics
+from shared import logs, metrics
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -168,6 +169,28 @@ def install(
     def _unexpected(exc: Exception):
         log.exception("%s: unhandled error on %s %s", service, request.method, request.path)
         return problem_response(500, "Internal Server Error", "the error was logged")
+
+    @app.before_request
+    def _follow_request():
+        """The gateway's X-Request-Id (or a new one) as this request's correlation id: logged
+        on every line, carried by the events it causes, answered back in the header."""
+        if "log_about" in g:
+            return  # run again after a dropped database connection: already followed
+        g.request_id = logs.request_id(request.headers.get("X-Request-Id")) or str(uuid.uuid4())
+        g.log_about = logs.about(correlation_id=g.request_id)
+        g.log_about.__enter__()
+
+    @app.teardown_request
+    def _forget_request(_exc):
+        about = g.pop("log_about", None)
+        if about is not None:
+            about.__exit__(None, None, None)
+
+    @app.after_request
+    def _answer_request_id(response: Response):
+        if "request_id" in g:
+            response.headers.setdefault("X-Request-Id", g.request_id)
+        return response
 
     @app.before_request
     def _start_timer():

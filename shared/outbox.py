@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import Connection, insert, select, text
 
+from shared import logs
 from shared.db import UTCDateTime, create_engines, migrate
 from shared.envelope import Envelope, utcnow
 from shared.payloads import PayloadWriter
@@ -176,6 +177,8 @@ class Store:
     def unit_of_work(
         self, cause: Envelope | None = None, correlation_id: str | None = None
     ) -> Iterator[UnitOfWork]:
+        # a request's own correlation id (a gateway's X-Request-Id) starts the conversation
+        correlation_id = correlation_id or (None if cause else logs.correlation_id())
         with self.writer.begin() as conn:
             uow = UnitOfWork(conn, self.service, self._write, cause, correlation_id)
             yield uow

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Connection
 
-from shared import metrics
+from shared import logs, metrics
 from shared.envelope import Envelope, MalformedMessage, parse
 from shared.outbox import Handler, Store
 
@@ -60,6 +60,10 @@ class Subscriber:
         means "already done" (the embedded bus's cursor check). Raises MalformedMessage, or
         whatever the handler raised, with nothing committed."""
         envelope = self.read(body)
+        with logs.about_event(envelope):
+            return self._apply(envelope, within)
+
+    def _apply(self, envelope: Envelope, within) -> str:
         handler = self._handlers.get(envelope.type)
         started = time.perf_counter()
         try:
