@@ -4,6 +4,8 @@ small builders for operations, so that each service's document lists only its ow
 
 from __future__ import annotations
 
+import html
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
@@ -119,3 +121,32 @@ def operation(
     if body:
         op["requestBody"] = {"required": True, **json_of(body)}
     return op
+
+
+def page(doc: dict, credential: str) -> str:
+    """A plain page of an OpenAPI document for people: every operation with its answers and
+    every schema's fields; no script, no style of its own (pages keep a strict CSP)."""
+    title = html.escape(doc["info"]["title"])
+    parts = [
+        f"<!doctype html><meta charset=utf-8><title>{title}</title>",
+        f"<h1>{title} API</h1><p>{html.escape(doc['info'].get('description', ''))}</p>",
+        f"<p>Send <code>Authorization: Bearer &lt;{html.escape(credential)}&gt;</code>. "
+        "Machine-readable: <a href=openapi.json>openapi.json</a>.</p><h2>Operations</h2>",
+    ]
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            codes = ", ".join(sorted(op["responses"]))
+            parts.append(
+                f"<h3><code>{method.upper()} {html.escape(path)}</code></h3>"
+                f"<p>{html.escape(op.get('summary', ''))}. Answers: {codes}.</p>"
+            )
+    parts.append("<h2>Schemas</h2>")
+    for name, schema in doc.get("components", {}).get("schemas", {}).items():
+        required = set(schema.get("required", []))
+        rows = "".join(
+            f"<tr><td><code>{html.escape(f)}</code>{' *' if f in required else ''}</td>"
+            f"<td>{html.escape(str(p.get('type', p.get('$ref', p.get('allOf', '')))))}</td></tr>"
+            for f, p in schema.get("properties", {}).items()
+        )
+        parts.append(f"<h3 id={html.escape(name)}>{html.escape(name)}</h3><table>{rows}</table>")
+    return "".join(parts)

@@ -28,6 +28,7 @@ from services.dispatch.schemas import (
     TriageSchema,
     UrgeSchema,
 )
+from shared import openapi as shared_openapi
 from shared.http import json_body
 from shared.web import (
     current_context,
@@ -37,7 +38,7 @@ from shared.web import (
 )
 
 api = Blueprint("dispatch", __name__, url_prefix="/v1")
-PUBLIC_ENDPOINTS = {"dispatch.directory", "dispatch.openapi_document"}
+PUBLIC_ENDPOINTS = {"dispatch.directory", "dispatch.openapi_document", "dispatch.openapi_page"}
 
 
 def create_app(service_store, context) -> Flask:
@@ -209,3 +210,10 @@ def directory():
 def openapi_document():
     """This API as an OpenAPI 3 document; public, like the directory."""
     return openapi.document()
+
+
+@api.get("/docs")
+def openapi_page():
+    """The same document as a page for people."""
+    page = shared_openapi.page(openapi.document(), "unit token")
+    return page, 200, {"Content-Type": "text/html; charset=utf-8"}

@@ -14,6 +14,7 @@ from services.escalation.schemas import (
     ExtensionSchema,
     ManualEscalationSchema,
 )
+from shared import openapi as shared_openapi
 from shared.http import Problem, json_body, plain
 from shared.tokens import token_hash
 from shared.web import (
@@ -97,6 +98,13 @@ def policies():
 def openapi_document():
     """This API as an OpenAPI 3 document."""
     return openapi.document()
+
+
+@api.get("/docs")
+def openapi_page():
+    """The same document as a page for people."""
+    page = shared_openapi.page(openapi.document(), "unit token")
+    return page, 200, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def _act(command, issue_id: str, *args):

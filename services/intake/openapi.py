@@ -3,7 +3,6 @@ validate the requests, plus response schemas that a contract test holds the answ
 
 from __future__ import annotations
 
-import html
 from functools import lru_cache
 
 from apispec import APISpec
@@ -11,6 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from services.intake.schemas import STATUSES, FeedbackSchema, IssueQuerySchema
+from shared.openapi import page as openapi_page
 
 
 class AcceptedSchema(Schema):
@@ -200,31 +200,5 @@ def document(submission_schema: Schema) -> dict:
 
 
 def page(submission_schema: Schema) -> str:
-    """A plain page of the document: every operation and every schema's fields, no scripts."""
-    doc = document(submission_schema)
-    parts = [
-        f"<!doctype html><meta charset=utf-8><title>{html.escape(doc['info']['title'])}</title>",
-        "<style>body{font:15px/1.5 sans-serif;max-width:60em;margin:2em auto}"
-        "code{background:#eee}</style>",
-        f"<h1>{html.escape(doc['info']['title'])} API</h1>"
-        f"<p>{html.escape(doc['info']['description'])}</p>",
-        "<p>Send <code>Authorization: Bearer &lt;api key&gt;</code>. "
-        "Machine-readable: <a href=openapi.json>openapi.json</a>.</p><h2>Operations</h2>",
-    ]
-    for path, operations in doc["paths"].items():
-        for method, op in operations.items():
-            codes = ", ".join(sorted(op["responses"]))
-            parts.append(
-                f"<h3><code>{method.upper()} {html.escape(path)}</code></h3>"
-                f"<p>{html.escape(op.get('summary', ''))}. Answers: {codes}.</p>"
-            )
-    parts.append("<h2>Schemas</h2>")
-    for name, schema in doc["components"]["schemas"].items():
-        required = set(schema.get("required", []))
-        rows = "".join(
-            f"<tr><td><code>{html.escape(f)}</code>{' *' if f in required else ''}</td>"
-            f"<td>{html.escape(str(p.get('type', p.get('$ref', p.get('allOf', '')))))}</td></tr>"
-            for f, p in schema.get("properties", {}).items()
-        )
-        parts.append(f"<h3 id={name}>{name}</h3><table>{rows}</table>")
-    return "".join(parts)
+    """A plain page of the document for people (shared.openapi.page)."""
+    return openapi_page(document(submission_schema), "api key")

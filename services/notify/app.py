@@ -19,6 +19,7 @@ from services.notify.schemas import (
     PreviewSchema,
     ReceiptSchema,
 )
+from shared import openapi as shared_openapi
 from shared.http import Problem, json_body, load_json
 from shared.web import (
     bearer_token,
@@ -153,6 +154,13 @@ def resend(delivery_id: str):
 def openapi_document():
     """This API as an OpenAPI 3 document."""
     return openapi.document()
+
+
+@api.get("/docs")
+def openapi_page():
+    """The same document as a page for people."""
+    page = shared_openapi.page(openapi.document(), "administrator token")
+    return page, 200, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def _administrator(admin_token: str | None) -> None:

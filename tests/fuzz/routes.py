@@ -4,6 +4,7 @@ services' tests/unit/*/test_openapi.py: every operation of the API blueprint, no
 import re
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
+PAGES = {"/v1/docs"}  # the document as a page for people: not an operation of the API
 
 
 def api_operations(app, blueprint: str) -> set[tuple[str, str]]:
@@ -11,7 +12,9 @@ def api_operations(app, blueprint: str) -> set[tuple[str, str]]:
     return {
         (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(f"{blueprint}.") and rule.rule.startswith("/v1/")
+        if rule.endpoint.startswith(f"{blueprint}.")
+        and rule.rule.startswith("/v1/")
+        and rule.rule not in PAGES
         for method in rule.methods - IGNORED_METHODS
     }
 
