@@ -106,6 +106,14 @@ def _query(url: str, promql: str) -> list[dict]:
     return answer["data"]["result"]
 
 
+def _query_range(url: str, promql: str, seconds: int) -> list[dict]:
+    end = time.time()
+    params = {"query": promql, "start": end - seconds, "end": end, "step": 1}
+    answer = requests.get(f"{url}/api/v1/query_range", params=params, timeout=5).json()
+    assert answer["status"] == "success", answer
+    return [series for series in answer["data"]["result"] if series["values"]]
+
+
 def _value(url: str, promql: str) -> float:
     result = _query(url, promql)
     return float(result[0]["value"][1]) if result else 0.0
@@ -227,7 +235,8 @@ def test_prometheus_scrapes_the_services_sees_the_flow_and_alerts_when_notify_st
     recorded = _recorded()
     dashboard = json.loads(DASHBOARD.read_text())
     queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-    empty = [q for q in queries if not _query(url, _expanded(q, recorded))]
+    # a dashboard draws the last minutes, not an instant: a panel has data if any point has
+    empty = [q for q in queries if not _query_range(url, _expanded(q, recorded), seconds=120)]
     assert len(queries) >= 20 and empty == [], empty
     assert _value(url, 'sum(loudong_ready{check="bus"})') == 4
     assert _value(url, "sum(loudong_outbox_unpublished)") >= 0  # the relays' own gauge is there
