@@ -55,6 +55,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "issue.dispatched",
         "issue.claimed",
         "issue.resolved",
+        "issue.returned",
         "issue.awaiting_resident",
         "issue.resident_replied",
         "issue.arbitration_needed",

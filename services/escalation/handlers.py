@@ -5,7 +5,7 @@ tokens as dispatch issues and revokes them."""
 from __future__ import annotations
 
 from services.escalation import ladder, store
-from services.escalation.model import Clock, Lead
+from services.escalation.model import Clock, Lead, part_clock
 from shared.envelope import Envelope
 from shared.outbox import UnitOfWork
 from shared.privacy import mask_phones
@@ -15,9 +15,11 @@ SUMMARY_LENGTH = 140  # characters of the resident's words the leader's board ke
 
 
 def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
-    """The lead unit must claim within its tier's limit. Co-units' parts carry no clock."""
+    """The lead unit must claim within its tier's limit; so must each co-handling department
+    its own part (聯辦), on a clock and a ladder of its own."""
     p = event.payload
     if p["role"] != "lead":
+        _arm_part(uow, event, context, "claim", p.get("category"))
         return
     claim = store.get_clock(uow.conn, event.issue_id, "claim")
     if claim is None or claim.may_arm(p["assignment"]):
@@ -32,6 +34,8 @@ def on_issue_claimed(uow: UnitOfWork, event: Envelope, context) -> None:
     promise, if any)."""
     p = event.payload
     if p["role"] != "lead":
+        part = _stop_part(uow, event, context, "claim")
+        _arm_part(uow, event, context, "resolve", part.category if part else None)
         return
     lead = _lead(event, p["tier"], p["street"])
     claim = store.get_clock(uow.conn, event.issue_id, "claim")
@@ -46,9 +50,14 @@ def on_issue_claimed(uow: UnitOfWork, event: Envelope, context) -> None:
 
 
 def on_issue_resolved(uow: UnitOfWork, event: Envelope, context) -> None:
+    """The lead's resolution resolves the issue: the parts still running stop with it, each
+    recorded as it stood. A part's own resolution stops its clock only."""
     p = event.payload
     if p["role"] != "lead":
+        _stop_part(uow, event, context, "resolve")
         return
+    for part in store.parts_running(uow.conn, event.issue_id):
+        _stop(uow, context, part, part.name, _part_lead(part))
     resolve = store.get_clock(uow.conn, event.issue_id, "resolve")
     if resolve is None:
         _stop(uow, context, None, "resolve", _lead(event, "small", ""))
@@ -76,6 +85,38 @@ def on_resident_replied(uow: UnitOfWork, event: Envelope, context) -> None:
     store.put_clock(uow.conn, resumed)
     ladder.resume_warnings(uow, context, clock, resumed)
     uow.emit(resumed.armed_event())
+
+
+def on_issue_returned(uow: UnitOfWork, event: Envelope, context) -> None:
+    """A co-handling department declining its part: its claim clock stops (the lead's own
+    return is dispatch's to route, and its clock moves with the next dispatch)."""
+    _stop_part(uow, event, context, "claim")
+
+
+def _arm_part(uow: UnitOfWork, event: Envelope, context, kind: str, category) -> None:
+    p = event.payload
+    name = part_clock(kind, p["assignment"])
+    if store.get_clock(uow.conn, event.issue_id, name) is not None:
+        return  # armed already (a replay, or the part claimed before)
+    lead = store.get_clock(uow.conn, event.issue_id, "claim")
+    tier = p.get("tier") or (lead.tier if lead else "big")
+    street = p.get("street") or (lead.street if lead else "")
+    part = Lead(event.issue_id, p["assignment"], p["unit_id"], tier, street)
+    fresh = Clock.armed(part, name, category, context.policies, context.clock())
+    ladder.arm(uow, context, fresh, new=True)
+
+
+def _stop_part(uow: UnitOfWork, event: Envelope, context, kind: str) -> Clock | None:
+    """The part's `kind` clock stopped, if it has one running; the clock as it was."""
+    name = part_clock(kind, event.payload["assignment"])
+    clock = store.get_clock(uow.conn, event.issue_id, name)
+    if clock is not None and clock.running:
+        _stop(uow, context, clock, name, _part_lead(clock))
+    return clock
+
+
+def _part_lead(clock: Clock) -> Lead:
+    return Lead(clock.issue_id, clock.assignment, clock.unit_id, clock.tier, clock.street)
 
 
 def on_arbitration_needed(uow: UnitOfWork, event: Envelope, context) -> None:
@@ -166,6 +207,7 @@ EVENT_HANDLERS = {
     "issue.dispatched": on_issue_dispatched,
     "issue.claimed": on_issue_claimed,
     "issue.resolved": on_issue_resolved,
+    "issue.returned": on_issue_returned,
     "issue.awaiting_resident": on_awaiting_resident,
     "issue.resident_replied": on_resident_replied,
     "issue.arbitration_needed": on_arbitration_needed,

@@ -52,7 +52,7 @@ def _breach(uow: UnitOfWork, context, clock: Clock, now: datetime) -> None:
     if clock.name == "supervision":
         target = ladder.supervision_target(context.directory, context.policies, clock)
         if target is not None:  # one step up (supervision_escalation), with its own deadline
-            ladder.move_up(uow, context, clock, target, model.REASON_BY_CLOCK[clock.name], now)
+            ladder.move_up(uow, context, clock, target, model.REASON_BY_CLOCK[clock.kind], now)
             return
         store.put_clock(uow.conn, clock.overdue(now))  # it stays: its holder is told it ran over
         _warn(
@@ -71,7 +71,7 @@ def _breach(uow: UnitOfWork, context, clock: Clock, now: datetime) -> None:
     if supervisor is None:
         store.put_clock(uow.conn, clock.exhausted(now))
         return
-    ladder.move_up(uow, context, clock, supervisor, model.REASON_BY_CLOCK[clock.name], now)
+    ladder.move_up(uow, context, clock, supervisor, model.REASON_BY_CLOCK[clock.kind], now)
 
 
 def _warn(uow: UnitOfWork, context, unit_id: str, now: datetime, **warning) -> None:

@@ -16,6 +16,12 @@ REASON_BY_CLOCK = {
     "supervision": "supervision_overdue",
 }
 RUNNING = ("armed", "paused", "overdue")
+PART = "@"  # a co-handling department's part: "claim@<assignment>", "resolve@<assignment>"
+
+
+def part_clock(kind: str, assignment: int) -> str:
+    """The name of a co-handling part's claim or resolve clock (聯辦: each part its own)."""
+    return f"{kind}{PART}{assignment}"
 
 
 @dataclass(frozen=True)
@@ -126,11 +132,20 @@ class Clock:
         """Supervision is open (armed, or past its deadline with the leader told)."""
         return self.state in ("armed", "overdue")
 
+    @property
+    def kind(self) -> str:
+        """claim, resolve or supervision, whether the lead's clock or a part's."""
+        return self.name.split(PART, 1)[0]
+
+    @property
+    def is_part(self) -> bool:
+        return PART in self.name
+
     def policy(self, policies: Policies) -> ClockPolicy:
         if self.name == "supervision":
             escalated = policies.supervision_escalation.clock
             return escalated if self.level > 0 and escalated else policies.supervision
-        return policies.policy_for(self.tier, self.category).limit(self.name)
+        return policies.policy_for(self.tier, self.category).limit(self.kind)
 
     def stopped(self, lead: Lead, now: datetime) -> Clock:
         return replace(

@@ -20,6 +20,11 @@ REASONS = (
     "supervision_overdue",
 )
 CLOCK_NAMES = (*CLOCKS, "supervision", "reopen", "notify", "returns", "manual")
+# a co-handling department's part carries its own claim and resolve clocks: claim@<assignment>
+_clock_name = validate.Regexp(
+    rf"^(?:{'|'.join(CLOCK_NAMES)})$|^(?:{'|'.join(CLOCKS)})@[0-9]{{1,9}}$",
+    error="not a clock: claim, resolve, supervision, or claim@N / resolve@N for a part",
+)
 
 
 write_payload = PayloadWriter(
@@ -31,12 +36,12 @@ write_payload = PayloadWriter(
     events.DeadlineExtended,
     checks={
         events.IssueEscalated: {
-            "clock": fields.String(validate=validate.OneOf(CLOCK_NAMES)),
+            "clock": fields.String(validate=_clock_name),
             "level": fields.Integer(validate=validate.Range(min=1)),
             "reason": fields.String(validate=validate.OneOf(REASONS)),
         },
         events.IssueClockArmed: {
-            "clock": fields.String(validate=validate.OneOf(CLOCK_NAMES)),
+            "clock": fields.String(validate=_clock_name),
             "level": fields.Integer(validate=validate.Range(min=0)),
         },
     },
@@ -102,6 +107,11 @@ class ResolvedReader(Reader):
     unit_id = fields.String(required=True)
 
 
+class ReturnedReader(Reader):
+    assignment = fields.Integer(required=True)
+    unit_id = fields.String(required=True)
+
+
 class IssueOnlyReader(Reader):
     """Events where only the issue matters (awaiting or replying resident)."""
 
@@ -131,6 +141,7 @@ EVENT_READERS = {
     "issue.dispatched": DispatchedReader(),
     "issue.claimed": ClaimedReader(),
     "issue.resolved": ResolvedReader(),
+    "issue.returned": ReturnedReader(),
     "issue.awaiting_resident": IssueOnlyReader(),
     "issue.resident_replied": IssueOnlyReader(),
     "issue.arbitration_needed": ArbitrationReader(),

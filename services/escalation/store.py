@@ -396,6 +396,20 @@ def supervised(conn: Connection, leader_id: str, streets: tuple[str, ...]) -> li
     return [_clock(r) for r in conn.execute(query).mappings()]
 
 
+def parts_running(conn: Connection, issue_id: str) -> list[Clock]:
+    """The co-handling parts' clocks of the issue still running, locked."""
+    query = (
+        select(clocks)
+        .where(
+            clocks.c.issue_id == issue_id,
+            clocks.c.clock.like("%@%"),
+            clocks.c.state.in_(("armed", "paused", "overdue")),
+        )
+        .with_for_update()
+    )
+    return [_clock(r) for r in conn.execute(query).mappings()]
+
+
 def clocks_of(conn: Connection, issue_ids: list[str]) -> list[Clock]:
     query = select(clocks).where(clocks.c.issue_id.in_(issue_ids))
     return [_clock(r) for r in conn.execute(query).mappings()]

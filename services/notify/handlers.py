@@ -37,6 +37,8 @@ def on_unit_notice(uow: UnitOfWork, event: Envelope, context: Context) -> None:
     if told is None:
         return
     now, wait = context.clock(), context.settings.deadline_wait
+    if event.type == "issue.dispatched":
+        store.lock_claim_deadline(uow.conn, event.issue_id, event.payload["assignment"])
     facts = replies.notice_facts(uow.conn, context, event)
     when = now
     waits = event.type == "issue.dispatched" and facts["role"] == "lead" and wait > 0
@@ -50,9 +52,10 @@ def on_unit_notice(uow: UnitOfWork, event: Envelope, context: Context) -> None:
 def on_clock_armed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
     """A claim deadline: the dispatch notices held for it go now, naming it."""
     p, now = event.payload, context.clock()
-    if p["clock"] != "claim" or not store.add_claim_deadline(
-        uow.conn, event.issue_id, p["assignment"], p["due_at"]
-    ):
+    if p["clock"] != "claim":
+        return
+    store.lock_claim_deadline(uow.conn, event.issue_id, p["assignment"])
+    if not store.add_claim_deadline(uow.conn, event.issue_id, p["assignment"], p["due_at"]):
         return
     for held in store.take_held(uow.conn, event.issue_id, p["assignment"]):
         dispatched = parse(held["event"])

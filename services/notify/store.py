@@ -403,6 +403,18 @@ def add_claim_deadline(conn: Connection, issue_id: str, assignment: int, due_at)
     return True
 
 
+def lock_claim_deadline(conn: Connection, issue_id: str, assignment: int) -> None:
+    """One transaction at a time per assignment between "hold the dispatch notice for its
+    deadline" and "the deadline came: release what is held": two consumers taking the two
+    events at once would otherwise each miss the other, and the notice wait its whole hold.
+    PostgreSQL: a transaction-scoped advisory lock; SQLite's writers are one at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"notify-claim-deadline:{issue_id}:{assignment}"},
+        )
+
+
 def hold(conn: Connection, event_id: str, issue_id: str, assignment: int, event: str, until):
     conn.execute(
         insert(held_notices).values(

@@ -90,7 +90,8 @@ class Renderer:
         self._env.filters.update(
             local_time=_local_time,
             reason_words=lambda r: REASON_WORDS.get(r, r),
-            clock_words=lambda c: CLOCK_WORDS.get(c, c),
+            # a co-handling part's clock is claim@<n> / resolve@<n>: its words are the same
+            clock_words=lambda c: CLOCK_WORDS.get(c.split("@", 1)[0], c),
             building_words=_building_words,
         )
 
