@@ -31,7 +31,7 @@ VARIABLES = {
     "LOUDONG_POLICIES": "time limits per tier (`deploy/policies.yaml`)",
     "LOUDONG_DISPATCH_RULES": "tier rules, returns before arbitration, time to wait for feedback (`deploy/dispatch.yaml`)",
     "LOUDONG_CALENDAR": "holidays and make-up workdays per year, for years chinese-calendar does not know (`deploy/calendar.yaml` if it exists)",
-    "LOUDONG_SWEEP_INTERVAL": "seconds between escalation sweeps when nothing is due (0.25)",
+    "LOUDONG_SWEEP_INTERVAL": "the longest escalation sleeps between sweeps (0.25): it wakes at the next deadline its store knows, so a due clock fires within milliseconds",
     "LOUDONG_SMS_URL": "the SMS provider (generic protocol); `make run` starts a local one on :8089",
     "LOUDONG_SMS_PROVIDERS": "SMS providers to try in order, comma-separated: `generic`, `aliyun` (`generic`)",
     "LOUDONG_ALIYUN_ACCESS_KEY_ID": "Aliyun SMS credentials (with `LOUDONG_ALIYUN_ACCESS_KEY_SECRET`)",

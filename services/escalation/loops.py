@@ -5,19 +5,36 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from functools import partial
 
 from services.escalation import ladder, metrics, model, store
 from services.escalation.events import IssueWarned
 from services.escalation.model import Clock
-from shared.loops import run_in_batches
 from shared.outbox import UnitOfWork
 
 BATCH = 100
 
 
+MIN_WAIT = 0.005  # a deadline another replica holds locked: do not spin on it
+
+
 def run_sweeper(service_store, context, interval: float, stop: threading.Event) -> None:
-    run_in_batches(partial(sweep_once, service_store, context), BATCH, interval, stop)
+    """Sweep; then sleep until the next deadline the store knows, or `interval` at most (a
+    clock armed meanwhile on another replica is due hours ahead, so it waits no longer than
+    that). Firing at the deadline rather than at the next poll keeps the lag to milliseconds
+    however many clocks are open: the next one is an index's first row."""
+    while not stop.is_set():
+        if sweep_once(service_store, context) >= BATCH:
+            continue  # more is due now
+        stop.wait(_until_next_due(service_store, context, interval))
+
+
+def _until_next_due(service_store, context, interval: float) -> float:
+    with service_store.read() as conn:
+        due = store.next_due(conn)
+    if due is None:
+        return interval
+    left = (due - context.clock()).total_seconds()
+    return min(max(left, MIN_WAIT), interval)
 
 
 def sweep_once(service_store, context) -> int:

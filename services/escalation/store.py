@@ -280,6 +280,16 @@ def put_clock(conn: Connection, clock: Clock, new: bool = False) -> None:
         )
 
 
+def next_due(conn: Connection) -> datetime | None:
+    """The earliest deadline an armed clock or warning has: when the sweeper next has work."""
+    clock = select(func.min(clocks.c.due_at)).where(clocks.c.state == "armed").scalar_subquery()
+    warning = (
+        select(func.min(warnings.c.due_at)).where(warnings.c.state == "armed").scalar_subquery()
+    )
+    found = [d for d in conn.execute(select(clock, warning)).one() if d is not None]
+    return min(found) if found else None
+
+
 def due_clocks(conn: Connection, now: datetime, limit: int) -> list[Clock]:
     """Armed clocks past due, locked; other sweepers skip them rather than wait."""
     rows = conn.execute(
