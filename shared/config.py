@@ -24,6 +24,7 @@ VARIABLES = {
     "LOUDONG_<SERVICE>_PORT": "a service's HTTP port (intake 8081, dispatch 8082, escalation 8083, notify 8084)",
     "LOUDONG_HOST": "address the services listen on (`127.0.0.1`)",
     "LOUDONG_WEB_WORKERS": "gunicorn worker processes per service, each a replica with its own consumer (2; `make run`: 1)",
+    "LOUDONG_QUEUE_TYPE": "RabbitMQ's queues: `classic` (one broker) or `quorum` (replicated, for a cluster; on a fresh vhost, as a queue's type cannot change in place)",
     "LOUDONG_POLL_INTERVAL": "seconds between polls of the embedded bus, the relay and the sender when idle (0.1)",
     "LOUDONG_RETRY_DELAYS": "seconds before each retry of a failing handler, comma-separated; then dead-letter (`1,5,30`)",
     "LOUDONG_PREFETCH": "unacknowledged messages a RabbitMQ consumer may hold (50)",
@@ -198,6 +199,7 @@ class Settings:
     directory_path: Path
     policies_path: Path
     sms_url: str | None
+    queue_type: str  # RabbitMQ's queues: classic, or quorum on a fresh vhost
     env: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -233,6 +235,7 @@ def load(service: str, env: dict | None = None) -> Settings:
         port=integer(env, f"LOUDONG_{service.upper()}_PORT", DEFAULT_PORTS[service], minimum=1),
         web_workers=integer(env, "LOUDONG_WEB_WORKERS", 2, minimum=1),
         poll_interval=number(env, "LOUDONG_POLL_INTERVAL", 0.1, minimum=0.001),
+        queue_type=choice(env, "LOUDONG_QUEUE_TYPE", "classic", ("classic", "quorum")),
         retry_delays=seconds_list(env, "LOUDONG_RETRY_DELAYS", "1,5,30"),
         prefetch=integer(env, "LOUDONG_PREFETCH", 50, minimum=1),
         directory_path=path(env, "LOUDONG_DIRECTORY", REPO_ROOT / "deploy" / "directory.yaml"),

@@ -211,9 +211,10 @@ class RabbitDeadLetters:
     the broker requeue them (in their order) when the channel closes; replaying and
     discarding ack only the chosen ones, a replayed one after its confirmed copy."""
 
-    def __init__(self, service: str, url: str):
+    def __init__(self, service: str, url: str, queue_type: str = "classic"):
         self.service = service
         self._url = url
+        self._queue_type = queue_type
 
     def list(self) -> list[DeadLetter]:
         with rabbit.connect(self._url) as conn:
@@ -233,8 +234,8 @@ class RabbitDeadLetters:
         pass
 
     def _take_all(self, channel):
-        topology.declare_all(channel)
-        queue = topology.side_queues(self.service)[-1](channel)
+        topology.declare_all(channel, self._queue_type)
+        queue = topology.side_queues(self.service, self._queue_type)[-1](channel)
         taken = []
         while len(taken) < MOST:
             message = queue.get(no_ack=False, accept=None)
@@ -302,5 +303,5 @@ def dead_letters(service: str, env: dict | None = None):
     """The dead letters of `service` on the bus the environment configures."""
     settings = config.load(service, env)
     if settings.broker_url:
-        return RabbitDeadLetters(service, settings.broker_url)
+        return RabbitDeadLetters(service, settings.broker_url, settings.queue_type)
     return EmbeddedDeadLetters(service, settings.database_url, settings.retry_delays)

@@ -23,9 +23,9 @@ def connect(url: str, confirm: bool = False) -> Connection:
     return Connection(url, heartbeat=30, transport_options=options, connect_timeout=5)
 
 
-def declare_topology(url: str) -> None:
+def declare_topology(url: str, queue_type: str = "classic") -> None:
     with connect(url) as conn:
-        topology.declare_all(conn.default_channel)
+        topology.declare_all(conn.default_channel, queue_type)
 
 
 class RabbitConsumer(ConsumerMixin):
@@ -33,7 +33,12 @@ class RabbitConsumer(ConsumerMixin):
     committed, or after it was handed, confirmed, to a retry or dead-letter queue."""
 
     def __init__(
-        self, subscriber: Subscriber, url: str, prefetch: int, retry_delays: tuple[float, ...]
+        self,
+        subscriber: Subscriber,
+        url: str,
+        prefetch: int,
+        retry_delays: tuple[float, ...],
+        queue_type: str = "classic",
     ):
         if len(retry_delays) > topology.MAX_RETRY_LEVELS:
             raise ValueError(f"at most {topology.MAX_RETRY_LEVELS} retry delays")
@@ -42,6 +47,7 @@ class RabbitConsumer(ConsumerMixin):
         self._service = subscriber.service
         self._prefetch = prefetch
         self._delays = retry_delays
+        self._queue_type = queue_type
         self._side = connect(url, confirm=True)  # publishes to retry/dead queues, confirmed
         self._ready = False
 
@@ -49,10 +55,10 @@ class RabbitConsumer(ConsumerMixin):
         return self._ready  # ConsumerMixin consumes on a clone of self.connection
 
     def get_consumers(self, _Consumer, channel):
-        topology.declare_all(channel)
+        topology.declare_all(channel, self._queue_type)
         consumer = Consumer(
             channel,
-            queues=[topology.work_queue(self._service)],
+            queues=[topology.work_queue(self._service, self._queue_type)],
             on_message=self.on_message,
             prefetch_count=self._prefetch,
             auto_declare=False,

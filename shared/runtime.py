@@ -81,7 +81,11 @@ def make_bus(settings: Settings, subscriber: Subscriber):
     """RabbitMQ when LOUDONG_BROKER_URL is set, else the embedded outbox-log bus."""
     if settings.broker_url:
         return rabbit.RabbitConsumer(
-            subscriber, settings.broker_url, settings.prefetch, settings.retry_delays
+            subscriber,
+            settings.broker_url,
+            settings.prefetch,
+            settings.retry_delays,
+            settings.queue_type,
         )
     if not subscriber.store.url.startswith("sqlite"):
         raise config.ConfigError(
@@ -132,7 +136,7 @@ def stop(service: Service, timeout: float = 5) -> None:
 def _relay(service: Service, stop: threading.Event) -> None:
     while not stop.is_set():  # the queues must exist before the first event is routed
         try:
-            rabbit.declare_topology(service.settings.broker_url)
+            rabbit.declare_topology(service.settings.broker_url, service.settings.queue_type)
             break
         except Exception as exc:
             log.warning("%s: cannot declare topology yet: %r", service.name, exc)

@@ -80,6 +80,13 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 MAX_RETRY_LEVELS = 5
+# Classic durable queues by default (one broker); quorum queues, replicated across a cluster,
+# by LOUDONG_QUEUE_TYPE=quorum on a fresh vhost: a queue's type cannot change in place.
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def _typed(arguments: dict, queue_type: str) -> dict:
+    return {**arguments, "x-queue-type": queue_type} if queue_type != "classic" else arguments
 
 
 def queue_name(service: str) -> str:
@@ -94,40 +101,42 @@ def dead_queue_name(service: str) -> str:
     return f"loudong.{service}.dead"
 
 
-def work_queue(service: str) -> Queue:
+def work_queue(service: str, queue_type: str = "classic") -> Queue:
     return Queue(
         queue_name(service),
         exchange=EXCHANGE,
         durable=True,
         bindings=[binding(EXCHANGE, routing_key=t) for t in SUBSCRIPTIONS[service]],
+        queue_arguments=_typed({}, queue_type),
     )
 
 
-def side_queues(service: str) -> list[Queue]:
+def side_queues(service: str, queue_type: str = "classic") -> list[Queue]:
     retry = [
         Queue(
             retry_queue_name(service, attempt),
             durable=True,
-            queue_arguments={
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": queue_name(service),
-            },
+            queue_arguments=_typed(
+                {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue_name(service)},
+                queue_type,
+            ),
         )
         for attempt in range(1, MAX_RETRY_LEVELS + 1)
     ]
-    return retry + [Queue(dead_queue_name(service), durable=True)]
+    dead = Queue(dead_queue_name(service), durable=True, queue_arguments=_typed({}, queue_type))
+    return [*retry, dead]
 
 
-def declare_all(channel) -> None:
+def declare_all(channel, queue_type: str = "classic") -> None:
     """Declare the exchange and every service's queues on a kombu channel; idempotent."""
     EXCHANGE(channel).declare()
     for service in SUBSCRIPTIONS:
-        work_queue(service)(channel).declare()
-        for queue in side_queues(service):
+        work_queue(service, queue_type)(channel).declare()
+        for queue in side_queues(service, queue_type):
             queue(channel).declare()
 
 
-def definitions(vhost: str = "/") -> dict:
+def definitions(vhost: str = "/", queue_type: str = "classic") -> dict:
     """The topology as a RabbitMQ definitions document (`rabbitmqctl import_definitions`,
     the management UI's import): what declare_all declares, for operators who provision the
     broker before the services start. deploy/rabbitmq/definitions.json is this, for "/"."""
@@ -144,9 +153,9 @@ def definitions(vhost: str = "/") -> dict:
 
     queues, bindings = [], []
     for service in SUBSCRIPTIONS:
-        work = work_queue(service)
+        work = work_queue(service, queue_type)
         queues.append(queue(work))
-        queues += [queue(q) for q in side_queues(service)]
+        queues += [queue(q) for q in side_queues(service, queue_type)]
         bindings += [
             {
                 "source": EXCHANGE_NAME,
