@@ -79,10 +79,15 @@ def on_warned(uow: UnitOfWork, event: Envelope, context: Context) -> None:
 
 
 def on_clock_armed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
-    """Claim and resolve deadlines, for the work-day agenda's "overdue"."""
-    case = _case(uow, event)
-    if event.payload["clock"] in ("claim", "resolve"):
-        store.save_case(uow.conn, case.due(event.payload["clock"], event.payload["due_at"]))
+    """Claim and resolve deadlines, for the work-day agenda's "overdue"; a co-handling
+    part's (claim@N, resolve@N) for that department's page."""
+    case, clock = _case(uow, event), event.payload["clock"]
+    if clock in ("claim", "resolve"):
+        store.save_case(uow.conn, case.due(clock, event.payload["due_at"]))
+    elif "@" in clock:
+        kind, _, number = clock.partition("@")
+        if kind in ("claim", "resolve") and number.isdigit():
+            store.set_part_due(uow.conn, event.issue_id, int(number), kind, event.payload["due_at"])
 
 
 def on_unit_replied(uow: UnitOfWork, event: Envelope, context: Context) -> None:

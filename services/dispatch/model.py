@@ -72,6 +72,8 @@ class Assignment:
     resolution: str | None = None
     claimed_at: datetime | None = None
     finished_at: datetime | None = None
+    part_claim_due: datetime | None = None  # a co-handling part's own deadlines
+    part_resolve_due: datetime | None = None
 
     @property
     def is_lead(self) -> bool:

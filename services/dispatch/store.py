@@ -58,6 +58,9 @@ assignments = sa.Table(
     sa.Column("dispatched_at", UTCDateTime, nullable=False),
     sa.Column("claimed_at", UTCDateTime),
     sa.Column("finished_at", UTCDateTime),
+    # a co-handling part's own deadlines (escalation's claim@N / resolve@N clocks)
+    sa.Column("part_claim_due", UTCDateTime),
+    sa.Column("part_resolve_due", UTCDateTime),
 )
 notes = sa.Table(
     "notes",
@@ -214,6 +217,15 @@ def current_assignment(conn: Connection, issue_id: str, unit_id: str) -> Assignm
         .first()
     )
     return Assignment(**row) if row else None
+
+
+def set_part_due(conn: Connection, issue_id: str, assignment: int, kind: str, due_at) -> None:
+    column = {"claim": "part_claim_due", "resolve": "part_resolve_due"}[kind]
+    conn.execute(
+        update(assignments)
+        .where(assignments.c.issue_id == issue_id, assignments.c.id == assignment)
+        .values({column: due_at})
+    )
 
 
 def save_assignment(conn: Connection, assignment: Assignment) -> None:

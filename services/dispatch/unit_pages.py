@@ -298,11 +298,14 @@ def _issue_view(conn: Connection, issue_id: str, unit: Unit) -> dict:
     held = [a for a in sent if a.unit_id == unit.id]
     mine = held[-1] if held else None  # None: the unit supervises it
     state = mine.state if mine else case.state
+    part = mine is not None and not mine.is_lead  # a co-handling part: its own deadlines
+    claim_due = mine.part_claim_due if part else case.claim_due
+    resolve_due = mine.part_resolve_due if part else case.resolve_due
     deadlines = []
-    if state == "dispatched" and case.claim_due:
-        deadlines.append(("deadline_claim", deadline(local(case.claim_due), now)))
-    if state in ("claimed", "awaiting_resident") and case.resolve_due:
-        deadlines.append(("deadline_resolve", deadline(local(case.resolve_due), now)))
+    if state == "dispatched" and claim_due:
+        deadlines.append(("deadline_claim", deadline(local(claim_due), now)))
+    if state in ("claimed", "awaiting_resident") and resolve_due:
+        deadlines.append(("deadline_resolve", deadline(local(resolve_due), now)))
     if case.promised_by and case.state not in ("resolved", "closed"):
         deadlines.append(("deadline_promised", deadline(local(case.promised_by), now)))
     in_charge = [a for a in sent if a.is_lead and a.finished_at is None]
@@ -319,6 +322,7 @@ def _issue_view(conn: Connection, issue_id: str, unit: Unit) -> dict:
         "allowed": _allowed(mine) if mine else (["urge"] if in_charge else []),
         "reasons": [(r, text(f"reason_{r}")) for r in RETURN_REASONS],
         "timeline": _timeline(conn, case, sent, d),
+        "parts": [_part(d, a, now) for a in sent if not a.is_lead],
         "signed_in": _token_unit(conn) is not None,
         "error": None,
     }
@@ -333,6 +337,19 @@ def _allowed(mine) -> list[str]:
     if mine.state == "awaiting_resident":
         return ["note"]
     return []
+
+
+def _part(d: Directory, a, now: datetime) -> dict:
+    """A co-handling department's part as the lead and supervisors see it: who, where it
+    stands, and its own deadline while it runs."""
+    due = a.part_claim_due if a.state == "dispatched" else a.part_resolve_due
+    running = a.state in ("dispatched", "claimed", "awaiting_resident")
+    return {
+        "unit": _unit_name(d, a.unit_id),
+        "state": a.state,
+        "deadline": deadline(local(due), now) if due and running else None,
+        "label": text("deadline_claim" if a.state == "dispatched" else "deadline_resolve"),
+    }
 
 
 def _unit_name(d: Directory, unit_id: str) -> str:
@@ -392,7 +409,10 @@ def _timeline(conn: Connection, case, sent, d: Directory) -> list[dict]:
 
 def _inbox_item(row: dict, now: datetime) -> dict:
     d = current_context().directory
-    due = row["claim_due"] if row["state"] == "dispatched" else row["resolve_due"]
+    if row["role"] == "lead":
+        due = row["claim_due"] if row["state"] == "dispatched" else row["resolve_due"]
+    else:  # a co-handling part runs on its own clocks
+        due = row["part_claim_due"] if row["state"] == "dispatched" else row["part_resolve_due"]
     shown = deadline(local(due), now) if due else None
     overdue = bool(shown and shown["overdue"])
     return {
