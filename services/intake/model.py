@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 # An issue only moves forward here; events may arrive out of order, so a late
@@ -52,6 +52,8 @@ class Issue:
     reopened_at: datetime | None
     submitted_at: datetime
     updated_at: datetime
+    # co-handling parts (聯辦) by assignment: unit, state, its own deadlines
+    parts: dict = field(default_factory=dict)
 
     @classmethod
     def received(cls, issue_id: str, gateway: str | None, submission: dict, at: datetime) -> Issue:
@@ -95,6 +97,28 @@ class Issue:
         """The issue as an event about it leaves it."""
         return replace(self, **self._changes(event_type, payload, occurred_at))
 
+    def _parts_after(self, event_type: str, payload: dict) -> dict | None:
+        """The parts as the event leaves them, or None when it is not about a part."""
+        found = _part_key(event_type, payload)
+        if found is None:
+            return None
+        number, what = found
+        co = payload.get("role") == "co" or (
+            event_type == "issue.returned" and number in self.parts
+        )
+        if what == "state" and not (
+            co and (number in self.parts or event_type == "issue.dispatched")
+        ):
+            return None
+        part = dict(self.parts.get(number) or {})
+        if what == "state":
+            part.update(state=PART_STATES[event_type], unit_id=payload["unit_id"])
+            if payload.get("unit_name"):
+                part["unit_name"] = payload["unit_name"]
+        else:
+            part[what] = payload["due_at"].isoformat()
+        return {**self.parts, number: part}
+
     def _changes(self, event_type: str, payload: dict, occurred_at: datetime) -> dict:
         """The fields of the public view that an event changes. A reopening starts the status
         over; events from before it no longer move the status."""
@@ -106,6 +130,9 @@ class Issue:
                 "status_note": None,
             }
         stale = self.reopened_at is not None and occurred_at < self.reopened_at
+        parts = self._parts_after(event_type, payload)
+        if parts is not None:
+            return {"parts": parts}  # a part's event moves the part, not the issue
         lead = payload.get("role", "lead") == "lead"
         if event_type in ("issue.claimed", "issue.resolved") and not lead:
             stale = True  # a co-unit's part does not move the issue
@@ -133,6 +160,24 @@ class Issue:
         elif event_type == "issue.clock_armed" and payload["clock"] in ("claim", "resolve"):
             found[f"{payload['clock']}_deadline"] = payload["due_at"]
         return found
+
+
+PART_STATES = {
+    "issue.dispatched": "dispatched",
+    "issue.claimed": "claimed",
+    "issue.resolved": "resolved",
+    "issue.returned": "returned",
+}
+
+
+def _part_key(event_type: str, payload: dict) -> tuple[str, str] | None:
+    """(assignment, what it sets) when the event is about a co-handling part, else None."""
+    if event_type == "issue.clock_armed":
+        kind, _, number = payload["clock"].partition("@")
+        return (number, f"{kind}_deadline") if number.isdigit() else None
+    if event_type in PART_STATES and payload.get("assignment") is not None:
+        return str(payload["assignment"]), "state"
+    return None
 
 
 def next_status(current: str, event_type: str) -> str:

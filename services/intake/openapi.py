@@ -34,6 +34,17 @@ class DeadlinesSchema(Schema):
     resolve = fields.String(allow_none=True, required=True)
 
 
+class PartSchema(Schema):
+    """A co-handling department's part (聯辦) with its own deadlines."""
+
+    assignment = fields.Integer(required=True)
+    unit_id = fields.String()
+    unit_name = fields.String()
+    state = fields.String(metadata={"enum": ["dispatched", "claimed", "resolved", "returned"]})
+    claim_deadline = fields.String()
+    resolve_deadline = fields.String()
+
+
 class ReporterViewSchema(Schema):
     name = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
@@ -61,6 +72,7 @@ class IssueSchema(Schema):
     )
     assigned_unit = fields.Nested(UnitRefSchema, allow_none=True, required=True)
     escalation_level = fields.Integer(required=True)
+    parts = fields.List(fields.Nested(PartSchema), required=True)
     deadlines = fields.Nested(DeadlinesSchema, required=True)
     status_note = fields.String(allow_none=True, required=True)
     submitted_at = fields.String(required=True)

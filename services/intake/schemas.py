@@ -275,11 +275,13 @@ class DispatchedReader(Reader):
 class ClaimedReader(Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
+    assignment = fields.Integer(load_default=None)
 
 
 class ResolvedReader(Reader):
     role = fields.String(load_default="lead")
     unit_id = fields.String(required=True)
+    assignment = fields.Integer(load_default=None)
     resolution = fields.String(load_default="")
     linked_to = fields.String(load_default=None, allow_none=True)
 
@@ -293,6 +295,7 @@ class EscalatedReader(Reader):
 
 class ReturnedReader(Reader):
     unit_id = fields.String(required=True)
+    assignment = fields.Integer(load_default=None)
     reason = fields.String(required=True)
 
 

@@ -35,6 +35,7 @@ issues = sa.Table(
     sa.Column("media_urls", sa.Text),
     sa.Column("attributes", sa.Text),
     sa.Column("extra_attributes", sa.Text),  # the gateway's own: unpublished
+    sa.Column("parts", sa.Text),  # co-handling parts, JSON
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("tier", sa.String(16)),
     sa.Column("assigned_unit_id", sa.String(64)),
@@ -91,6 +92,7 @@ JSON_COLUMNS = {
     "media_urls": ("[]", True),
     "attributes": ("{}", False),
     "extra_attributes": ("{}", False),
+    "parts": ("{}", False),
 }
 # What the other services' events move; the rest is as the gateway submitted it.
 PUBLIC_VIEW = (
@@ -105,6 +107,7 @@ PUBLIC_VIEW = (
     "status_note",
     "reopened_at",
     "updated_at",
+    "parts",
 )
 
 
@@ -128,6 +131,7 @@ def get_issue(conn: Connection, issue_id: str, for_update: bool = False) -> Issu
 def save_issue(conn: Connection, issue: Issue) -> None:
     """Write the issue's public view, as an event left it."""
     values = {name: getattr(issue, name) for name in PUBLIC_VIEW}
+    values["parts"] = json.dumps(values["parts"], ensure_ascii=False)
     conn.execute(update(issues).where(issues.c.id == issue.id).values(**values))
 
 

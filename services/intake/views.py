@@ -36,6 +36,11 @@ def issue_view(
             else None
         ),
         "escalation_level": issue.escalation_level,
+        # co-handling parts (聯辦): each department, where its part stands, its own deadlines
+        "parts": [
+            {"assignment": int(n), **part}
+            for n, part in sorted(issue.parts.items(), key=lambda item: int(item[0]))
+        ],
         "deadlines": {"claim": _iso(issue.claim_deadline), "resolve": _iso(issue.resolve_deadline)},
         "status_note": issue.status_note,
         "submitted_at": _iso(issue.submitted_at),

@@ -127,3 +127,35 @@ def test_returns_notes_and_closing_show_on_the_timeline(intake, issue_id):
         "progress from baian-committee: 明天上门",
         "closed (satisfied)",
     ]
+
+
+def test_co_handling_parts_show_with_their_own_state_and_deadlines(intake, issue_id):
+    lead = {**DISPATCHED, "unit_id": "baianba-office", "unit_name": "百安坝街道办事处"}
+    part = {
+        **DISPATCHED,
+        "role": "co",
+        "assignment": 2,
+        "unit_id": "housing-bureau",
+        "unit_name": "区住建委",
+    }
+    for type_, payload in [
+        ("issue.dispatched", {**lead, "tier": "big"}),
+        ("issue.dispatched", {**part, "tier": "big"}),
+        ("issue.clock_armed", {"clock": "claim@2", "due_at": "2026-12-02T07:00:00+00:00"}),
+        ("issue.claimed", {"role": "co", "assignment": 2, "unit_id": "housing-bureau"}),
+    ]:
+        intake.subscriber.apply(event(type_, issue_id, payload).to_json())
+
+    shown = _show(intake, issue_id)
+
+    assert shown["status"] == "dispatched"  # a part claimed is not the issue claimed
+    assert shown["assigned_unit"]["id"] == "baianba-office"
+    assert shown["parts"] == [
+        {
+            "assignment": 2,
+            "unit_id": "housing-bureau",
+            "unit_name": "区住建委",
+            "state": "claimed",
+            "claim_deadline": "2026-12-02T07:00:00+00:00",
+        }
+    ]
