@@ -58,8 +58,12 @@ def wait_for_drain(
     return False, time.monotonic() - started, last_count
 
 
-def submit_paced(intake_url: str, count: int, rate: float) -> tuple[dict[str, float], int]:
-    """POST `count` submissions at `rate`/s: ({issue id: when its POST began}, rejected)."""
+def submit_paced(
+    intake_url: str, count: int, rate: float, tag: str = "p"
+) -> tuple[dict[str, float], int]:
+    """POST `count` submissions at `rate`/s: ({issue id: when its POST began}, rejected).
+    `tag` names the run: each run's buildings are its own, or its issues would be linked as
+    duplicates of the previous run's (and never sent)."""
     submitted_at: dict[str, float] = {}
     rejected = 0
     with requests.Session() as session:
@@ -70,7 +74,9 @@ def submit_paced(intake_url: str, count: int, rate: float) -> tuple[dict[str, fl
             if delay > 0:
                 time.sleep(delay)
             began = time.time()
-            response = session.post(f"{intake_url}/v1/issues", json=submission(f"p{i}"), timeout=30)
+            response = session.post(
+                f"{intake_url}/v1/issues", json=submission(f"{tag}{i}"), timeout=30
+            )
             if response.status_code == 201:
                 submitted_at[response.json()["id"]] = began
             else:
@@ -99,6 +105,6 @@ def match_deliveries(
 
 
 def measure(intake_url: str, sms_url: str, count: int = 200, rate: float = 20) -> LatencyResult:
-    submitted_at, rejected = submit_paced(intake_url, count, rate)
+    submitted_at, rejected = submit_paced(intake_url, count, rate, tag=f"r{rate:g}-")
     latencies = match_deliveries(sms_url, submitted_at)
     return LatencyResult(latencies, submitted=len(submitted_at), rejected=rejected)

@@ -14,8 +14,9 @@ Measured, in this order (figures are printed, never asserted; each is one stdout
 2. intake accepted submissions/s — the four services as separate processes (PostgreSQL
    stores `loudong_bench_<service>`, RabbitMQ bus, a local SMS provider), wrk POSTing
    /v1/issues over 8 keep-alive connections for 10 s after a 2 s warm-up; only 201s count.
-3. submission to SMS latency p50/p99 — once the backlog from (2) has drained: 200 issues
-   paced at 20/s, each matched to the first SMS the provider received naming its reference;
+3. submission to SMS latency p50/p99 at 20, 100 and 200 issues/s — each run once the backlog
+   before it has drained: 200 issues paced at that rate, each matched to the first SMS the
+   provider received naming its reference;
    latency = provider's received_at - the time the POST began (same clock, same host).
 4. raw pika async-confirm publish msgs/s — ceiling 2: 50,000 persistent ~1 KB messages to
    a durable queue, at most 1000 unconfirmed (bench/raw_publish.py).
@@ -47,7 +48,7 @@ from shared.config import SERVICES
 SERVICE_PORTS = {"intake": 18081, "dispatch": 18082, "escalation": 18083, "notify": 18084}
 CONNECTIONS, WRK_THREADS = 8, 2
 WARMUP_SECONDS, LOAD_SECONDS = 2, 10
-LATENCY_ISSUES, LATENCY_RATE = 200, 20
+LATENCY_ISSUES, LATENCY_RATES = 200, (20, 100, 200)  # issues per run, per second
 PUBLISH_MESSAGES, PUBLISH_WINDOW = 50_000, 1000
 _ERROR = re.compile(r"[ \[](ERROR|CRITICAL)[ \]]")  # our log format and gunicorn's
 _WARNING = re.compile(r"[ \[]WARNING[ \]]")
@@ -184,27 +185,26 @@ def measure_intake(wrk: str, script: Path, intake_url: str) -> tuple[float, int]
 
 def measure_latency(intake_url: str, sms_url: str, accepted: int) -> None:
     note(f"{accepted} issues accepted under load; waiting for the backlog to drain (at most 120 s)")
-    drained, waited, messages = latency.wait_for_drain(sms_url, [f"loudong.{s}" for s in SERVICES])
-    note(
-        f"backlog {'drained' if drained else 'NOT drained'} after {waited:.0f} s; "
-        f"{messages} SMS at the provider"
-    )
-    if not drained:
-        warn("the backlog had not drained after 120 s; the latency below includes queueing")
-    result = latency.measure(intake_url, sms_url, LATENCY_ISSUES, LATENCY_RATE)
-    if result.rejected:
-        warn(f"intake refused {result.rejected} of {LATENCY_ISSUES} paced submissions")
-    if result.missing:
-        warn(
-            f"{result.missing} of {result.submitted} paced issues had no SMS "
-            "within 60 s of the last submission"
+    queues = [f"loudong.{s}" for s in SERVICES]
+    for rate in LATENCY_RATES:
+        drained, waited, messages = latency.wait_for_drain(sms_url, queues)
+        note(
+            f"backlog {'drained' if drained else 'NOT drained'} after {waited:.0f} s; "
+            f"{messages} SMS at the provider"
         )
-    if result.latencies_ms:
-        report("submission to SMS latency p50", f"{result.percentile(50):.0f} ms")
-        report("submission to SMS latency p99", f"{result.percentile(99):.0f} ms")
-    else:
-        report("submission to SMS latency p50", "n/a")
-        report("submission to SMS latency p99", "n/a")
+        if not drained:
+            warn("the backlog had not drained after 120 s; the latency below includes queueing")
+        result = latency.measure(intake_url, sms_url, LATENCY_ISSUES, rate)
+        if result.rejected:
+            warn(f"intake refused {result.rejected} of {LATENCY_ISSUES} paced submissions")
+        if result.missing:
+            warn(
+                f"{result.missing} of {result.submitted} paced issues had no SMS "
+                "within 60 s of the last submission"
+            )
+        for p in (50, 99):
+            shown = f"{result.percentile(p):.0f} ms" if result.latencies_ms else "n/a"
+            report(f"submission to SMS latency p{p} at {rate}/s", shown)
 
 
 def measure_raw_publish() -> float:
