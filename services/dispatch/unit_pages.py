@@ -10,8 +10,6 @@ stops at once on every replica. A link opens its own issue only."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
@@ -31,7 +29,15 @@ from services.dispatch.showcase_texts import SHOWCASE_TEXTS
 from services.dispatch.store import unit_tokens
 from services.dispatch.unit_texts import TEXTS
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from shared.pages import accepts_uploads, deadline, install_pages, language, moment, text
+from shared.pages import (
+    accepts_uploads,
+    deadline,
+    install_pages,
+    language,
+    moment,
+    session_key,
+    text,
+)
 from shared.tokens import token_hash
 from shared.web import current_context, current_store
 
@@ -49,17 +55,14 @@ def install(app: Flask, context, *exempt: Blueprint) -> None:
     it there are no links and no unit pages (each says so), and the API is untouched."""
     words = {lang: {**TEXTS[lang], **DESK_TEXTS[lang], **SHOWCASE_TEXTS[lang]} for lang in TEXTS}
     install_pages(
-        app, secret_key=_session_key(context.link_secret), texts=words, csrf_exempt=exempt
+        app,
+        secret_key=session_key(context.link_secret, "loudong dispatch unit pages"),
+        texts=words,
+        csrf_exempt=exempt,
     )
     app.config["SESSION_COOKIE_NAME"] = "loudong_dispatch"
     app.config["SESSION_COOKIE_SECURE"] = context.public_url.startswith("https://")
     app.register_blueprint(pages)
-
-
-def _session_key(secret: str | None) -> str | None:
-    if not secret:
-        return None
-    return hmac.new(secret.encode(), b"loudong dispatch unit pages", hashlib.sha256).hexdigest()
 
 
 @pages.before_request
@@ -127,7 +130,7 @@ def home():
 def inbox():
     """The signed-in unit's open assignments, the overdue ones first."""
     with current_store().read() as conn:
-        unit = _token_unit(conn)
+        unit = signed_in_unit(conn)
         if unit is None:
             raise SignInNeeded
         rows = store.inbox(conn, unit.id)
@@ -254,7 +257,7 @@ def _acting_unit(conn: Connection, issue_id: str) -> Unit:
             raise
         if link.unit_id in units:
             return units[link.unit_id]
-    unit = _token_unit(conn)
+    unit = signed_in_unit(conn)
     if unit is None:
         if session.get("links"):
             raise Forbidden("link_only")
@@ -273,9 +276,6 @@ def signed_in_unit(conn: Connection) -> Unit | None:
     stops at once), or None. The desk and the showcase's approvals use it too."""
     hashed = session.get("token")
     return _unit_of_hash(conn, hashed) if hashed else None
-
-
-_token_unit = signed_in_unit
 
 
 def _unit_of_hash(conn: Connection, hashed: str) -> Unit | None:
@@ -323,7 +323,7 @@ def _issue_view(conn: Connection, issue_id: str, unit: Unit) -> dict:
         "reasons": [(r, text(f"reason_{r}")) for r in RETURN_REASONS],
         "timeline": _timeline(conn, case, sent, d),
         "parts": [_part(d, a, now) for a in sent if not a.is_lead],
-        "signed_in": _token_unit(conn) is not None,
+        "signed_in": signed_in_unit(conn) is not None,
         "error": None,
     }
 

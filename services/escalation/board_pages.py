@@ -10,8 +10,6 @@ LOUDONG_LINK_SECRET there is no session key and the pages say they are off."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
@@ -28,7 +26,7 @@ from services.escalation.schemas import (
     ManualEscalationSchema,
 )
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from shared.pages import install_pages, text
+from shared.pages import install_pages, session_key, text
 from shared.tokens import token_hash
 from shared.web import current_context, current_store
 
@@ -49,16 +47,10 @@ class SignInNeeded(Exception):
 
 def install(app: Flask, context, *exempt: Blueprint) -> None:
     """The board on escalation's app; `exempt` (the bearer-token API) keeps no CSRF."""
-    key = _session_key(context.link_secret)
+    key = session_key(context.link_secret, "loudong escalation leader board")
     install_pages(app, secret_key=key, texts=TEXTS, csrf_exempt=exempt)
     app.config["SESSION_COOKIE_NAME"] = "loudong_escalation"
     app.register_blueprint(pages)
-
-
-def _session_key(secret: str | None) -> str | None:
-    if not secret:
-        return None
-    return hmac.new(secret.encode(), b"loudong escalation leader board", hashlib.sha256).hexdigest()
 
 
 @pages.before_request

@@ -9,6 +9,8 @@ CSRFProtect on every form post, and the headers that keep pages to themselves.""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -45,6 +47,15 @@ TEXTS = {
         "countdown_units": "d |h |min",
     },
 }
+
+
+def session_key(secret: str | None, purpose: str) -> str | None:
+    """The key that signs one service's page sessions and CSRF tokens, derived from the shared
+    LOUDONG_LINK_SECRET and its purpose (so one service's cookie opens nothing in another);
+    None without a secret: then there are no pages."""
+    if not secret:
+        return None
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
 def install_pages(
