@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from services.intake.schemas import STATUSES, FeedbackSchema, IssueQuerySchema
+from shared.openapi import new_spec, operation, path_parameter
 from shared.openapi import page as openapi_page
 
 
@@ -86,122 +86,69 @@ class IssueListSchema(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-class ProblemSchema(Schema):
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String()
-    errors = fields.Dict(metadata={"description": "each bad field with what is wrong with it"})
-
-
-def _problems(*codes: int) -> dict:
-    return {
-        str(c): {
-            "description": f"{c} problem",
-            "content": {"application/problem+json": {"schema": "Problem"}},
-        }
-        for c in codes
-    }
-
-
 @lru_cache(maxsize=1)
 def _build(submission_schema: Schema) -> APISpec:
-    spec = APISpec(
-        title="Loudong intake",
-        version="1.0.0",
-        openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
-        info={
-            "description": "Gateway systems submit residents' issues and follow them to the end."
+    spec = new_spec(
+        "Loudong intake",
+        "Gateway systems submit residents' issues and follow them to the end.",
+        {
+            "Submission": type(submission_schema),
+            "Feedback": FeedbackSchema,
+            "Accepted": AcceptedSchema,
+            "Issue": IssueSchema,
+            "IssueList": IssueListSchema,
         },
     )
-    spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
-    for name, schema in {
-        "Submission": type(submission_schema),
-        "Feedback": FeedbackSchema,
-        "Accepted": AcceptedSchema,
-        "Issue": IssueSchema,
-        "IssueList": IssueListSchema,
-        "Problem": ProblemSchema,
-    }.items():
-        spec.components.schema(name, schema=schema)
-    json_of = lambda ref: {"content": {"application/json": {"schema": ref}}}  # noqa: E731
-    secured = {"security": [{"apiKey": []}]}
+    issue_id = path_parameter("issue_id", "the issue's id, as intake answered the submission")
+    # Every request is counted against its key's rate (services.intake.rate_limit): 429.
     spec.path(
         "/v1/issues",
         operations={
-            "post": {
-                **secured,
-                "summary": "Submit an issue",
-                "parameters": [
+            "post": operation(
+                "Submit an issue",
+                {
+                    201: ("accepted", "Accepted"),
+                    200: ("a repeat of an earlier submission", "Accepted"),
+                },
+                (403, 409, 429),
+                body="Submission",
+                parameters=[
                     {
                         "in": "header",
                         "name": "Idempotency-Key",
                         "schema": {"type": "string", "maxLength": 200},
                     }
                 ],
-                "requestBody": {"required": True, **json_of("Submission")},
-                "responses": {
-                    "201": {"description": "accepted", **json_of("Accepted")},
-                    "200": {
-                        "description": "a repeat of an earlier submission",
-                        **json_of("Accepted"),
-                    },
-                    **_problems(400, 401, 403, 413, 415, 422, 429),
-                },
-            },
-            "get": {
-                **secured,
-                "summary": "List issues, newest first",
-                "parameters": [{"in": "query", "schema": IssueQuerySchema}],
-                "responses": {
-                    "200": {"description": "a page", **json_of("IssueList")},
-                    **_problems(400, 401, 403),
-                },
-            },
+            ),
+            "get": operation(
+                "List issues, newest first",
+                {200: ("a page", "IssueList")},
+                (400, 403, 429),
+                parameters=[{"in": "query", "schema": IssueQuerySchema}],
+            ),
         },
     )
     spec.path(
         "/v1/issues/{issue_id}",
         operations={
-            "get": {
-                **secured,
-                "summary": "An issue's status, deadlines and timeline",
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "issue_id",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": {
-                    "200": {"description": "the issue", **json_of("Issue")},
-                    **_problems(401, 403, 404),
-                },
-            }
+            "get": operation(
+                "An issue's status, deadlines and timeline",
+                {200: ("the issue", "Issue")},
+                (403, 404, 429),
+                parameters=[issue_id],
+            )
         },
     )
     spec.path(
         "/v1/issues/{issue_id}/feedback",
         operations={
-            "post": {
-                **secured,
-                "summary": "The resident's verdict once resolved",
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "issue_id",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "requestBody": {"required": True, **json_of("Feedback")},
-                "responses": {
-                    "201": {"description": "recorded"},
-                    **_problems(401, 403, 404, 409, 422),
-                },
-            }
+            "post": operation(
+                "The resident's verdict once resolved",
+                {201: ("recorded", None)},
+                (403, 404, 409, 429),
+                body="Feedback",
+                parameters=[issue_id],
+            )
         },
     )
     return spec
