@@ -4,8 +4,11 @@ api_key with the `submit` scope."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from datetime import datetime, timedelta
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, request
 from marshmallow import ValidationError
@@ -14,31 +17,15 @@ from werkzeug.exceptions import HTTPException
 from services.intake import commands, metrics, model, queries, store
 from services.intake import open311_format as fmt311
 from services.intake.commands import BadIdempotencyKey, IdempotencyConflict
+from services.intake.open311_openapi import document
+from services.intake.open311_schemas import FORM_FIELDS, MAX_DESCRIPTION
 from services.intake.schemas import CHINA_LAT, CHINA_LON
-from shared.http import MAX_BODY, Problem
+from shared.http import MAX_BODY, PROBLEM_TYPE, Problem
 from shared.inputs import sane_moment
 from shared.web import current_context, current_store
 
 api = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMAT = "<any(json,xml):fmt>"
-POST_FIELDS = {
-    "api_key",
-    "jurisdiction_id",
-    "service_code",
-    "lat",
-    "long",
-    "address_string",
-    "address_id",
-    "email",
-    "device_id",
-    "account_id",
-    "first_name",
-    "last_name",
-    "phone",
-    "description",
-    "media_url",
-    "deviceid",  # FixMyStreet's spelling of device_id
-}
 # attribute[code], and attribute[code][] for a multivaluelist
 ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]*)\](\[\])?$")
 # FixMyStreet's id of its report: the issue's external_id for the gateway
@@ -70,10 +57,29 @@ class Open311Error(Exception):
 def _error(exc: Exception):
     """Every refusal on this API as the spec's error list, which Open311 clients parse."""
     error = _as_open311(exc)
-    fmt = (request.view_args or {}).get("fmt", "json")
-    response = fmt311.errors(fmt, error.status, *error.descriptions)
+    response = fmt311.errors(_format(), error.status, *error.descriptions)
     response.headers.update(error.headers)
     return response
+
+
+@api.after_app_request
+def _no_problem_json_here(response):
+    """What never reaches this API's handlers (a path or method it does not route, the database
+    out of reach, an unexpected error) the app answers in problem+json: under this API's
+    prefix, the spec's error list instead, with the same status and headers."""
+    if response.mimetype != PROBLEM_TYPE or not request.path.startswith(f"{api.url_prefix}/"):
+        return response
+    problem = json.loads(response.get_data())
+    said = fmt311.errors(_format(), response.status_code, problem.get("detail") or problem["title"])
+    response.set_data(said.get_data())
+    response.headers["Content-Type"] = said.headers["Content-Type"]
+    return response
+
+
+def _format() -> str:
+    """The format asked for: the route's, or where nothing routed, the path's suffix."""
+    fmt = (request.view_args or {}).get("fmt")
+    return fmt or ("xml" if request.path.endswith(".xml") else "json")
 
 
 def _as_open311(exc: Exception) -> Open311Error:
@@ -102,10 +108,29 @@ def _count_rejections(response):
 
 
 @api.before_request
+def _form_in_utf8():
+    """Werkzeug reads a form leniently, U+FFFD for bytes that are not UTF-8 (a lone surrogate's
+    among them): the spec asks for UTF-8, and the rest would be stored garbled. Before anything
+    reads the form; a multipart form's parts say their own charset."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return
+    try:
+        unquote_to_bytes(request.get_data(cache=True)).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Open311Error(400, "the form is not UTF-8: percent-encode its UTF-8 bytes") from None
+
+
+@api.before_request
 def _jurisdiction():
     jurisdiction = request.values.get("jurisdiction_id")
     if jurisdiction and jurisdiction != current_context().directory.district:
         raise Open311Error(404, f"jurisdiction_id {jurisdiction} not found")
+
+
+@api.get("/openapi.json")
+def openapi_document():
+    """This API as an OpenAPI 3 document (services.intake.open311_openapi)."""
+    return document(current_context().directory)
 
 
 @api.get(f"/discovery.{FORMAT}")
@@ -139,11 +164,11 @@ def services(fmt: str):
     )
 
 
-@api.get(f"/services/<code>.{FORMAT}")
-def service_definition(code: str, fmt: str):
-    category = current_context().directory.categories.get(code)
+@api.get(f"/services/<service_code>.{FORMAT}")
+def service_definition(service_code: str, fmt: str):
+    category = current_context().directory.categories.get(service_code)
     if category is None:
-        raise Open311Error(404, f"service_code {code} not found")
+        raise Open311Error(404, f"service_code {service_code} not found")
     return fmt311.render("service_definition", fmt311.service_definition(category), fmt)
 
 
@@ -191,13 +216,27 @@ def _principal(api_key: str | None):
     return principal
 
 
+def _repeated(form) -> list[str]:
+    """Fields sent more than once: only media_url and a multivaluelist's attribute[code][]
+    may be, and attribute[code] with attribute[code][] is one answer given twice."""
+    times = Counter()
+    for key in form:
+        match = ATTRIBUTE.match(key)
+        repeatable = key == "media_url" or bool(match and match[2])
+        times[f"attribute[{match[1]}]" if match else key] += (
+            1 if repeatable else len(form.getlist(key))
+        )
+    return sorted(name for name, n in times.items() if n > 1)
+
+
 def _submission(form) -> dict:
-    unknown = sorted(k for k in form if k not in POST_FIELDS and not ATTRIBUTE.match(k))
+    unknown = sorted(k for k in form if k not in FORM_FIELDS and not ATTRIBUTE.match(k))
     problems = [f"{k}: not a field of this API" for k in unknown]
+    problems += [f"{name}: given more than once" for name in _repeated(form)]
     if not form.get("service_code"):
         problems.append("service_code: required")
-    if len(form.get("description", "")) > 4000:
-        problems.append("description: at most 4000 characters")
+    if len(form.get("description", "")) > MAX_DESCRIPTION:
+        problems.append(f"description: at most {MAX_DESCRIPTION} characters")
     try:
         lat, lon = (
             (float(form["lat"]), float(form["long"]))
@@ -299,12 +338,12 @@ def list_requests(fmt: str):
     return fmt311.render("service_requests", service_requests, fmt)
 
 
-@api.get(f"/requests/<issue_id>.{FORMAT}")
-def show_request(issue_id: str, fmt: str):
+@api.get(f"/requests/<service_request_id>.{FORMAT}")
+def show_request(service_request_id: str, fmt: str):
     with current_store().read() as conn:
-        issue = store.get_issue(conn, issue_id)
+        issue = store.get_issue(conn, service_request_id)
     if issue is None:
-        raise Open311Error(404, f"service_request_id {issue_id} not found")
+        raise Open311Error(404, f"service_request_id {service_request_id} not found")
     return fmt311.render(
         "service_requests", [fmt311.service_request(issue, current_context().directory)], fmt
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
@@ -24,6 +25,11 @@ XML_ITEMS = {
     "formats": "format",
     "keywords": "keyword",
 }
+
+
+# What XML 1.0 cannot carry even escaped (NUL and most C0 controls, lone surrogates, U+FFFE and
+# U+FFFF): an error echoing one of them would not be well-formed, so it shows U+FFFD instead.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def w3c(value: datetime | None) -> str | None:
@@ -115,7 +121,7 @@ def _fill(element: ET.Element, name: str, value) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     else:
-        element.text = str(value)
+        element.text = NOT_XML.sub("\ufffd", str(value))
 
 
 def errors(fmt: str, status: int, *descriptions: str) -> Response:

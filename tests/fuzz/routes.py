@@ -7,13 +7,14 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 PAGES = {"/v1/docs"}  # the document as a page for people: not an operation of the API
 
 
-def api_operations(app, blueprint: str) -> set[tuple[str, str]]:
-    """(METHOD, /v1/path/{param}) of every route of the blueprint `blueprint`."""
+def api_operations(app, blueprint: str, prefix: str = "/v1/") -> set[tuple[str, str]]:
+    """(METHOD, /v1/path/{param}) of every route of the blueprint `blueprint` under `prefix`;
+    a converter's arguments, as in <any(json,xml):fmt>, are dropped with it."""
     return {
-        (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
+        (method, re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith(f"{blueprint}.")
-        and rule.rule.startswith("/v1/")
+        and rule.rule.startswith(prefix)
         and rule.rule not in PAGES
         for method in rule.methods - IGNORED_METHODS
     }

@@ -1,13 +1,17 @@
 """Open311 GeoReport v2, every endpoint, in JSON and in XML."""
 
+import shutil
 import threading
 import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
 
 import pytest
+from openapi_spec_validator import validate
 from prometheus_client import REGISTRY
 from werkzeug.datastructures import MultiDict
 
 from services.intake import store as intake_store
+from tests.fuzz.routes import api_operations, documented_operations
 from tests.helpers import AUTH, DEMO_KEY, count_rows, emitted, event
 
 BASE = "/open311/v2"
@@ -490,3 +494,148 @@ def test_a_body_over_the_limit_is_413_in_the_spec_error_list(client, fmt):
         assert response.json[0]["code"] == 413 and "KiB" in response.json[0]["description"]
     else:
         assert _xml(response).find("error").findtext("code") == "413"
+
+
+def test_the_document_is_valid_public_and_lists_every_open311_route(client, intake):
+    answer = client.get(f"{BASE}/openapi.json")
+
+    assert answer.status_code == 200  # no api_key: public, like every read
+    doc = answer.json
+    validate(doc)
+    assert documented_operations(doc) == api_operations(intake.app, "open311", f"{BASE}/")
+    post = doc["paths"][f"{BASE}/requests.{{fmt}}"]["post"]
+    assert list(post["requestBody"]["content"]) == ["application/x-www-form-urlencoded"]
+    form = doc["components"]["schemas"]["RequestForm"]
+    assert {"service_code", "lat", "long", "attribute[households_affected]"} <= set(
+        form["properties"]
+    )
+    refusals = [post["responses"][code]["content"] for code in ("400", "403", "413", "429")]
+    assert all(
+        answer[media]["schema"] == {"$ref": "#/components/schemas/Errors"}
+        for answer in refusals
+        for media in ("application/json", "text/xml")
+    )
+
+
+def _errors(response, fmt: str) -> list[tuple[int, str]]:
+    """(code, description) of each error of the spec's list, in either format."""
+    if fmt == "json":
+        assert response.mimetype == "application/json", response.get_data(as_text=True)
+        return [(e["code"], e["description"]) for e in response.json]
+    return [(int(e.findtext("code")), e.findtext("description")) for e in _xml(response)]
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("get", "requests.html", 404),
+        ("get", "nothing/here.xml", 404),
+        ("put", "requests.xml", 405),
+        ("delete", "requests/some-id.json", 405),
+        ("post", "services.xml", 405),
+    ],
+)
+def test_a_path_or_method_this_api_does_not_route_is_the_spec_s_error_list(
+    client, method, path, status
+):
+    response = client.open(f"{BASE}/{path}", method=method.upper())
+
+    assert response.status_code == status
+    fmt = "xml" if path.endswith(".xml") else "json"
+    assert [code for code, _ in _errors(response, fmt)] == [status]
+
+
+@pytest.mark.parametrize(
+    "path", ["services/%00%01.xml", "services.xml?jurisdiction_id=%00", "requests/%1B.xml"]
+)
+def test_an_xml_error_echoing_a_control_character_is_still_well_formed(client, path):
+    response = client.get(f"{BASE}/{path}")
+
+    [(code, description)] = _errors(response, "xml")  # ParseError if not well-formed
+    assert code == 404 and "\ufffd" in description
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_store_out_of_reach_is_the_spec_s_503_with_retry_after(client, intake, tmp_path, fmt):
+    assert client.get(f"{BASE}/requests.json").status_code == 200
+    intake.store.dispose()
+    shutil.rmtree(tmp_path / "data")  # the SQLite file and its folder are gone
+
+    response = client.get(f"{BASE}/requests.{fmt}")
+
+    assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+    [(code, description)] = _errors(response, fmt)
+    assert code == 503 and "database" in description
+
+
+def _post_bytes(client, fmt: str, extra: bytes):
+    body = urlencode({**FORM, "description": "楼道堆满杂物"}).encode() + b"&" + extra
+    return client.post(
+        f"{BASE}/requests.{fmt}", data=body, content_type="application/x-www-form-urlencoded"
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"attribute[note]=%ED%A0%80",  # a lone surrogate, encoded
+        b"attribute[note]=caf%E9",  # latin-1
+        b"attribute[note]=\xff\xfe",  # raw bytes, not even percent-encoded
+        b"attribute[%C0%AF]=x",  # overlong, in a field's name
+    ],
+)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_form_that_is_not_utf8_is_400_and_nothing_is_stored(client, intake, extra, fmt):
+    response = _post_bytes(client, fmt, extra)
+
+    [(code, description)] = _errors(response, fmt)
+    assert (response.status_code, code) == (400, 400) and "UTF-8" in description
+    assert count_rows(intake.store, intake_store.issues) == 0
+
+
+@pytest.mark.parametrize(
+    "change, status, says",
+    [
+        ({"description": "堵了\x00"}, 400, "description: contains control characters"),
+        ({"service_code": "\x00"}, 400, "service_code"),
+        ({"api_key": DEMO_KEY + "\x00"}, 403, "api_key"),
+        ({"attribute[note]": "a\x00b"}, 400, "attribute[note]: contains control characters"),
+        ({"lat": "9" * 5000, "long": "108.4"}, 400, "lat and long must be inside China"),
+        ({"lat": "1e400", "long": "-1e400"}, 400, "lat and long must be inside China"),
+        ({"lat": "0x1p4", "long": "108.4"}, 400, "lat and long must be numbers"),
+        ({"address_string": "x" * 10**6}, 413, "KiB"),
+        ({"attribute[]": "x"}, 400, "attribute[]: not a question"),
+        ({"attribute[\x00]": "x"}, 400, "attribute["),
+        ({"attribute[a][b]": "x"}, 400, "attribute[a][b]: not a field"),
+        ({"attribute[a]]": "x"}, 400, "attribute[a]]: not a field"),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_hostile_form_fields_are_refused_naming_them(client, intake, change, status, says, fmt):
+    response = client.post(f"{BASE}/requests.{fmt}", data={**FORM, **change})
+
+    errors = _errors(response, fmt)
+    assert response.status_code == status and {code for code, _ in errors} == {status}
+    assert any(says in description for _, description in errors), errors
+    assert count_rows(intake.store, intake_store.issues) == 0
+
+
+@pytest.mark.parametrize(
+    "again, says",
+    [
+        (("service_code", "other"), "service_code"),
+        (("api_key", DEMO_KEY), "api_key"),
+        (("description", "另一件事"), "description"),
+        (("attribute[households_affected]", "7"), "attribute[households_affected]"),
+        (("attribute[households_affected][]", "7"), "attribute[households_affected]"),
+    ],
+)
+def test_a_field_sent_twice_is_400_naming_it_unless_it_may_repeat(client, intake, again, says):
+    form = MultiDict(FORM.items())
+    form.add(*again)
+
+    response = client.post(f"{BASE}/requests.json", data=form)
+
+    assert response.status_code == 400
+    assert (400, f"{says}: given more than once") in _errors(response, "json")
+    assert count_rows(intake.store, intake_store.issues) == 0
