@@ -11,6 +11,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_ENV = Path(__file__).resolve().parent / "migrations"
@@ -115,3 +116,20 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+# SQLSTATEs of a connection the server ended: connection exceptions (08…), and the server
+# shutting a backend down (57P01 admin shutdown — pg_terminate_backend, a failover —, 57P02
+# crash shutdown, 57P03 cannot connect now).
+_DROPPED_STATES = ("57P01", "57P02", "57P03")
+
+
+def connection_dropped(exc: BaseException) -> bool:
+    """Whether `exc` says the database connection went away under us (the work may be done
+    again on a fresh one), rather than that the statement itself failed."""
+    if isinstance(exc, DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    return exc.connection_invalidated or state.startswith("08") or state in _DROPPED_STATES

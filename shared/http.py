@@ -127,7 +127,9 @@ def json_body(schema: Schema) -> dict:
             "Unsupported Media Type",
             f"send the body as application/json, not {request.mimetype or 'nothing'}",
         )
-    data = load_json(request.get_data(cache=False))  # MAX_CONTENT_LENGTH refused > 64 KiB
+    # Kept (cache=True): a request retried on a fresh database connection (shared.web) reads
+    # its body again. MAX_CONTENT_LENGTH refuses bodies over 64 KiB before this.
+    data = load_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise Problem(422, "Invalid body", "the body must be a JSON object")
     try:

@@ -60,6 +60,17 @@ class PhoneMaskingFilter(logging.Filter):
         return True
 
 
+class ConnectionLostFilter(logging.Filter):
+    """kombu says "Connection to broker lost" with the whole traceback each time the broker
+    goes away, which it does on every restart; the line stays, with the error's own words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()} ({record.exc_info[1]!r})"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str):
         super().__init__()
@@ -93,3 +104,7 @@ def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level)
     for chatty in ("alembic", "pika"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # pika reports one refused connection as six ERROR lines from its adapters; the publisher
+    # that asked says it once, as a warning, and tries again (shared.publisher, shared.relay).
+    logging.getLogger("pika.adapters").setLevel(logging.CRITICAL)
+    logging.getLogger("kombu.mixins").addFilter(ConnectionLostFilter())

@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, current_app, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from shared.db import connection_dropped
 from shared.errors import ERRORS, Conflict, DomainError, Invalid
 from shared.http import Problem, problem_response
 
@@ -36,21 +37,6 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
 
 
-# SQLSTATEs of a connection the server ended: connection exceptions (08…), and the server
-# shutting a backend down (57P01 admin shutdown — pg_terminate_backend, a failover —, 57P02
-# crash shutdown, 57P03 cannot connect now).
-_DROPPED_STATES = ("57P01", "57P02", "57P03")
-
-
-def _dropped(exc: Exception) -> bool:
-    if isinstance(exc, DisconnectionError):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    state = getattr(exc.orig, "sqlstate", None) or ""
-    return exc.connection_invalidated or state.startswith("08") or state in _DROPPED_STATES
-
-
 def _once_more_if_dropped(app: Flask, step: Callable):
     """The step (the before_request hooks, or the view) again, once, when the database
     dropped its connection: the transaction it was in was rolled back. Views commit one unit
@@ -60,7 +46,7 @@ def _once_more_if_dropped(app: Flask, step: Callable):
     try:
         return step(app)
     except (DBAPIError, DisconnectionError) as exc:
-        if not _dropped(exc):
+        if not connection_dropped(exc):
             raise
         log.warning(
             "%s %s: database connection dropped; trying once more", request.method, request.path

@@ -46,6 +46,25 @@ def test_requests_after_the_server_cut_every_connection_succeed(tmp_path, postgr
     intake.store.dispose()
 
 
+@pytest.mark.postgres
+def test_a_submission_whose_write_meets_a_cut_connection_is_retried_with_its_body(
+    tmp_path, postgres_urls
+):
+    """With the key cached, nothing touches the database before the body is read: the write is
+    the first to meet the dead connection, and the retry must read the same body again."""
+    intake = _on_postgres("intake", tmp_path, postgres_urls, LOUDONG_KEY_CACHE_SECONDS=60)
+    client = intake.app.test_client()
+    assert client.post("/v1/issues", headers=AUTH, json=SUBMISSION).status_code == 201
+    assert _terminate_backends(postgres_urls["intake"]) >= 1
+
+    again = client.post(
+        "/v1/issues", headers={**AUTH, "Idempotency-Key": str(uuid.uuid4())}, json=SUBMISSION
+    )
+
+    assert again.status_code == 201, again.get_data(as_text=True)
+    intake.store.dispose()
+
+
 def test_a_store_out_of_reach_is_a_503_with_retry_after(tmp_path):
     intake = build("intake", tmp_path)
     client = intake.app.test_client()
