@@ -22,7 +22,11 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loudong", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in config.SERVICES:
-        sub.add_parser(name, help=f"run the {name} service")
+        sub.add_parser(name, help=f"run the {name} service").add_argument(
+            "--single-process",
+            action="store_true",
+            help="serve from this one process, no gunicorn master (`loudong run` with one worker)",
+        )
         sub.add_parser(f"migrate-{name}", help=f"bring the {name} store to the newest schema")
     sub.add_parser("run", help="run all four services and a local SMS provider (embedded default)")
     keys = sub.add_parser("keys", help="gateway API keys, kept by intake").add_subparsers(
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command in config.SERVICES:
-            return serve(args.command)
+            return serve(args.command, args.single_process)
         if args.command.startswith("migrate-"):
             return migrate(args.command.removeprefix("migrate-"))
         if args.command == "sms-sink":
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def serve(service: str) -> int:
+def serve(service: str, single_process: bool = False) -> int:
     settings = config.load(service)
     logs.configure(
         service,
@@ -124,9 +128,10 @@ def serve(service: str) -> int:
     )
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
-    from shared.runtime import serve as serve_with_gunicorn
+    from shared import runtime
 
-    serve_with_gunicorn(settings, importlib.import_module(BOOTSTRAPS[service]).bootstrap)
+    serve_with = runtime.serve_alone if single_process else runtime.serve
+    serve_with(settings, importlib.import_module(BOOTSTRAPS[service]).bootstrap)
     return 0
 
 
@@ -382,7 +387,10 @@ def run_all() -> int:
             subprocess.Popen([sys.executable, "-m", "services.cli", "sms-sink"], env=env)
         )
     for name in config.SERVICES:
-        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env))
+        # one worker needs no gunicorn master beside it: half the processes, half the memory
+        alone = ["--single-process"] if config.load(name, env).web_workers == 1 else []
+        command = [sys.executable, "-m", "services.cli", name, *alone]
+        children.append(subprocess.Popen(command, env=env))
     bus = env.get("LOUDONG_BROKER_URL") or "embedded (outboxes under LOUDONG_DATA_DIR)"
     print(f"Loudong is starting; bus: {bus}; data: {config.data_dir(env)}")
     for name in config.SERVICES:

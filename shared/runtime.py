@@ -2,26 +2,37 @@
 
 In production each service is its own process (`loudong intake`, …) served by gunicorn;
 every gunicorn worker is a replica with its own consumer and relay, and more replicas
-are more processes. Nothing here connects at import time.
+are more processes. `loudong run` (one worker each) serves each service from one process
+instead: a gunicorn master would only double the memory of the four. Nothing here connects
+at import time, and the RabbitMQ clients are imported only when a broker is configured (the
+embedded default never loads them).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import Flask
+from werkzeug.serving import WSGIRequestHandler, make_server
 
-from shared import config, http, metrics, rabbit
+from shared import config, http, metrics
 from shared.config import Settings
+from shared.db import connection_dropped
 from shared.envelope import utcnow
 from shared.logbus import LogBus
 from shared.outbox import Store
-from shared.publisher import ConfirmedPublisher
 from shared.relay import run_relay
+from shared.retention import OutboxRetention
 from shared.subscriber import Subscriber
+
+if TYPE_CHECKING:
+    from shared import rabbit
 
 log = logging.getLogger(__name__)
 Loop = Callable[[threading.Event], None]
@@ -80,6 +91,8 @@ def assemble(
 def make_bus(settings: Settings, subscriber: Subscriber):
     """RabbitMQ when LOUDONG_BROKER_URL is set, else the embedded outbox-log bus."""
     if settings.broker_url:
+        from shared import rabbit  # kombu: loaded only for a broker
+
         return rabbit.RabbitConsumer(
             subscriber,
             settings.broker_url,
@@ -106,12 +119,24 @@ def make_bus(settings: Settings, subscriber: Subscriber):
     )
 
 
+def consumers_of(settings: Settings) -> dict[str, str]:
+    """On the embedded bus every other service reads this one's outbox (make_bus gives each
+    the other three as sources): their stores, where their cursors on it are kept."""
+    return {
+        name: config.database_url(name, settings.env)
+        for name in config.SERVICES
+        if name != settings.service
+    }
+
+
 def start(service: Service) -> None:
-    """Start the bus consumer, the relay (RabbitMQ only) and the service's own loops."""
+    """Start the bus consumer, the relay (RabbitMQ only) or the outbox's retention (embedded),
+    and the service's own loops."""
     bus = service.bus
     targets: dict[str, Loop] = {}
     if isinstance(bus, LogBus):
         targets["bus"] = bus.run
+        targets["retention"] = OutboxRetention(service.store, consumers_of(service.settings)).run
     else:
         targets["bus"] = bus.run_until
         targets["relay"] = lambda stop: _relay(service, stop)
@@ -134,6 +159,9 @@ def stop(service: Service, timeout: float = 5) -> None:
 
 
 def _relay(service: Service, stop: threading.Event) -> None:
+    from shared import rabbit
+    from shared.publisher import ConfirmedPublisher  # pika: loaded only for a broker
+
     while not stop.is_set():  # the queues must exist before the first event is routed
         try:
             rabbit.declare_topology(service.settings.broker_url, service.settings.queue_type)
@@ -156,8 +184,16 @@ def _guarded(service: str, name: str, target: Loop, stop: threading.Event) -> Ca
             try:
                 target(stop)
                 return
-            except Exception:
-                log.exception("%s: %s loop crashed; restarting in 1s", service, name)
+            except Exception as exc:
+                if connection_dropped(exc):  # the server ended it: expected, said in one line
+                    log.warning(
+                        "%s: %s loop lost its database connection (%s); restarting in 1s",
+                        service,
+                        name,
+                        type(exc.orig if hasattr(exc, "orig") else exc).__name__,
+                    )
+                else:
+                    log.exception("%s: %s loop crashed; restarting in 1s", service, name)
                 stop.wait(1)
 
     return run
@@ -198,3 +234,54 @@ def serve(settings: Settings, bootstrap: Callable[[Settings], Service]) -> None:
             return service.app
 
     App().run()
+
+
+def serve_alone(settings: Settings, bootstrap: Callable[[Settings], Service]) -> None:
+    """Serve one service from this process alone, as `loudong run` does: migrate, start its
+    parts, answer HTTP from a threaded server until SIGTERM or Ctrl-C. One gunicorn worker
+    would cost a second process (its master) with the same imports, for each service."""
+    service = bootstrap(settings)
+    _migrate_in_child(service)
+    for hook in service.on_start:
+        hook()
+    server = make_server(
+        settings.host, settings.port, service.app, threaded=True, request_handler=_QuietHandler
+    )
+    # serve_forever() runs here; shutdown() waits for it, so it is asked from another thread
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    start(service)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        stop(service)
+
+
+def _migrate_in_child(service: Service) -> None:
+    """Alembic's scripts, environment and what a migration allocates stay out of this
+    long-lived process: a forked child migrates (no thread runs yet) and exits."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            service.store.migrate()
+            code = 0
+        except BaseException:
+            log.exception("%s: migration failed", service.name)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{service.name}: migration failed (see above)")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without its access log (gunicorn's is off too), and with a
+    timeout, so a client that connects and sends nothing holds its thread for a while only."""
+
+    timeout = 30
+
+    def log_request(self, *_args) -> None:
+        pass
