@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run lint test bench clean fuzz monitor
+.PHONY: install run lint test bench clean fuzz chaos monitor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: install  ## figures on RabbitMQ and PostgreSQL; printed, never asserted
 
 fuzz: install  ## schemathesis against each service's OpenAPI document, full size; prints the figures
 	LOUDONG_FUZZ_EXAMPLES=$${LOUDONG_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+
+chaos: install  ## thousands of issues while replicas are killed, the broker restarted, connections cut; and a poison flood. Prints the figures
+	LOUDONG_CHAOS_ISSUES=$${LOUDONG_CHAOS_ISSUES:-3000} LOUDONG_CHAOS_RATE=$${LOUDONG_CHAOS_RATE:-20} \
+	LOUDONG_CHAOS_POISON=$${LOUDONG_CHAOS_POISON:-1000} \
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos
 
 monitor: install $(PROMETHEUS)  ## Prometheus with the project's rules, scraping what `make run` started
 	$(BIN)/python -m devtools.monitor
