@@ -1,12 +1,14 @@
 """Outbox and inbox: a state change and the events it causes commit in one transaction.
 
-Every service's store has the same five plumbing tables:
+Every service's store has the same six plumbing tables:
 - outbox: events waiting for (or, on the embedded bus, serving as) the bus;
 - inbox: ids of the events this service has applied, written with the effect;
 - bus_cursor: how far the embedded bus has read each other service's outbox;
 - dead_letter: messages the embedded bus gave up on (RabbitMQ keeps its own queue);
 - retry: events the embedded bus set aside, a failing one and those of its issue held behind
-  it (RabbitMQ keeps its own delay queues).
+  it (RabbitMQ keeps its own delay queues);
+- held_issue: on RabbitMQ, the events of an issue waiting in its delay queues, in order, so
+  that a later one is not applied before them (shared.holds).
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ retry = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("source", "seq", name="uq_retry_source_seq"),
 )
+held_issue = sa.Table(
+    "held_issue",
+    plumbing,
+    sa.Column("id", SEQ_TYPE, primary_key=True, autoincrement=True),  # the issue's order
+    sa.Column("issue_id", sa.String(64), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),  # the delay queue it waits in: retry.<n>
+    sa.Column("held_until", UTCDateTime, nullable=False),  # past it, the row is ignored
+    # also the index of the one lookup every message makes, by issue_id
+    sa.UniqueConstraint("issue_id", "event_id", name="uq_held_issue_event"),
+)
 
 
 sa.Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
@@ -94,6 +107,11 @@ def create_plumbing_tables_v1(op) -> None:
 def create_plumbing_tables_v2(op) -> None:
     """Called by each service's `_retries` migration: the embedded bus's retry table."""
     plumbing.create_all(bind=op.get_bind(), tables=[retry])
+
+
+def create_plumbing_tables_v3(op) -> None:
+    """Called by each service's `_held_issues` migration: RabbitMQ's per-issue order."""
+    plumbing.create_all(bind=op.get_bind(), tables=[held_issue])
 
 
 class UnitOfWork:

@@ -1,21 +1,27 @@
 """The RabbitMQ bus: kombu consumes (manual acks, prefetch, retry and dead-letter queues),
-pika publishes the outbox with windowed asynchronous confirms (see publisher.py)."""
+pika publishes the outbox with windowed asynchronous confirms (see publisher.py). While an
+event waits in a delay queue, the later events of its issue wait behind it (shared.holds)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from datetime import timedelta
 
 from kombu import Connection, Consumer, Producer
 from kombu.mixins import ConsumerMixin
+from sqlalchemy import Connection as StoreConnection
+from sqlalchemy.exc import SQLAlchemyError
 
-from shared import metrics, topology
+from shared import holds, metrics, topology
 from shared.envelope import MalformedMessage, utcnow
 from shared.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 ATTEMPTS_HEADER = "x-loudong-attempts"
 DEAD_AT_HEADER = "x-loudong-dead-lettered-at"  # when, for `loudong dlq list`
+PARKED_HEADER = "x-loudong-parked-behind"  # the event it waits for: parked, not failed
 
 
 def connect(url: str, confirm: bool = False) -> Connection:
@@ -82,8 +88,11 @@ class RabbitConsumer(ConsumerMixin):
         self.run()
 
     def on_message(self, message) -> None:
+        ids = _ids(message.body) if self._delays else None  # no delay queue, no waiting
         try:
-            self._subscriber.apply(message.body)
+            self._subscriber.apply(message.body, self._in_order(ids))
+        except _Parked as parked:
+            self._park(message, ids, parked.ahead)
         except MalformedMessage as exc:
             self._forward(
                 message,
@@ -94,13 +103,40 @@ class RabbitConsumer(ConsumerMixin):
             metrics.DEAD_LETTERED.labels(self._service, "malformed").inc()
             self._subscriber.count_failure(message.body, "dead_lettered")
         except Exception as exc:
-            self._retry_or_dead_letter(message, exc)
+            self._retry_or_dead_letter(message, exc, ids)
         message.ack()
 
-    def _retry_or_dead_letter(self, message, exc: Exception) -> None:
+    def _in_order(self, ids: tuple[str, str] | None):
+        """Run first in the handler's transaction: is an earlier event of its issue waiting?"""
+        if ids is None:
+            return None
+
+        def within(conn: StoreConnection) -> bool:
+            ahead = holds.ahead_of(conn, *ids, utcnow())
+            if ahead is not None:
+                raise _Parked(ahead)  # rolls back: nothing of it applied
+            return True
+
+        return within
+
+    def _park(self, message, ids: tuple[str, str], ahead: holds.Ahead) -> None:
+        """Into the delay queue the event ahead waits in, with the same expiration: it comes
+        back after that one. Its own attempts do not grow."""
+        attempt = min(ahead.attempt, len(self._delays))  # the delays may have been cut since
+        delay = self._delays[attempt - 1]
+        self._hold(ids, attempt, delay)
+        self._forward(
+            message,
+            topology.retry_queue_name(self._service, attempt),
+            expiration=delay,
+            parked_behind=ahead.event_id,
+        )
+
+    def _retry_or_dead_letter(self, message, exc: Exception, ids) -> None:
         attempt = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
         log.warning("%s: handler failed (attempt %s): %r", self._service, attempt, exc)
         if attempt <= len(self._delays):
+            self._hold(ids, attempt, sum(self._delays[attempt - 1 :]))
             self._forward(
                 message,
                 topology.retry_queue_name(self._service, attempt),
@@ -115,8 +151,26 @@ class RabbitConsumer(ConsumerMixin):
             attempt=attempt,
             reason=f"handler_failed: {exc!r}",
         )
+        self._in_store(ids, lambda conn: holds.release(conn, *ids))
         metrics.DEAD_LETTERED.labels(self._service, "handler_failed").inc()
         self._subscriber.count_failure(message.body, "dead_lettered")
+
+    def _hold(self, ids, attempt: int, waits: float) -> None:
+        """Its place in its issue's line, committed before it goes to the delay queue, so that
+        no later event of the issue slips past it meanwhile."""
+        until = utcnow() + timedelta(seconds=waits) + holds.MARGIN
+        self._in_store(ids, lambda conn: holds.hold(conn, *ids, attempt, until))
+
+    def _in_store(self, ids, write) -> None:
+        """A store out of reach must not stall the queue: the message goes on without its
+        row (unordered then, as before the table), or its row lapses at held_until."""
+        if ids is None:
+            return
+        try:
+            with self._subscriber.store.unit_of_work() as uow:
+                write(uow.conn)
+        except SQLAlchemyError as exc:
+            log.warning("%s: issue %s: its order not kept (%s)", self._service, ids[0], exc)
 
     def _forward(
         self,
@@ -125,8 +179,12 @@ class RabbitConsumer(ConsumerMixin):
         attempt: int | None = None,
         reason: str | None = None,
         expiration: float | None = None,
+        parked_behind: str | None = None,
     ) -> None:
         headers = dict(message.headers or {})
+        headers.pop(PARKED_HEADER, None)
+        if parked_behind is not None:
+            headers[PARKED_HEADER] = parked_behind
         if attempt is not None:
             headers[ATTEMPTS_HEADER] = attempt
         if reason is not None:
@@ -145,3 +203,20 @@ class RabbitConsumer(ConsumerMixin):
             retry=True,
             retry_policy={"max_retries": 5},
         )
+
+
+class _Parked(Exception):
+    """An earlier event of its issue is waiting in a delay queue: this one waits behind it."""
+
+    def __init__(self, ahead: holds.Ahead):
+        self.ahead = ahead
+
+
+def _ids(body: bytes | str) -> tuple[str, str] | None:
+    """(issue id, event id), read cheaply; None for a body that is no envelope (the
+    subscriber says what is wrong with it)."""
+    try:
+        raw = json.loads(body)
+        return str(raw["issue_id"])[:64], str(raw["id"])[:64]
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
