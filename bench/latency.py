@@ -21,10 +21,20 @@ class LatencyResult:
     latencies_ms: list[float] = field(default_factory=list)
     submitted: int = 0
     rejected: int = 0
+    submit_seconds: float = 0.0  # from the first POST to the last answer
+    carry_seconds: float = 0.0  # from the first POST to the last matched SMS
 
     @property
     def missing(self) -> int:
         return self.submitted - len(self.latencies_ms)
+
+    @property
+    def accepted_per_second(self) -> float:
+        return self.submitted / self.submit_seconds if self.submit_seconds else 0.0
+
+    @property
+    def carried_per_second(self) -> float:
+        return len(self.latencies_ms) / self.carry_seconds if self.carry_seconds else 0.0
 
     def percentile(self, p: float) -> float:
         """Nearest-rank percentile."""
@@ -86,8 +96,8 @@ def submit_paced(
 
 def match_deliveries(
     sms_url: str, submitted_at: dict[str, float], timeout: float = 60
-) -> list[float]:
-    """Latency (ms) from each submission to the first SMS naming its reference, polling the
+) -> dict[str, float]:
+    """When the first SMS naming each issue's reference arrived (time.time()), polling the
     provider until every issue has one or `timeout` passes."""
     by_reference = {reference(issue_id): began for issue_id, began in submitted_at.items()}
     arrived: dict[str, float] = {}
@@ -101,10 +111,19 @@ def match_deliveries(
         if len(arrived) == len(by_reference) or time.monotonic() > deadline:
             break
         time.sleep(1)
-    return [(arrived[ref] - by_reference[ref]) * 1000 for ref in arrived]
+    return arrived
 
 
 def measure(intake_url: str, sms_url: str, count: int = 200, rate: float = 20) -> LatencyResult:
+    started = time.time()
     submitted_at, rejected = submit_paced(intake_url, count, rate, tag=f"r{rate:g}-")
-    latencies = match_deliveries(sms_url, submitted_at)
-    return LatencyResult(latencies, submitted=len(submitted_at), rejected=rejected)
+    answered = time.time()
+    arrived = match_deliveries(sms_url, submitted_at)
+    began = {reference(issue_id): at for issue_id, at in submitted_at.items()}
+    return LatencyResult(
+        [(at - began[ref]) * 1000 for ref, at in arrived.items()],
+        submitted=len(submitted_at),
+        rejected=rejected,
+        submit_seconds=answered - started,
+        carry_seconds=max(arrived.values(), default=started) - started,
+    )

@@ -16,7 +16,7 @@ from services.intake.main import MIGRATIONS
 from services.intake.schemas import write_payload
 from shared.outbox import Store
 from shared.publisher import ConfirmedPublisher
-from shared.relay import relay_once
+from shared.relay import relay_pending
 
 RELAY_DB = "loudong_bench_relay"
 RELAY_EXCHANGE = "loudong.bench.relay"
@@ -43,6 +43,9 @@ def fill_outbox(store_url: str, count: int, body_size: int = 1024) -> None:
                 }
                 body["payload"]["pad"] = "x" * max(0, body_size - len(json.dumps(body)))
                 copy.write_row((event_id, EVENT_TYPE, issue_id, json.dumps(body), created_at))
+        # A live outbox has statistics (autovacuum); without them the relay's first batches
+        # are planned as a sort of the whole table, which is this bench's artefact, not its figure.
+        cur.execute("ANALYZE outbox")
 
 
 def measure(total: int = 50_000, batch_size: int = 1000) -> tuple[float, int]:
@@ -55,7 +58,7 @@ def measure(total: int = 50_000, batch_size: int = 1000) -> tuple[float, int]:
         store.migrate()
         fill_outbox(url, total)
         relayed, started = 0, time.perf_counter()
-        while published := relay_once(store, publisher.publish_batch, batch_size=batch_size):
+        while published := relay_pending(store, publisher.publish_batch, batch_size=batch_size):
             relayed += published
         elapsed = time.perf_counter() - started
         with infra.broker() as conn:

@@ -2,37 +2,49 @@
 
 Run from the repository root: `.venv/bin/python -m bench.run`. Needs RabbitMQ on
 127.0.0.1:5672 (guest/guest), PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth)
-and wrk (installed with apt-get when missing and running as root). Takes 1-2 minutes
-(at most about 4 when the backlog drains slowly).
+and wrk (installed with apt-get when missing and running as root). Takes 3-4 minutes, more
+when bench/embedded.py is there (its own budget).
 
 Measured, in this order (figures are printed, never asserted; each is one stdout line
-`bench: <name>: <value> [<unit>] [(<ratio>)]`, progress and notes go to stderr):
+`bench: <name>: <value> [<unit>] [(<ratio>)]`; a progress line, notes and the table's
+preamble go to stderr). Every HTTP figure is wrk POSTing the same /v1/issues body over 8
+keep-alive connections for 10 s after a 2 s warm-up, counting only 201s, against gunicorn
+with the services' worker model (bench/system.py: sync, 2 workers):
 
-1. bare Flask+marshmallow endpoint requests/s — ceiling 1: bench/bare_app.py (parse and
-   validate the submission body, answer 201; no database, no broker) under gunicorn with
-   the services' settings (sync, 2 workers), loaded by wrk exactly like intake below.
-2. intake accepted submissions/s — the four services as separate processes (PostgreSQL
-   stores `loudong_bench_<service>`, RabbitMQ bus, a local SMS provider), wrk POSTing
-   /v1/issues over 8 keep-alive connections for 10 s after a 2 s warm-up; only 201s count.
-3. submission to SMS latency p50/p99 at 20, 100 and 200 issues/s — each run once the backlog
+1. bare Flask+marshmallow endpoint — ceiling 1 (bench/bare_app.py): parse and validate the
+   submission, answer 201; no database, no broker.
+2. durable endpoint — the durable ceiling (bench/durable_app.py): the same, then the issue
+   row and its outbox row committed in one PostgreSQL transaction.
+3. intake alone — intake the only service (PostgreSQL store, RabbitMQ bus, its relay
+   publishing), against the durable ceiling.
+4. intake with the whole system — the four services as separate processes (PostgreSQL
+   stores `loudong_bench_<service>`, RabbitMQ bus, a local SMS provider).
+5. submission to SMS latency p50/p99 at 20, 100 and 200 issues/s — each run once the backlog
    before it has drained: 200 issues paced at that rate, each matched to the first SMS the
-   provider received naming its reference;
-   latency = provider's received_at - the time the POST began (same clock, same host).
-4. raw pika async-confirm publish msgs/s — ceiling 2: 50,000 persistent ~1 KB messages to
+   provider received naming its reference; latency = provider's received_at - the time the
+   POST began (same clock, same host). Also what was accepted and carried per second.
+6. raw pika async-confirm publish msgs/s — ceiling 2: 50,000 persistent ~1 KB messages to
    a durable queue, at most 1000 unconfirmed (bench/raw_publish.py).
-5. outbox relay msgs/s — shared.relay.relay_once with shared.publisher.ConfirmedPublisher
-   draining 50,000 rows from a PostgreSQL outbox, 1000 a batch (bench/relay_bench.py).
-6. escalation firing lag p50/p99 with 100,000 open clocks — 300 deadlines due over 6 s among
-   100,000 armed clocks due next year, fired by the real sweeper (bench/firing_lag.py).
+7. outbox relay msgs/s — shared.relay.relay_pending (what the services' relay runs) with
+   shared.publisher.ConfirmedPublisher draining 50,000 rows from a PostgreSQL outbox, 1000 a
+   batch (bench/relay_bench.py).
+8. escalation firing lag p50/p99 with 10,000, 100,000 and 1,000,000 open clocks — 300
+   deadlines due over 6 s among them, fired by the real sweeper (bench/firing_lag.py).
+9. embedded default — bench/embedded.py's measure(), when that module is there.
 
-The services are stopped before (4) and (5), so the broker ceilings do not share the CPU
-with them. Every child process is stopped, whatever happens; the service logs are checked
-for tracebacks and errors at the end. RabbitMQ queues `loudong.<service>` are shared with
-any other Loudong run against the same broker: they are purged at start.
+The services are stopped before (6), so the broker ceilings do not share the CPU with
+them. Every child process is stopped, whatever happens; the service logs are checked for
+tracebacks and errors at the end. RabbitMQ queues `loudong.<service>` are shared with any
+other Loudong run against the same broker: they are purged at start and after intake alone.
+At the end: the table, bench/results/latest.json and latest.png (and a copy of each named
+by the run's time); the README's chart is bench/results/chart.png, a latest.png committed.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import math
 import os
 import re
 import shutil
@@ -42,93 +54,42 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import firing_lag, infra, latency, load, procs, raw_publish, relay_bench
+from bench import (
+    chart,
+    firing_lag,
+    infra,
+    latency,
+    load,
+    procs,
+    raw_publish,
+    relay_bench,
+    summary,
+    system,
+)
+from bench.report import Figures, Progress, note, percent, warn
+from bench.summary import (
+    BARE,
+    DURABLE,
+    INTAKE_ALONE,
+    INTAKE_WHOLE,
+    LAG_CLOCKS,
+    LATENCY_RATES,
+    RAW,
+    RELAY,
+)
+from services.intake.main import MIGRATIONS
+from services.intake.schemas import write_payload
 from shared.config import SERVICES
+from shared.outbox import Store
 
-SERVICE_PORTS = {"intake": 18081, "dispatch": 18082, "escalation": 18083, "notify": 18084}
+RESULTS = procs.REPO_ROOT / "bench" / "results"
 CONNECTIONS, WRK_THREADS = 8, 2
 WARMUP_SECONDS, LOAD_SECONDS = 2, 10
-LATENCY_ISSUES, LATENCY_RATES = 200, (20, 100, 200)  # issues per run, per second
+LATENCY_ISSUES = 200  # issues per latency run
 PUBLISH_MESSAGES, PUBLISH_WINDOW = 50_000, 1000
+DURABLE_DB = "loudong_bench_durable"
 _ERROR = re.compile(r"[ \[](ERROR|CRITICAL)[ \]]")  # our log format and gunicorn's
 _WARNING = re.compile(r"[ \[]WARNING[ \]]")
-
-
-def report(name: str, value: str, ratio: str | None = None) -> None:
-    print(f"bench: {name}: {value}" + (f" ({ratio})" if ratio else ""), flush=True)
-
-
-def note(text: str) -> None:
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def warn(text: str) -> None:
-    print(f"bench: warning: {text}", flush=True)
-
-
-def percent(part: float, whole: float) -> str:
-    if not whole:
-        return "n/a"
-    share = 100 * part / whole
-    return f"{share:.1f}%" if share < 10 else f"{share:.0f}%"
-
-
-def base_env() -> dict:
-    """This environment without any Loudong or Prometheus setting that would leak in."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("LOUDONG_") and k != "PROMETHEUS_MULTIPROC_DIR"
-    }
-
-
-# --- setup -------------------------------------------------------------------------------
-
-
-def fresh_stores_and_queues() -> None:
-    for service in SERVICES:
-        infra.recreate_database(f"loudong_bench_{service}")
-    with infra.broker() as conn:
-        purged = {q: infra.purge_if_exists(conn, q) for q in (f"loudong.{s}" for s in SERVICES)}
-    leftovers = {q: n for q, n in purged.items() if n}
-    note(f"fresh databases loudong_bench_*; purged queues: {leftovers or 'nothing to purge'}")
-
-
-def start_system(tmp: Path, children: list[procs.Child]) -> tuple[str, str]:
-    """The SMS provider and the four services; (intake URL, SMS provider URL) once all are ready."""
-    env = base_env()
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    sms_port = procs.free_port()
-    sms_url = f"http://127.0.0.1:{sms_port}"
-    env.update(
-        LOUDONG_BROKER_URL=infra.BROKER_URL,
-        LOUDONG_SMS_URL=sms_url,
-        LOUDONG_WEB_WORKERS="2",
-        LOUDONG_DATA_DIR=str(data_dir),
-        LOUDONG_DEMO_API_KEY=load.API_KEY,
-        LOUDONG_LINK_SECRET="bench-link-secret",  # units' SMS carry their links, as deployed
-        LOUDONG_RATE_LIMIT="1000000/second",  # the bench is one gateway at full speed
-        LOUDONG_UNIT_RECIPIENT_LIMIT="1000000/hour",
-    )  # ...and one unit takes every issue
-    sink = procs.start(
-        "sms-sink", ["-m", "services.cli", "sms-sink", "--port", str(sms_port)], env, tmp
-    )
-    children.append(sink)
-    ports = {}
-    for service in SERVICES:
-        ports[service] = procs.free_port(SERVICE_PORTS[service])
-        env[f"LOUDONG_{service.upper()}_PORT"] = str(ports[service])
-        env[f"LOUDONG_{service.upper()}_DATABASE_URL"] = infra.database_url(
-            f"loudong_bench_{service}"
-        )
-    for service in SERVICES:
-        children.append(procs.start(service, ["-m", "services.cli", service], env, tmp))
-    procs.wait_http_ok(sink, f"{sms_url}/messages")
-    for child in children[1:]:
-        procs.wait_http_ok(child, f"http://127.0.0.1:{ports[child.name]}/readyz", timeout=60)
-    note(f"services ready on ports {ports}, SMS provider on {sms_port}")
-    return f"http://127.0.0.1:{ports['intake']}", sms_url
 
 
 # --- measurements --------------------------------------------------------------------------
@@ -148,44 +109,44 @@ def drive(wrk: str, script: Path, url: str) -> tuple[load.LoadResult, int]:
     return measured, warmup.created
 
 
-def measure_bare(wrk: str, script: Path, tmp: Path) -> float:
-    port = procs.free_port()
-    child = procs.start(
-        "bare-app",
-        [
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--graceful-timeout",
-            "10",
-            "--no-control-socket",
-            "bench.bare_app:app",
-        ],
-        base_env(),
-        tmp,
-    )
+def measure_ceiling(wrk: str, script: Path, tmp: Path, app: str, env: dict | None = None):
+    child, url = system.start_ceiling(app.rsplit(".", 1)[-1], f"{app}:app", tmp, env)
     try:
-        procs.wait_http_ok(child, f"http://127.0.0.1:{port}/healthz")
-        measured, _ = drive(wrk, script, f"http://127.0.0.1:{port}/v1/issues")
+        measured, _ = drive(wrk, script, f"{url}/v1/issues")
         return measured.created_per_second
     finally:
         procs.stop_all([child])
 
 
-def measure_intake(wrk: str, script: Path, intake_url: str) -> tuple[float, int]:
-    """(201s per second, issues accepted in all, warm-up included)."""
-    measured, warmup_created = drive(wrk, script, f"{intake_url}/v1/issues")
-    return measured.created_per_second, measured.created + warmup_created
+def measure_durable(wrk: str, script: Path, tmp: Path) -> float:
+    """On a fresh database with intake's own tables (its migrations)."""
+    url = infra.recreate_database(DURABLE_DB)
+    store = Store("intake", url, MIGRATIONS, write_payload)
+    store.migrate()
+    store.dispose()
+    try:
+        env = {"BENCH_DURABLE_DATABASE_URL": url}
+        return measure_ceiling(wrk, script, tmp, "bench.durable_app", env)
+    finally:
+        infra.drop_database(DURABLE_DB)
 
 
-def measure_latency(intake_url: str, sms_url: str, accepted: int) -> None:
+def measure_intake_alone(wrk: str, script: Path, tmp: Path) -> float:
+    children: list[procs.Child] = []
+    try:
+        intake_url, _sms_url = system.start_services(tmp, children, ("intake",))
+        measured, _ = drive(wrk, script, f"{intake_url}/v1/issues")
+        return measured.created_per_second
+    finally:
+        procs.stop_all(children)
+        left = system.fresh_stores_and_queues()  # its events would reach the next stage
+        note(f"after intake alone, purged: {left or 'nothing'}")
+
+
+def measure_latency(figures: Figures, intake_url: str, sms_url: str, accepted: int) -> None:
     note(f"{accepted} issues accepted under load; waiting for the backlog to drain (at most 120 s)")
     queues = [f"loudong.{s}" for s in SERVICES]
+    runs = figures.series.setdefault("offered_load", [])
     for rate in LATENCY_RATES:
         drained, waited, messages = latency.wait_for_drain(sms_url, queues)
         note(
@@ -202,26 +163,54 @@ def measure_latency(intake_url: str, sms_url: str, accepted: int) -> None:
                 f"{result.missing} of {result.submitted} paced issues had no SMS "
                 "within 60 s of the last submission"
             )
-        for p in (50, 99):
-            shown = f"{result.percentile(p):.0f} ms" if result.latencies_ms else "n/a"
-            report(f"submission to SMS latency p{p} at {rate}/s", shown)
+        shown = {p: result.percentile(p) if result.latencies_ms else None for p in (50, 99)}
+        for p, value in shown.items():
+            figures.add(f"submission to SMS latency p{p} at {rate}/s", value, "ms")
+        runs.append(
+            {
+                "offered": rate,
+                "accepted_per_s": round(result.accepted_per_second, 1),
+                "delivered_per_s": round(result.carried_per_second, 1),
+                "p50_ms": shown[50],
+                "p99_ms": shown[99],
+            }
+        )
 
 
-def measure_raw_publish() -> float:
-    rate, nacked = raw_publish.measure(PUBLISH_MESSAGES, PUBLISH_WINDOW)
+def measure_broker_ceiling_and_relay(figures: Figures) -> None:
+    raw_rate, nacked = raw_publish.measure(PUBLISH_MESSAGES, PUBLISH_WINDOW)
     if nacked:
         warn(f"the broker nacked {nacked} raw messages")
-    report("raw pika async-confirm publish msgs/s", f"{rate:.0f}")
-    return rate
-
-
-def measure_relay(raw_rate: float) -> None:
+    figures.add(RAW, raw_rate)
     rate, arrived = relay_bench.measure(PUBLISH_MESSAGES, PUBLISH_WINDOW)
     if arrived != PUBLISH_MESSAGES:
         warn(f"{arrived} of {PUBLISH_MESSAGES} relayed events reached the queue")
-    report(
-        "outbox relay msgs/s", f"{rate:.0f}", f"{percent(rate, raw_rate)} of raw pika publishing"
-    )
+    figures.add(RELAY, rate, ratio=f"{percent(rate, raw_rate)} of raw pika publishing")
+
+
+def measure_firing_lag(figures: Figures) -> None:
+    runs = figures.series.setdefault("firing_lag", [])
+    for open_clocks in LAG_CLOCKS:
+        p50, p99, fired = firing_lag.measure(open_clocks)
+        p50, p99 = (None if math.isnan(v) else v for v in (p50, p99))  # NaN: none fired
+        if fired < 300:
+            warn(f"only {fired} of 300 due deadlines fired among {open_clocks:,} open clocks")
+        figures.add(f"escalation firing lag p50 with {open_clocks:,} open clocks", p50, "ms")
+        figures.add(f"escalation firing lag p99 with {open_clocks:,} open clocks", p99, "ms")
+        runs.append({"open_clocks": open_clocks, "p50_ms": p50, "p99_ms": p99})
+
+
+def embedded_measure():
+    """bench/embedded.py's measure(), if someone has written it; else None."""
+    if importlib.util.find_spec("bench.embedded") is None:
+        return None
+    return getattr(importlib.import_module("bench.embedded"), "measure", None)
+
+
+def measure_embedded(figures: Figures, measure) -> None:
+    for name, value, ratio in measure():
+        figures.embedded.append((name, str(value), ratio))
+        print(f"bench: {name}: {value}" + (f" ({ratio})" if ratio else ""), flush=True)
 
 
 # --- logs ------------------------------------------------------------------------------------
@@ -257,38 +246,54 @@ def _first_exception(lines: list[str]) -> str:
 # --- main ------------------------------------------------------------------------------------
 
 
-def run(tmp: Path, children: list[procs.Child]) -> None:
+def run(tmp: Path, children: list[procs.Child], figures: Figures) -> None:
     wrk = load.ensure_wrk()
-    note(f"{os.cpu_count()} CPUs; services, broker, database and load generator all share them")
-    fresh_stores_and_queues()
+    figures.cpus = os.cpu_count()
+    note(f"{figures.cpus} CPUs; services, broker, database and load generator all share them")
+    embedded = embedded_measure()
+    progress = Progress(8 + (embedded is not None), figures)
+    note(f"fresh databases loudong_bench_*; purged: {system.fresh_stores_and_queues() or 'none'}")
     script = load.write_script(tmp)
 
-    note("ceiling 1: bare Flask+marshmallow endpoint under gunicorn")
-    bare_rate = measure_bare(wrk, script, tmp)
-    report("bare Flask+marshmallow endpoint requests/s", f"{bare_rate:.0f}")
-
-    intake_url, sms_url = start_system(tmp, children)
-    note("intake under load")
-    intake_rate, accepted = measure_intake(wrk, script, intake_url)
-    report(
-        "intake accepted submissions/s",
-        f"{intake_rate:.0f}",
-        f"{percent(intake_rate, bare_rate)} of bare Flask+marshmallow endpoint",
-    )
-    measure_latency(intake_url, sms_url, accepted)
-
+    with progress.stage("ceiling 1: bare Flask+marshmallow endpoint"):
+        bare = measure_ceiling(wrk, script, tmp, "bench.bare_app")
+        figures.add(BARE, bare)
+    with progress.stage("durable ceiling: the same committing two rows to PostgreSQL"):
+        durable = measure_durable(wrk, script, tmp)
+        figures.add(
+            DURABLE, durable, ratio=f"{percent(durable, bare)} of bare Flask+marshmallow endpoint"
+        )
+    with progress.stage("intake alone on PostgreSQL and RabbitMQ"):
+        alone = measure_intake_alone(wrk, script, tmp)
+        figures.add(INTAKE_ALONE, alone, ratio=f"{percent(alone, durable)} of the durable ceiling")
+    with progress.stage("intake with the whole system under load"):
+        intake_url, sms_url = system.start_services(tmp, children)
+        measured, warmup_created = drive(wrk, script, f"{intake_url}/v1/issues")
+        whole = measured.created_per_second
+        figures.add(
+            INTAKE_WHOLE, whole, ratio=f"{percent(whole, bare)} of bare Flask+marshmallow endpoint"
+        )
+    with progress.stage("submission to SMS latency at 20, 100 and 200 issues/s"):
+        measure_latency(figures, intake_url, sms_url, measured.created + warmup_created)
     note("stopping the services before the broker ceilings")
     procs.stop_all(children)
-    note("ceiling 2: raw pika publishing")
-    raw_rate = measure_raw_publish()
-    note("outbox relay")
-    measure_relay(raw_rate)
-    note("escalation firing lag with 100,000 open clocks")
-    p50, p99, fired = firing_lag.measure()
-    if fired < 300:
-        warn(f"only {fired} of 300 due deadlines fired")
-    report("escalation firing lag p50 with 100,000 open clocks", f"{p50:.0f} ms")
-    report("escalation firing lag p99 with 100,000 open clocks", f"{p99:.0f} ms")
+    with progress.stage("ceiling 2: raw pika publishing, then the outbox relay"):
+        measure_broker_ceiling_and_relay(figures)
+    with progress.stage(f"escalation firing lag with {', '.join(map(str, LAG_CLOCKS))} clocks"):
+        measure_firing_lag(figures)
+    if embedded is not None:
+        with progress.stage("embedded default"):
+            measure_embedded(figures, embedded)
+
+
+def write_results(figures: Figures) -> None:
+    print(summary.render(figures), flush=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in ("latest", stamp):
+        figures.write_json(RESULTS / f"{name}.json")
+    chart.render(figures, RESULTS / "latest.png")
+    shutil.copyfile(RESULTS / "latest.png", RESULTS / f"{stamp}.png")
+    note(f"figures in {RESULTS}/latest.json, chart in {RESULTS}/latest.png (and {stamp}.*)")
 
 
 def _stop_on_sigterm(signum, _frame) -> None:
@@ -301,9 +306,10 @@ def main() -> int:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="loudong-bench-"))
     children: list[procs.Child] = []
+    figures = Figures()
     failed = True
     try:
-        run(tmp, children)
+        run(tmp, children, figures)
         failed = False
     finally:
         procs.stop_all(children)
@@ -312,6 +318,8 @@ def main() -> int:
             note(f"logs kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+        if figures.figures:
+            write_results(figures)
         note(f"done in {time.monotonic() - started:.0f} s")
     return 0
 

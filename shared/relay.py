@@ -4,52 +4,138 @@ inboxes make that harmless."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
-from sqlalchemy import delete, select, update
+import sqlalchemy as sa
+from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy.dialects import postgresql
 
 from shared import metrics
 from shared.envelope import utcnow
 from shared.outbox import Store, outbox
 
 log = logging.getLogger(__name__)
-PublishBatch = Callable[[list[tuple[str, bytes, str]]], None]
+Message = tuple[str, bytes, str]  # (routing_key, body, message_id)
 
+
+class Confirmation(Protocol):
+    def wait(self) -> None:
+        """Returns once the broker confirmed every message of the batch; raises otherwise."""
+
+
+PublishBatch = Callable[[list[Message]], Confirmation | None]
+"""Sends a batch in order; returns None once it is confirmed, or at once a Confirmation."""
 
 RELAY_BATCH = 1000
+IN_FLIGHT = 3  # batches sent and not yet confirmed at once, each locked by its own transaction
+
+_UNSENT = (
+    select(outbox.c.seq, outbox.c.event_id, outbox.c.type, outbox.c.body, outbox.c.created_at)
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.seq)
+)
+
+
+@dataclass
+class _Claim:
+    """A batch whose rows its own open transaction keeps locked until they are marked sent."""
+
+    conn: Connection
+    rows: list[Row]
+    confirmation: Confirmation | None = None
+
+    def release(self) -> None:
+        with contextlib.suppress(Exception):  # a broken connection has rolled back already
+            self.conn.rollback()
+        self.conn.close()
 
 
 def relay_once(store: Store, publish_batch: PublishBatch, batch_size: int = RELAY_BATCH) -> int:
     """Publish one batch of unsent events; the number published. Replicas on PostgreSQL
     skip each other's locked rows, so no event goes out from two relays at once."""
-    with store.writer.begin() as conn:
-        rows = conn.execute(
-            select(
-                outbox.c.seq, outbox.c.event_id, outbox.c.type, outbox.c.body, outbox.c.created_at
-            )
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.seq)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
-        ).all()
+    return relay_pending(store, publish_batch, batch_size, in_flight=1, batches=1)
+
+
+def relay_pending(
+    store: Store,
+    publish_batch: PublishBatch,
+    batch_size: int = RELAY_BATCH,
+    in_flight: int = IN_FLIGHT,
+    batches: int | None = None,
+) -> int:
+    """Publish unsent events until a batch comes up short (or `batches` were taken); the
+    number published. On PostgreSQL the next batch is claimed and sent while the broker
+    confirms the one before, so the relay does not sit idle for each confirm round and mark."""
+    if store.dialect != "postgresql":
+        in_flight = 1  # SQLite has one writer: a second open transaction would wait on the first
+    claims: deque[_Claim] = deque()
+    published, more, taken = 0, True, 0
+    try:
+        while more or claims:
+            if more and len(claims) < in_flight:
+                claim = _claim_and_send(store, publish_batch, batch_size)
+                taken += 1
+                more = claim is not None and len(claim.rows) == batch_size and taken != batches
+                if claim is not None:
+                    claims.append(claim)
+            else:
+                published += _mark_sent(store, claims[0])
+                claims.popleft()
+    finally:
+        for claim in claims:  # a batch failed: the ones behind it stay unsent, to go again
+            claim.release()
+    return published
+
+
+def _claim_and_send(store: Store, publish_batch: PublishBatch, batch_size: int) -> _Claim | None:
+    conn = store.writer.connect()
+    try:
+        conn.begin()
+        if store.dialect == "postgresql":  # a mark lost in a crash re-publishes, never loses
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        rows = conn.execute(_UNSENT.limit(batch_size).with_for_update(skip_locked=True)).all()
         if not rows:
-            return 0
-        publish_batch([(r.type, r.body.encode(), r.event_id) for r in rows])
-        confirmed_at = utcnow()
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.seq.in_([r.seq for r in rows]))
-            .values(published_at=confirmed_at)
-        )
-    metrics.EVENTS_PUBLISHED.labels(store.service).inc(len(rows))
+            _Claim(conn, rows).release()
+            return None
+        claim = _Claim(conn, rows)
+        claim.confirmation = publish_batch([(r.type, r.body.encode(), r.event_id) for r in rows])
+        return claim
+    except BaseException:
+        _Claim(conn, []).release()
+        raise
+
+
+def _mark_sent(store: Store, claim: _Claim) -> int:
+    """Wait for the batch's confirms, then mark it sent and let its rows go."""
+    if claim.confirmation is not None:
+        claim.confirmation.wait()
+    confirmed_at = utcnow()
+    seqs = [r.seq for r in claim.rows]
+    claim.conn.execute(
+        update(outbox).where(_seq_among(store, seqs)).values(published_at=confirmed_at)
+    )
+    claim.conn.commit()
+    claim.conn.close()
+    metrics.EVENTS_PUBLISHED.labels(store.service).inc(len(claim.rows))
     lag = metrics.RELAY_LAG.labels(store.service)
-    for row in rows:
+    for row in claim.rows:
         lag.observe((confirmed_at - row.created_at).total_seconds())
-    return len(rows)
+    return len(claim.rows)
+
+
+def _seq_among(store: Store, seqs: list[int]):
+    """One array parameter on PostgreSQL instead of a thousand bound values."""
+    if store.dialect == "postgresql":
+        return outbox.c.seq == sa.any_(sa.bindparam("seqs", seqs, postgresql.ARRAY(sa.BigInteger)))
+    return outbox.c.seq.in_(seqs)
 
 
 def prune_published(store: Store, keep: timedelta) -> int:
@@ -73,8 +159,7 @@ def run_relay(
     while not stop.is_set():
         store.outbox_written.clear()  # before reading, so a commit during the batch is not missed
         try:
-            if relay_once(store, publish_batch) == RELAY_BATCH:
-                continue
+            relay_pending(store, publish_batch)
             if time.monotonic() > next_prune:
                 prune_published(store, keep)
                 next_prune = time.monotonic() + 600

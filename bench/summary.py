@@ -1,0 +1,59 @@
+"""The figures' names, and the table `make bench` ends with: each figure beside the ceiling
+it is measured against in the same run (issue 15's table, with its rows)."""
+
+from __future__ import annotations
+
+from bench.report import Figures, percent, table
+
+BARE = "bare Flask+marshmallow endpoint requests/s"
+DURABLE = "durable Flask+marshmallow+PostgreSQL endpoint requests/s"
+INTAKE_ALONE = "intake alone submissions/s"
+INTAKE_WHOLE = "intake accepted submissions/s"
+RAW = "raw pika async-confirm publish msgs/s"
+RELAY = "outbox relay msgs/s"
+LATENCY_RATES = (20, 100, 200)  # issues offered per second
+LAG_CLOCKS = (10_000, 100_000, 1_000_000)  # open clocks among which 300 fall due
+CEILINGS = {BARE: "bare Flask+marshmallow", DURABLE: "durable endpoint", RAW: "raw pika"}
+
+
+def table_rows(figures: Figures) -> list[tuple[str, str, str]]:
+    rows = [
+        _against(figures, INTAKE_WHOLE, "intake accepted submissions/s, whole system", BARE),
+        _against(figures, INTAKE_ALONE, "intake alone on PostgreSQL+RabbitMQ", DURABLE),
+        _against(figures, DURABLE, "durable ceiling (issue + outbox row, one commit)", BARE),
+        _against(figures, RELAY, "outbox relay msgs/s", RAW),
+    ]
+    for run in figures.series.get("offered_load", []):
+        rows.append(
+            (
+                f"submission → SMS at {run['offered']}/s: p50 / p99; accepted, carried /s",
+                f"{_ms(run['p50_ms'])} / {_ms(run['p99_ms'])}; "
+                f"{run['accepted_per_s']:.0f}, {run['delivered_per_s']:.0f}",
+                "—",
+            )
+        )
+    for run in figures.series.get("firing_lag", []):
+        rows.append(
+            (
+                f"escalation firing lag with {run['open_clocks']:,} open clocks, p50 / p99",
+                f"{_ms(run['p50_ms'])} / {_ms(run['p99_ms'])}",
+                "—",
+            )
+        )
+    for name, shown, ratio in figures.embedded:
+        rows.append((name, f"{shown} ({ratio})" if ratio else shown, "—"))
+    return rows
+
+
+def _against(figures: Figures, name: str, label: str, ceiling: str) -> tuple[str, str, str]:
+    measured, whole = figures.value(name), figures.value(ceiling)
+    shown = "n/a" if measured is None else f"{measured:,.0f} ({percent(measured, whole)})"
+    return label, shown, "n/a" if whole is None else f"{CEILINGS[ceiling]} {whole:,.0f}"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
+
+
+def render(figures: Figures) -> str:
+    return table(table_rows(figures))
