@@ -96,6 +96,7 @@ sa.Index("ix_outbox_type_seq", outbox.c.type, outbox.c.seq)
 sa.Index("ix_retry_issue", retry.c.issue_id, retry.c.id)
 
 PLUMBING_V1 = (outbox, inbox, bus_cursor, dead_letter)  # retry came with create_plumbing_tables_v2
+_OUTBOX_INSERT, _INBOX_INSERT = insert(outbox), insert(inbox)  # built once: see UnitOfWork
 
 
 def create_plumbing_tables_v1(op) -> None:
@@ -143,14 +144,15 @@ class UnitOfWork:
             payload=payload,
             correlation_id=self._correlation_id,
         )
-        self.conn.execute(
-            insert(outbox).values(
-                event_id=envelope.id,
-                type=envelope.type,
-                issue_id=issue_id,
-                body=envelope.to_json(),
-                created_at=envelope.occurred_at,
-            )
+        self.conn.execute(  # parameters at execute time: the compiled INSERT is cached
+            _OUTBOX_INSERT,
+            {
+                "event_id": envelope.id,
+                "type": envelope.type,
+                "issue_id": issue_id,
+                "body": envelope.to_json(),
+                "created_at": envelope.occurred_at,
+            },
         )
         self.emitted.append(envelope)
         return envelope
@@ -168,7 +170,8 @@ class UnitOfWork:
         if seen:
             return False
         self.conn.execute(
-            insert(inbox).values(event_id=envelope.id, type=envelope.type, applied_at=utcnow())
+            _INBOX_INSERT,
+            {"event_id": envelope.id, "type": envelope.type, "applied_at": utcnow()},
         )
         return True
 

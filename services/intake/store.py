@@ -115,9 +115,11 @@ def add_issue(conn: Connection, issue: Issue, reporter: dict | None) -> None:
     values = {field.name: getattr(issue, field.name) for field in fields(Issue)}
     for name, (_empty, ascii_only) in JSON_COLUMNS.items():
         values[name] = json.dumps(values[name], ensure_ascii=ascii_only)
-    conn.execute(insert(issues).values(**values))
+    # Values given at execute time, not with .values(): the compiled INSERT is then cached
+    # (a statement built per call costs ~0.5 ms of a submission's ~2.5 ms here).
+    conn.execute(insert(issues), values)
     if reporter:
-        conn.execute(insert(reporters).values(issue_id=issue.id, **reporter))
+        conn.execute(insert(reporters), {"issue_id": issue.id, **reporter})
 
 
 def get_issue(conn: Connection, issue_id: str, for_update: bool = False) -> Issue | None:
