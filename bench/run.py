@@ -200,6 +200,24 @@ def measure_firing_lag(figures: Figures) -> None:
         runs.append({"open_clocks": open_clocks, "p50_ms": p50, "p99_ms": p99})
 
 
+def measure_burst_and_restart(figures: Figures) -> None:
+    """100,000 deadlines due at one instant, drained by one sweeper process; then a sweeper
+    killed (SIGKILL) while deadlines fall due and started again."""
+    burst = firing_lag.burst(100_000)
+    if not burst.each_once:
+        warn(f"burst: {burst.fired} fired, {burst.steps} distinct steps, {burst.events} events")
+    once = "each once" if burst.each_once else "NOT each once"
+    figures.add("escalation burst of 100,000 due at once", burst.per_second, "escalations/s", once)
+    catch_up = firing_lag.restart_catch_up()
+    figures.add(
+        "escalation lag after a sweeper restart p99",
+        catch_up.p99_ms,
+        "ms",
+        f"down {catch_up.down_seconds:.1f} s; behind the restart p99 "
+        f"{catch_up.behind_restart_p99_ms:.0f} ms, max {catch_up.max_ms:.0f} ms",
+    )
+
+
 def embedded_measure():
     """bench/embedded.py's measure(), if someone has written it; else None."""
     if importlib.util.find_spec("bench.embedded") is None:
@@ -251,7 +269,7 @@ def run(tmp: Path, children: list[procs.Child], figures: Figures) -> None:
     figures.cpus = os.cpu_count()
     note(f"{figures.cpus} CPUs; services, broker, database and load generator all share them")
     embedded = embedded_measure()
-    progress = Progress(8 + (embedded is not None), figures)
+    progress = Progress(9 + (embedded is not None), figures)
     note(f"fresh databases loudong_bench_*; purged: {system.fresh_stores_and_queues() or 'none'}")
     script = load.write_script(tmp)
 
@@ -281,6 +299,8 @@ def run(tmp: Path, children: list[procs.Child], figures: Figures) -> None:
         measure_broker_ceiling_and_relay(figures)
     with progress.stage(f"escalation firing lag with {', '.join(map(str, LAG_CLOCKS))} clocks"):
         measure_firing_lag(figures)
+    with progress.stage("escalation: a burst of 100,000 deadlines, a sweeper restarted"):
+        measure_burst_and_restart(figures)
     if embedded is not None:
         with progress.stage("embedded default"):
             measure_embedded(figures, embedded)

@@ -135,8 +135,34 @@ class UnitOfWork:
         self._correlation_id = correlation_id
 
     def emit(self, event) -> Envelope:
+        """The event validated by the service's writer, in the outbox in this transaction."""
+        [envelope] = self.emit_many([event])
+        return envelope
+
+    def emit_many(self, events: list) -> list[Envelope]:
+        """As emit() for each in turn, their outbox rows in one executemany (psycopg pipelines
+        it: one round trip, not one per event), their seqs ascending in this order."""
+        envelopes = [self._envelope(event) for event in events]
+        if envelopes:
+            self.conn.execute(  # parameters at execute time: the compiled INSERT is cached
+                _OUTBOX_INSERT,
+                [
+                    {
+                        "event_id": e.id,
+                        "type": e.type,
+                        "issue_id": e.issue_id,
+                        "body": e.to_json(),
+                        "created_at": e.occurred_at,
+                    }
+                    for e in envelopes
+                ],
+            )
+        self.emitted.extend(envelopes)
+        return envelopes
+
+    def _envelope(self, event) -> Envelope:
         event_type, issue_id, payload = self._write(event)
-        envelope = Envelope.caused_by(
+        return Envelope.caused_by(
             self.cause,
             type=event_type,
             issue_id=issue_id,
@@ -144,18 +170,6 @@ class UnitOfWork:
             payload=payload,
             correlation_id=self._correlation_id,
         )
-        self.conn.execute(  # parameters at execute time: the compiled INSERT is cached
-            _OUTBOX_INSERT,
-            {
-                "event_id": envelope.id,
-                "type": envelope.type,
-                "issue_id": issue_id,
-                "body": envelope.to_json(),
-                "created_at": envelope.occurred_at,
-            },
-        )
-        self.emitted.append(envelope)
-        return envelope
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` only if this transaction commits (metrics must not count a rollback)."""

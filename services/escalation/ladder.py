@@ -41,16 +41,43 @@ def arm(uow: UnitOfWork, context, clock: Clock, new: bool) -> None:
     uow.emit(clock.armed_event())
 
 
+Climb = tuple[Clock, Unit, str]  # a clock, the unit it goes up to, and why
+
+
 def move_up(
     uow: UnitOfWork, context, clock: Clock, to_unit: Unit, reason: str, now: datetime
 ) -> None:
     """One level up the ladder: a fresh deadline for the next unit, which is told. Supervision
     climbs here too when it runs out: its unique step is (issue, supervision, assignment, 1)."""
-    moved = clock.moved_up(to_unit.id, context.policies, now)
-    store.put_clock(uow.conn, moved)
-    if store.escalation_fired(uow.conn, moved.issue_id, moved.name, moved.assignment, moved.level):
-        return  # this step already happened once: it is never told twice
-    step = Escalation(
+    move_all_up(uow, context, [(clock, to_unit, reason)], now)
+
+
+def move_all_up(uow: UnitOfWork, context, climbs: list[Climb], now: datetime) -> None:
+    """move_up for each climb, in a handful of statements whatever their number (the
+    sweeper's batch): the clocks written, the steps not taken before recorded, their warnings
+    re-armed and their events in the outbox, in the caller's transaction; the events in
+    climbs' order, each clock's as move_up emits them."""
+    moved = [clock.moved_up(to_unit.id, context.policies, now) for clock, to_unit, _ in climbs]
+    store.put_clocks(uow.conn, moved)
+    steps = [_step(climb, up, now) for climb, up in zip(climbs, moved, strict=True)]
+    recorded = store.add_escalations(uow.conn, steps)
+    told, rearmed, events = [], [], []
+    for (_, to_unit, _), up, step in zip(climbs, moved, steps, strict=True):
+        if store.step_key(step) not in recorded:
+            continue  # this step already happened once: it is never told twice
+        told.append(step)
+        events.append(_escalated(step, to_unit, up.due_at))
+        events += _supervision(uow, context, step, to_unit, up)
+        events.append(up.armed_event())
+        rearmed.append((up, warning_points(context, up)))
+    store.rearm_warnings(uow.conn, rearmed)
+    uow.emit_many(events)
+    uow.on_commit(lambda: _count(*told))
+
+
+def _step(climb: Climb, moved: Clock, now: datetime) -> Escalation:
+    clock, to_unit, reason = climb
+    return Escalation(
         issue_id=moved.issue_id,
         clock=moved.name,
         assignment=moved.assignment,
@@ -61,9 +88,6 @@ def move_up(
         missed_deadline=clock.due_at,
         fired_at=now,
     )
-    _record(uow, context, step, to_unit, moved.due_at, moved)
-    arm_warnings(uow, context, moved)
-    uow.emit(moved.armed_event())
 
 
 def escalate_once(
@@ -101,50 +125,64 @@ def _record(
     clock: Clock,
 ) -> None:
     store.add_escalation(uow.conn, step)
-    uow.emit(
-        IssueEscalated(
-            issue_id=step.issue_id,
-            clock=step.clock,
-            assignment=step.assignment,
-            level=step.level,
-            reason=step.reason,
-            from_unit_id=step.from_unit_id,
-            to_unit_id=to_unit.id,
-            to_unit_name=to_unit.name,
-            missed_deadline=step.missed_deadline,
-            next_deadline=next_deadline,
-            escalated_at=step.fired_at,
-        )
-    )
+    uow.emit(_escalated(step, to_unit, next_deadline))
+    for opened in _supervision(uow, context, step, to_unit, clock):
+        uow.emit(opened)
     uow.on_commit(lambda: _count(step))
-    if to_unit.type == "district_leader" and clock.name != "supervision":
-        _open_supervision(uow, context, clock, to_unit, step.fired_at)
 
 
-def _count(step: Escalation) -> None:
-    metrics.ESCALATIONS.labels(str(min(step.level, 5)), step.reason).inc()
-    if step.reason.endswith("_overdue"):
-        metrics.FIRING_LAG.observe((step.fired_at - step.missed_deadline).total_seconds())
+def _escalated(step: Escalation, to_unit: Unit, next_deadline: datetime) -> IssueEscalated:
+    return IssueEscalated(
+        issue_id=step.issue_id,
+        clock=step.clock,
+        assignment=step.assignment,
+        level=step.level,
+        reason=step.reason,
+        from_unit_id=step.from_unit_id,
+        to_unit_id=to_unit.id,
+        to_unit_name=to_unit.name,
+        missed_deadline=step.missed_deadline,
+        next_deadline=next_deadline,
+        escalated_at=step.fired_at,
+    )
 
 
-def _open_supervision(uow: UnitOfWork, context, clock: Clock, leader: Unit, now: datetime) -> None:
+def _count(*steps: Escalation) -> None:
+    for step in steps:
+        metrics.ESCALATIONS.labels(str(min(step.level, 5)), step.reason).inc()
+        if step.reason.endswith("_overdue"):
+            metrics.FIRING_LAG.observe((step.fired_at - step.missed_deadline).total_seconds())
+
+
+def _supervision(
+    uow: UnitOfWork, context, step: Escalation, leader: Unit, clock: Clock
+) -> list[SupervisionOpened]:
+    """A step that reaches a district leader opens supervision (督辦) unless it is open:
+    its event, or none."""
+    if leader.type != "district_leader" or clock.name == "supervision":
+        return []
     existing = store.get_clock(uow.conn, clock.issue_id, "supervision")
     if existing is not None and existing.supervising:
-        return
-    supervision = Clock.supervision(clock, leader.id, context.policies, now)
+        return []
+    supervision = Clock.supervision(clock, leader.id, context.policies, step.fired_at)
     store.put_clock(uow.conn, supervision, new=existing is None)
-    uow.emit(
+    return [
         SupervisionOpened(
             issue_id=supervision.issue_id,
             leader_id=leader.id,
             due_at=supervision.due_at,
-            opened_at=now,
+            opened_at=step.fired_at,
         )
-    )
+    ]
 
 
 def arm_warnings(uow: UnitOfWork, context, clock: Clock) -> None:
     """The clock's warning points before its deadline, counted from when it was armed."""
+    store.arm_warnings(uow.conn, clock, warning_points(context, clock))
+
+
+def warning_points(context, clock: Clock) -> list[tuple[float, str, datetime]]:
+    """(fraction, unit to warn, when) of each of the clock's warnings due before it is."""
     policy = clock.policy(context.policies)
     points = []
     for warning in policy.warnings:
@@ -156,7 +194,7 @@ def arm_warnings(uow: UnitOfWork, context, clock: Clock) -> None:
         due_at = context.policies.deadline(clock.updated_at, policy, warning.at)
         if unit_id and due_at < clock.due_at:
             points.append((warning.at, unit_id, due_at))
-    store.arm_warnings(uow.conn, clock, points)
+    return points
 
 
 def resume_warnings(uow: UnitOfWork, context, paused: Clock, resumed: Clock) -> None:

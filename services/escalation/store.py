@@ -4,11 +4,11 @@ level). Clocks are read and written as model.Clock."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from services.escalation.model import Clock, Escalation
 from shared.db import UTCDateTime
@@ -120,21 +120,44 @@ issue_summaries = sa.Table(
 
 def arm_warnings(conn: Connection, clock: Clock, points: list[tuple[float, str, datetime]]) -> None:
     """Replace a clock's pending warnings by `points` (fraction, unit to warn, when)."""
-    cancel_warnings(conn, clock.issue_id, clock.name)
-    for fraction, unit_id, due_at in points:
-        conn.execute(
-            insert(warnings).values(
-                issue_id=clock.issue_id,
-                clock=clock.name,
-                assignment=clock.assignment,
-                level=clock.level,
-                fraction=fraction,
-                to_unit_id=unit_id,
-                deadline=clock.due_at,
-                due_at=due_at,
-                state="armed",
-            )
+    rearm_warnings(conn, [(clock, points)])
+
+
+def rearm_warnings(
+    conn: Connection, armed: list[tuple[Clock, list[tuple[float, str, datetime]]]]
+) -> None:
+    """arm_warnings for each (clock, points): two executemany whatever their number (psycopg
+    pipelines the rows, so they cost no round trip each)."""
+    if not armed:
+        return
+    conn.execute(
+        update(warnings)
+        .where(
+            warnings.c.issue_id == bindparam("b_issue_id"),
+            warnings.c.clock == bindparam("b_clock"),
+            # no IN: executemany takes no list parameter
+            sa.or_(warnings.c.state == "armed", warnings.c.state == "paused"),
         )
+        .values(state="cancelled"),
+        [{"b_issue_id": clock.issue_id, "b_clock": clock.name} for clock, _ in armed],
+    )
+    rows = [
+        {
+            "issue_id": clock.issue_id,
+            "clock": clock.name,
+            "assignment": clock.assignment,
+            "level": clock.level,
+            "fraction": fraction,
+            "to_unit_id": unit_id,
+            "deadline": clock.due_at,
+            "due_at": due_at,
+            "state": "armed",
+        }
+        for clock, points in armed
+        for fraction, unit_id, due_at in points
+    ]
+    if rows:
+        conn.execute(insert(warnings), rows)
 
 
 def cancel_warnings(conn: Connection, issue_id: str, clock: str) -> None:
@@ -269,15 +292,27 @@ def put_clock(conn: Connection, clock: Clock, new: bool = False) -> None:
     """Write the clock's row; `new` when get_clock found none. That one is an insert, never an
     upsert: a racing transaction's insert then fails this one, which is retried and decides
     again, instead of being overwritten."""
-    values = as_row(clock)
     if new:
-        conn.execute(insert(clocks).values(**values))
+        conn.execute(insert(clocks).values(**as_row(clock)))
     else:
-        conn.execute(
-            update(clocks)
-            .where(clocks.c.issue_id == clock.issue_id, clocks.c.clock == clock.name)
-            .values(**values)
-        )
+        put_clocks(conn, [clock])
+
+
+def put_clocks(conn: Connection, found: list[Clock]) -> None:
+    """Write the rows of clocks read (and locked) before, in one executemany."""
+    if not found:
+        return
+    conn.execute(
+        update(clocks).where(
+            clocks.c.issue_id == bindparam("b_issue_id"), clocks.c.clock == bindparam("b_clock")
+        ),
+        [{"b_issue_id": c.issue_id, "b_clock": c.name, **_changeable(c)} for c in found],
+    )
+
+
+def _changeable(clock: Clock) -> dict:
+    """The row's columns but its key."""
+    return {f: getattr(clock, f) for f in _CHANGEABLE}
 
 
 def next_due(conn: Connection) -> datetime | None:
@@ -304,34 +339,42 @@ def due_clocks(conn: Connection, now: datetime, limit: int) -> list[Clock]:
 
 def as_row(clock: Clock) -> dict:
     """The clock as its row (and its JSON): the column `clock` holds its name."""
-    values = asdict(clock)
-    return {"issue_id": values.pop("issue_id"), "clock": values.pop("name"), **values}
+    return {"issue_id": clock.issue_id, "clock": clock.name, **_changeable(clock)}
+
+
+Step = tuple[str, str, int, int]  # an escalation's unique key: issue, clock, assignment, level
+_CHANGEABLE = tuple(f.name for f in fields(Clock) if f.name not in ("issue_id", "name"))
 
 
 def _clock(row) -> Clock:
-    return Clock(
-        name=row["clock"], **{f.name: row[f.name] for f in fields(Clock) if f.name != "name"}
-    )
+    return Clock(issue_id=row["issue_id"], name=row["clock"], **{f: row[f] for f in _CHANGEABLE})
 
 
-def escalation_fired(
-    conn: Connection, issue_id: str, clock: str, assignment: int, level: int
-) -> bool:
-    return (
-        conn.execute(
-            select(escalations.c.id).where(
-                escalations.c.issue_id == issue_id,
-                escalations.c.clock == clock,
-                escalations.c.assignment == assignment,
-                escalations.c.level == level,
-            )
-        ).first()
-        is not None
+def add_escalations(conn: Connection, steps: list[Escalation]) -> set[Step]:
+    """Record each step not taken before, in one query and one executemany whatever their
+    number; the keys of those recorded. Only a transaction holding a step's clock locked
+    takes it; should another have, the unique key fails this one, which is retried."""
+    if not steps:
+        return set()
+    e = escalations.c
+    query = select(e.issue_id, e.clock, e.assignment, e.level).where(
+        e.issue_id.in_({step.issue_id for step in steps})  # by the issues' index
     )
+    taken = {tuple(r) for r in conn.execute(query)}
+    fresh = [step for step in steps if step_key(step) not in taken]
+    if fresh:
+        conn.execute(insert(escalations), [vars(step).copy() for step in fresh])
+    return {step_key(step) for step in fresh}
+
+
+def step_key(step: Escalation) -> Step:
+    return step.issue_id, step.clock, step.assignment, step.level
 
 
 def add_escalation(conn: Connection, escalation: Escalation) -> None:
-    conn.execute(insert(escalations).values(**asdict(escalation)))
+    """Record a step numbered by the caller: a racing one with the same number fails this
+    transaction, which is retried and numbers it again."""
+    conn.execute(insert(escalations).values(**vars(escalation)))
 
 
 def list_clocks(conn: Connection, issue_id: str) -> list[Clock]:

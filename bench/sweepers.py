@@ -1,0 +1,74 @@
+"""Escalation services for bench/firing_lag.py on its own PostgreSQL database, and sweepers
+in processes of their own, as replicas run them: started, stopped, or killed with SIGKILL."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from bench import infra
+from services.escalation import main as escalation_main
+from services.escalation.loops import run_sweeper
+from services.escalation.settings import EscalationSettings
+from shared import config
+
+LAG_DB = "loudong_bench_escalation_lag"
+# Every clock a year long, so a clock moved up is not due again while the bench runs.
+POLICIES = "tiers:\n" + "".join(
+    f"  {t}: {{claim_within: P365D, resolve_within: P365D, time: calendar}}\n"
+    for t in ("private", "small", "big", "hard")
+)
+_SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as a restarted replica
+
+
+def service(folder: Path, migrate: bool = False):
+    """The escalation service on LAG_DB, bootstrapped, never started."""
+    policies = folder / "policies.yaml"
+    policies.write_text(POLICIES)
+    settings = config.load(
+        "escalation",
+        {
+            "LOUDONG_DATA_DIR": str(folder),
+            "LOUDONG_POLICIES": str(policies),
+            "LOUDONG_BROKER_URL": infra.BROKER_URL,
+            "LOUDONG_ESCALATION_DATABASE_URL": infra.database_url(LAG_DB),
+        },
+    )
+    bootstrapped = escalation_main.bootstrap(settings)
+    if migrate:
+        bootstrapped.store.migrate()
+    return bootstrapped
+
+
+def interval() -> float:
+    """The service's own sweep interval, from the environment as it would read it."""
+    return EscalationSettings.from_env(config.load("escalation").env).sweep_interval
+
+
+def start(folder: Path):
+    """A sweeper in a process of its own, returned once it is ready to sweep."""
+    ready, stopping = _SPAWN.Event(), _SPAWN.Event()
+    process = _SPAWN.Process(target=_sweep, args=(str(folder), ready, stopping), daemon=True)
+    process.start()
+    process.stopping = stopping
+    if not ready.wait(120):
+        process.kill()
+        raise RuntimeError("the sweeper process did not start within 120 s")
+    return process
+
+
+def stop(process) -> None:
+    process.stopping.set()
+    process.join(30)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def _sweep(folder: str, ready, stopping) -> None:
+    swept = service(Path(folder))
+    ready.set()
+    try:
+        run_sweeper(swept.store, swept.context, interval(), stopping)
+    finally:
+        swept.store.dispose()

@@ -1,0 +1,90 @@
+"""Two sweepers racing on PostgreSQL over more clocks than several batches hold (FOR UPDATE
+SKIP LOCKED): whichever takes which batch, every clock climbs once and every step is recorded
+and told exactly once."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from services.escalation import store as escalation_store
+from services.escalation.loops import BATCH, sweep_once
+from services.escalation.model import Clock, Lead
+from shared.outbox import outbox
+from tests.helpers import FakeClock, build
+
+pytestmark = pytest.mark.postgres
+
+CLOCKS = 2 * BATCH + BATCH // 2 + 7  # each sweeper takes a few batches, the last one short
+POLICIES = "tiers:\n" + "".join(
+    f"  {t}: {{claim_within: PT2H, resolve_within: P3D, time: calendar}}\n"
+    for t in ("private", "small", "big", "hard")
+)
+
+
+def _sweeper(tmp_path, name, postgres_urls, clock):
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(POLICIES)
+    return build(
+        "escalation",
+        tmp_path / name,
+        clock,
+        LOUDONG_POLICIES=policies,
+        LOUDONG_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
+        LOUDONG_ESCALATION_DATABASE_URL=postgres_urls["escalation"],
+    )
+
+
+def _arm_claim_clocks(service, count):
+    with service.store.unit_of_work() as uow:
+        for i in range(count):
+            lead = Lead(f"i{i}", 1, "baian-xincun-property", "small", "baianba")
+            armed = Clock.armed(
+                lead, "claim", None, service.context.policies, service.context.clock()
+            )
+            escalation_store.put_clock(uow.conn, armed, new=True)
+
+
+def _count(conn, query):
+    return conn.execute(query).scalar_one()
+
+
+def test_two_sweepers_racing_over_many_batches_tell_each_step_once(tmp_path, postgres_urls):
+    clock = FakeClock()
+    sweepers = [_sweeper(tmp_path, str(i), postgres_urls, clock) for i in range(2)]
+    _arm_claim_clocks(sweepers[0], CLOCKS)
+    clock.advance(hours=2, seconds=1)
+    fired = [0, 0]
+
+    def sweep(i):
+        while swept := sweep_once(sweepers[i].store, sweepers[i].context):
+            fired[i] += swept
+
+    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    e = escalation_store.escalations.c
+    with sweepers[0].store.read() as conn:
+        steps = _count(conn, select(func.count(func.distinct(e.issue_id))).where(e.level == 1))
+        rows = _count(conn, select(func.count()).select_from(escalation_store.escalations))
+        told = _count(
+            conn,
+            select(func.count(func.distinct(outbox.c.issue_id))).where(
+                outbox.c.type == "issue.escalated"
+            ),
+        )
+        events = _count(conn, select(func.count()).where(outbox.c.type == "issue.escalated"))
+        armed_again = _count(conn, select(func.count()).where(outbox.c.type == "issue.clock_armed"))
+        moved = _count(
+            conn,
+            select(func.count())
+            .select_from(escalation_store.clocks)
+            .where(escalation_store.clocks.c.level == 1),
+        )
+    assert sum(fired) == CLOCKS
+    assert steps == rows == told == events == armed_again == moved == CLOCKS
+    for s in sweepers:
+        s.store.dispose()
