@@ -40,6 +40,10 @@ def table_rows(figures: Figures) -> list[tuple[str, str, str]]:
                 "—",
             )
         )
+    for figure in figures.figures:  # escalation's burst and restart, as measured
+        if figure.name.startswith(("escalation burst", "escalation lag after")):
+            shown = "n/a" if figure.value is None else f"{figure.value:,.0f} {figure.unit}"
+            rows.append((figure.name, f"{shown} ({figure.ratio})" if figure.ratio else shown, "—"))
     for name, shown, ratio in figures.embedded:
         rows.append((name, f"{shown} ({ratio})" if ratio else shown, "—"))
     return rows
