@@ -177,6 +177,17 @@ def check(
             (i, published.get(i, "not in the outbox")) for i in never_dispatched[:5]
         ]
 
+    untold = {i for i in accepted if i not in told}
+    if untold:  # what notify made of them
+        kinds = Counter(
+            (d.cause_type, d.status, d.last_error) for d in deliveries if d.issue_id in untold
+        )
+        planned = {d.issue_id for d in deliveries}
+        verdict.examples["lost: sms, their deliveries"] = [
+            *kinds.most_common(5),
+            ("issues with no SMS delivery at all", len(untold - planned)),
+        ]
+
     # SMS: notify's messages against the provider's, by idempotency key.
     at_provider = Counter(m["idempotency_key"] for m in provider_messages)
     same_text = Counter((m["to"], m["text"]) for m in provider_messages)
