@@ -16,6 +16,7 @@ SMS provider received: each a count of violations with a few examples, 0 when it
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from services.notify.model import reference
+from shared import rabbit, topology
+from shared.config import SERVICES
+from shared.topology import MAX_RETRY_LEVELS
 
 SLACK = timedelta(seconds=5)  # a deadline this far past and still armed was missed
 
@@ -67,7 +71,31 @@ def _naive_utc(value) -> datetime:
     )
 
 
-def pending(stores: dict[str, str], relayed: bool) -> dict[str, int]:
+def queued(broker_url: str) -> int:
+    """Messages waiting in the services' work and retry queues on RabbitMQ."""
+    names = [
+        name
+        for service in SERVICES
+        for name in (
+            topology.queue_name(service),
+            *(topology.retry_queue_name(service, n) for n in range(1, MAX_RETRY_LEVELS + 1)),
+        )
+    ]
+    total = 0
+    with rabbit.connect(broker_url) as conn:
+        for name in names:
+            channel = conn.channel()
+            try:
+                total += channel.queue_declare(queue=name, passive=True)[1]
+            except Exception:  # a queue not declared yet holds nothing
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
+    return total
+
+
+def pending(stores: dict[str, str], broker_url: str | None) -> dict[str, int]:
     """Work not yet finished anywhere: events not yet published or applied show up as
     deliveries not final, notices held, and armed clocks past due; all 0 once the run has
     settled."""
@@ -87,7 +115,7 @@ def pending(stores: dict[str, str], relayed: bool) -> dict[str, int]:
             _rows(url, "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0]
             for url in stores.values()
         )
-        if relayed  # on RabbitMQ a relay publishes each outbox; the embedded bus reads them
+        if broker_url  # on RabbitMQ a relay publishes each outbox; the embedded bus reads them
         else 0
     )
     overdue = sum(
@@ -97,6 +125,7 @@ def pending(stores: dict[str, str], relayed: bool) -> dict[str, int]:
     )
     return {
         "events unpublished": unpublished,
+        "events queued": queued(broker_url) if broker_url else 0,
         "deliveries pending": deliveries,
         "notices held": held,
         "deadlines past": overdue,
