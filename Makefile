@@ -48,7 +48,7 @@ fuzz: install  ## schemathesis against each service's OpenAPI document, full siz
 	LOUDONG_FUZZ_EXAMPLES=$${LOUDONG_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 chaos: install  ## thousands of issues while replicas are killed, the broker restarted, connections cut; and a poison flood. Prints the figures
-	LOUDONG_CHAOS_ISSUES=$${LOUDONG_CHAOS_ISSUES:-3000} LOUDONG_CHAOS_RATE=$${LOUDONG_CHAOS_RATE:-20} \
+	LOUDONG_CHAOS_ISSUES=$${LOUDONG_CHAOS_ISSUES:-3000} LOUDONG_CHAOS_RATE=$${LOUDONG_CHAOS_RATE:-10} \
 	LOUDONG_CHAOS_POISON=$${LOUDONG_CHAOS_POISON:-1000} \
 	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 2400 tests/chaos
 
