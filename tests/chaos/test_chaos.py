@@ -180,7 +180,7 @@ def test_nothing_is_lost_doubled_or_missed_under_chaos(backend, tmp_path, sms_pr
         settled = _settle(
             stores,
             env.get("LOUDONG_BROKER_URL"),
-            timeout=CLAIM_WITHIN * (LADDER + 2) + 60 + issues / 10,
+            timeout=CLAIM_WITHIN * (LADDER + 2) + 60 + issues / 5,
         )
         held = invariants.held(stores)
         elapsed = time.monotonic() - started
