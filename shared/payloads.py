@@ -66,6 +66,7 @@ class PayloadWriter:
     def __init__(self, *event_classes: type, checks: dict[type, dict[str, Field]] | None = None):
         checks = checks or {}
         self._schemas = {cls: payload_schema(cls, **checks.get(cls, {})) for cls in event_classes}
+        self._names = {cls: [f.name for f in dataclasses.fields(cls)] for cls in event_classes}
 
     @property
     def event_classes(self) -> tuple[type, ...]:
@@ -76,7 +77,9 @@ class PayloadWriter:
 
     def __call__(self, event) -> tuple[str, str, dict]:
         schema = self._schemas[type(event)]
-        payload = schema.dump(dataclasses.asdict(event))
+        # the fields as they are: dump() builds the payload's own containers, so the deep
+        # copy dataclasses.asdict() makes of every list and dict would be made for nothing
+        payload = schema.dump({name: getattr(event, name) for name in self._names[type(event)]})
         errors = schema.validate(payload)
         if errors:
             raise ValueError(f"{event.type} payload refused by its own schema: {errors}")
