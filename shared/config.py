@@ -28,6 +28,7 @@ VARIABLES = {
     "LOUDONG_POLL_INTERVAL": "seconds between polls of the embedded bus, the relay and the sender when idle (0.1)",
     "LOUDONG_RETRY_DELAYS": "seconds before each retry of a failing handler, comma-separated; then dead-letter (`1,5,30`)",
     "LOUDONG_PREFETCH": "unacknowledged messages a RabbitMQ consumer may hold (50)",
+    "LOUDONG_CONSUME_BATCH": "events a consumer applies in one transaction and acknowledges together, at most the prefetch; 1: one by one (50)",
     "LOUDONG_DIRECTORY": "places, units and categories (`deploy/directory.yaml`)",
     "LOUDONG_POLICIES": "time limits per tier (`deploy/policies.yaml`)",
     "LOUDONG_DISPATCH_RULES": "tier rules, returns before arbitration, time to wait for feedback (`deploy/dispatch.yaml`)",
@@ -196,6 +197,7 @@ class Settings:
     poll_interval: float
     retry_delays: tuple[float, ...]
     prefetch: int
+    consume_batch: int
     directory_path: Path
     policies_path: Path
     sms_url: str | None
@@ -238,6 +240,7 @@ def load(service: str, env: dict | None = None) -> Settings:
         queue_type=choice(env, "LOUDONG_QUEUE_TYPE", "classic", ("classic", "quorum")),
         retry_delays=seconds_list(env, "LOUDONG_RETRY_DELAYS", "1,5,30"),
         prefetch=integer(env, "LOUDONG_PREFETCH", 50, minimum=1),
+        consume_batch=integer(env, "LOUDONG_CONSUME_BATCH", 50, minimum=1),
         directory_path=path(env, "LOUDONG_DIRECTORY", REPO_ROOT / "deploy" / "directory.yaml"),
         policies_path=path(env, "LOUDONG_POLICIES", REPO_ROOT / "deploy" / "policies.yaml"),
         sms_url=text(env, "LOUDONG_SMS_URL"),

@@ -14,6 +14,10 @@ there when due (`LOUDONG_RETRY_DELAYS` after each failure; each attempt commits 
 with the row's removal, or else its next attempt), and dead-lettered after the last one.
 Meanwhile the bus goes on with the next events.
 
+The events waiting when a poll reads them are applied up to `batch` in one transaction, the
+cursor moving with each: one commit for them all. If any of them cannot be applied, nothing
+of that batch is committed and each is delivered on its own, as above.
+
 The ordering guarantee is per issue: an event is never applied before an earlier event
 (in the order this bus read them) of the same issue that is still set aside. Such later
 events are set aside too, held in order behind the first, and tried one after the other
@@ -69,6 +73,7 @@ class LogBus:
         poll_interval: float,
         retry_delays: tuple[float, ...],
         clock: Callable[[], datetime] = utcnow,
+        batch: int = 1,
     ):
         self._subscriber = subscriber
         self._store = subscriber.store
@@ -78,6 +83,7 @@ class LogBus:
         self._poll = poll_interval
         self._delays = retry_delays
         self._clock = clock
+        self._batch = max(1, batch)
         self._ready = False
 
     def is_ready(self) -> bool:
@@ -131,10 +137,10 @@ class LogBus:
                 .order_by(outbox.c.seq)
                 .limit(BATCH)
             ).all()
-        for seq, issue_id, body in rows:
+        for start in range(0, len(rows), self._batch):
             if stop is not None and stop.is_set():
                 return len(rows)
-            self._deliver(source, seq, issue_id, body)
+            self._deliver_together(source, rows[start : start + self._batch], stop)
         if len(rows) < BATCH and end > max(position, rows[-1].seq if rows else 0):
             self._read_past(source, end)
         return len(rows)
@@ -158,33 +164,48 @@ class LogBus:
             self._engines[source] = engine
         return self._engines[source]
 
-    def _deliver(self, source: str, seq: int, issue_id: str, body: str) -> None:
+    def _deliver_together(self, source: str, rows: list, stop: threading.Event | None) -> None:
+        """In one transaction, the cursor moving with each, up to the first that cannot be
+        applied; that one is set aside or dead-lettered as if delivered alone, and the rest
+        go on together."""
+        while rows and not (stop is not None and stop.is_set()):
+            together = [(row.body, self._in_order(source, row.seq, row.issue_id)) for row in rows]
+            applied, failure = self._subscriber.apply_together(together)
+            if failure is None:
+                return
+            self._failed(source, rows[applied], failure)
+            rows = rows[applied + 1 :]
+
+    def _in_order(self, source: str, seq: int, issue_id: str) -> Callable[[Connection], bool]:
         def within(conn: Connection) -> bool:
             if _is_held(conn, issue_id):
                 raise _HeldBehind  # rolls back: this event goes behind its issue's first
             return advance_cursor(conn, source, seq)
 
-        try:
-            self._subscriber.apply(body, within)
-        except _HeldBehind:
+        return within
+
+    def _failed(self, source: str, row, failure: Exception) -> None:
+        seq, issue_id, body = row.seq, row.issue_id, row.body
+        if isinstance(failure, _HeldBehind):
             self._set_aside(source, seq, issue_id, body, attempt=0, due=self._clock())
-        except MalformedMessage as exc:
+        elif isinstance(failure, MalformedMessage):
             self._dead_letter(
-                source, body, "malformed", str(exc), lambda c: advance_cursor(c, source, seq)
+                source, body, "malformed", str(failure), lambda c: advance_cursor(c, source, seq)
             )
-        except Exception as exc:  # the handler's own failure: set aside for a retry
-            self._log_failure(source, seq, 1, exc)
-            if not self._delays:
-                self._dead_letter(
-                    source,
-                    body,
-                    "handler_failed",
-                    repr(exc),
-                    lambda c: advance_cursor(c, source, seq),
-                )
-                return
+        elif not self._delays:  # the handler's own failure, and no retries: dead-lettered
+            self._log_failure(source, seq, 1, failure)
+            self._dead_letter(
+                source,
+                body,
+                "handler_failed",
+                repr(failure),
+                lambda c: advance_cursor(c, source, seq),
+            )
+        else:  # set aside for a retry
+            self._log_failure(source, seq, 1, failure)
             due = self._clock() + timedelta(seconds=self._delays[0])
-            if self._set_aside(source, seq, issue_id, body, attempt=1, due=due, error=repr(exc)):
+            error = repr(failure)
+            if self._set_aside(source, seq, issue_id, body, attempt=1, due=due, error=error):
                 self._subscriber.count_failure(body, "retried")
 
     def _set_aside(

@@ -40,6 +40,12 @@ HANDLER_SECONDS = Histogram(
     ["service", "type"],
     buckets=LATENCY_BUCKETS,
 )
+CONSUMED_BATCH = Histogram(
+    "loudong_consumed_batch_size",
+    "Events applied in one transaction and acknowledged together (batches of two or more)",
+    ["service"],
+    buckets=(2, 5, 10, 20, 50, 100, 200),
+)
 EVENTS_PUBLISHED = Counter(
     "loudong_events_published_total", "Outbox events confirmed by the broker", ["service"]
 )

@@ -190,6 +190,25 @@ class UnitOfWork:
         return True
 
 
+class Batch:
+    """The transaction Store.batch() opened, handing out one unit of work per event."""
+
+    def __init__(self, conn: Connection, producer: str, write: PayloadWriter):
+        self.conn = conn
+        self.units: list[UnitOfWork] = []
+        self._producer = producer
+        self._write = write
+
+    def unit_of_work(self, cause: Envelope) -> UnitOfWork:
+        uow = UnitOfWork(self.conn, self._producer, self._write, cause, None)
+        self.units.append(uow)
+        return uow
+
+    def discard(self, uow: UnitOfWork) -> None:
+        """Its savepoint was rolled back: its events and hooks are not to be."""
+        self.units.remove(uow)
+
+
 class Store:
     """A service's own database: its tables plus the plumbing tables above."""
 
@@ -217,10 +236,23 @@ class Store:
         with self.writer.begin() as conn:
             uow = UnitOfWork(conn, self.service, self._write, cause, correlation_id)
             yield uow
-        if uow.emitted:
+        self._committed([uow])
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """One transaction for the units of work of several consumed events, each with its
+        own cause and events: one commit instead of one each, then every unit's hooks."""
+        with self.writer.begin() as conn:
+            batch = Batch(conn, self.service, self._write)
+            yield batch
+        self._committed(batch.units)
+
+    def _committed(self, units: list[UnitOfWork]) -> None:
+        if any(uow.emitted for uow in units):
             self.outbox_written.set()  # wakes the relay at once instead of at its next poll
-        for hook in uow.committed_hooks:
-            hook()
+        for uow in units:
+            for hook in uow.committed_hooks:
+                hook()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

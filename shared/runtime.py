@@ -99,6 +99,7 @@ def make_bus(settings: Settings, subscriber: Subscriber):
             settings.prefetch,
             settings.retry_delays,
             settings.queue_type,
+            settings.consume_batch,
         )
     if not subscriber.store.url.startswith("sqlite"):
         raise config.ConfigError(
@@ -116,6 +117,7 @@ def make_bus(settings: Settings, subscriber: Subscriber):
         settings.data_dir / f"{settings.service}.bus.lock",
         settings.poll_interval,
         settings.retry_delays,
+        batch=settings.consume_batch,
     )
 
 

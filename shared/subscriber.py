@@ -6,17 +6,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Connection
 
 from shared import logs, metrics
 from shared.envelope import Envelope, MalformedMessage, parse
-from shared.outbox import Handler, Store
+from shared.outbox import Batch, Handler, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
+# Run first in the handler's transaction; False: "already done" (the embedded bus's cursor).
+Within = Callable[[Connection], bool]
 APPLIED, DUPLICATE, IGNORED, UNKNOWN_ISSUE = "applied", "duplicate", "ignored", "unknown_issue"
+
+
+class Together(NamedTuple):
+    """What apply_together() did: how many messages it committed, from the first; and why
+    the one after them was not applied, if it stopped early."""
+
+    applied: int
+    failure: Exception | None
 
 
 class UnknownIssue(Exception):
@@ -55,7 +66,7 @@ class Subscriber:
             raise MalformedMessage(f"invalid {envelope.type} payload: {exc.messages}") from None
         return Envelope(**{**envelope.__dict__, "payload": payload})
 
-    def apply(self, body: bytes | str, within: Callable[[Connection], bool] | None = None) -> str:
+    def apply(self, body: bytes | str, within: Within | None = None) -> str:
         """Apply one message. `within` runs first in the same transaction; returning False
         means "already done" (the embedded bus's cursor check). Raises MalformedMessage, or
         whatever the handler raised, with nothing committed."""
@@ -64,28 +75,76 @@ class Subscriber:
             return self._apply(envelope, within)
 
     def _apply(self, envelope: Envelope, within) -> str:
-        handler = self._handlers.get(envelope.type)
         started = time.perf_counter()
         try:
             with self.store.unit_of_work(cause=envelope) as uow:
-                if within is not None and not within(uow.conn):
-                    outcome = DUPLICATE
-                elif handler is None:
-                    outcome = IGNORED
-                elif not uow.record_applied(envelope):
-                    outcome = DUPLICATE
-                else:
-                    handler(uow, envelope, self._context)
-                    outcome = APPLIED
+                outcome = self._apply_in(uow, envelope, within)
         except UnknownIssue:
             outcome = UNKNOWN_ISSUE
             if within is not None:  # the embedded bus still moves past it
                 with self.store.unit_of_work() as uow:
                     within(uow.conn)
-        label = self._label(envelope.type)
-        metrics.HANDLER_SECONDS.labels(self.service, label).observe(time.perf_counter() - started)
-        metrics.EVENTS_CONSUMED.labels(self.service, label, outcome).inc()
+        self._count(envelope.type, outcome, time.perf_counter() - started)
         return outcome
+
+    def apply_together(self, messages: list[tuple[bytes | str, Within | None]]) -> Together:
+        """Apply messages in order in one transaction, each in its own savepoint, until one
+        cannot be: those before it commit together (one commit, not one each), and the
+        caller handles that one's failure as if it had been applied alone, then goes on with
+        the rest. An unknown issue does not stop the batch, as it does not fail alone."""
+        counts, failure = [], None
+        try:
+            with self.store.batch() as batch:
+                for body, within in messages:
+                    try:
+                        counts.append(self._apply_in_savepoint(batch, body, within))
+                    except Exception as exc:  # the caller's to handle, after the commit
+                        failure = exc
+                        break
+        except Exception as exc:  # the commit itself: nothing of them is applied
+            return Together(0, exc)
+        for count in counts:
+            self._count(*count)
+        if len(counts) > 1:
+            metrics.CONSUMED_BATCH.labels(self.service).observe(len(counts))
+        return Together(len(counts), failure)
+
+    def _apply_in_savepoint(self, batch: Batch, body: bytes | str, within: Within | None):
+        envelope = self.read(body)
+        with logs.about_event(envelope):
+            started = time.perf_counter()
+            savepoint = batch.conn.begin_nested()
+            uow = batch.unit_of_work(envelope)
+            try:
+                outcome = self._apply_in(uow, envelope, within)
+                savepoint.commit()
+            except UnknownIssue:
+                savepoint.rollback()
+                batch.discard(uow)
+                outcome = UNKNOWN_ISSUE
+                if within is not None:  # the embedded bus still moves past it
+                    within(batch.conn)
+            except BaseException:
+                savepoint.rollback()
+                batch.discard(uow)
+                raise
+            return envelope.type, outcome, time.perf_counter() - started
+
+    def _apply_in(self, uow: UnitOfWork, envelope: Envelope, within: Within | None) -> str:
+        handler = self._handlers.get(envelope.type)
+        if within is not None and not within(uow.conn):
+            return DUPLICATE
+        if handler is None:
+            return IGNORED
+        if not uow.record_applied(envelope):
+            return DUPLICATE
+        handler(uow, envelope, self._context)
+        return APPLIED
+
+    def _count(self, event_type: str, outcome: str, seconds: float) -> None:
+        label = self._label(event_type)
+        metrics.HANDLER_SECONDS.labels(self.service, label).observe(seconds)
+        metrics.EVENTS_CONSUMED.labels(self.service, label, outcome).inc()
 
     def count_failure(self, body: bytes | str, outcome: str) -> None:
         try:

@@ -118,3 +118,54 @@ def test_a_service_killed_mid_flow_loses_and_doubles_nothing(deploy, sms_provide
     for issue_id in ids:
         timeline = [t["type"] for t in _issue(deployment, issue_id)["timeline"]]
         assert timeline.count("issue.dispatched") == 1
+
+
+def _applied(deployment, service: str) -> float:
+    """Events the service has committed, from its /metrics (every worker's, summed)."""
+    try:
+        text = requests.get(deployment.url(service) + "/metrics", timeout=2).text
+    except requests.RequestException:
+        return 0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("loudong_events_consumed_total{") and 'outcome="applied"' in line
+    )
+
+
+def test_consumers_killed_in_the_middle_of_a_batch_lose_and_double_nothing(deploy, sms_provider):
+    """A backlog waits for dispatch and notify, so they take it in batches; each is killed
+    (SIGKILL) just after its first batch committed, while it is applying the next ones."""
+    deployment = deploy(LOUDONG_RATE_LIMIT="10000/second")  # a gateway reading back 300 issues
+    deployment.kill("dispatch")
+    deployment.kill("notify")
+    ids = [
+        _submit(
+            deployment, {**SUBMISSION, "location": {**SUBMISSION["location"], "building": str(n)}}
+        )
+        for n in range(300)
+    ]
+    applied_at_kill = {}
+    for name in ("dispatch", "notify"):  # dispatch again before notify: its relay feeds notify
+        deployment.start(name)
+
+        def busy(name=name):
+            applied_at_kill[name] = _applied(deployment, name)
+            return applied_at_kill[name] > 0
+
+        wait_for(busy, interval=0.005, what=f"{name} busy")
+        deployment.kill(name)
+        deployment.start(name)
+
+    def told():
+        return {
+            ref: sum(ref in m["text"] for m in sms_provider.messages) for ref in map(reference, ids)
+        }
+
+    wait_for(lambda: all(told().values()), timeout=120, what="every issue told to its unit")
+    assert applied_at_kill["dispatch"] < len(ids), "dispatch was done before it was killed"
+    assert applied_at_kill["notify"] < len(ids), "notify was done before it was killed"
+    assert set(told().values()) == {1}
+    for issue_id in ids:
+        timeline = [t["type"] for t in _issue(deployment, issue_id)["timeline"]]
+        assert timeline.count("issue.dispatched") == 1

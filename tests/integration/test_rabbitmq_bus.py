@@ -5,7 +5,7 @@ from kombu import Connection, Exchange, Producer
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from shared import runtime, topology
+from shared import rabbit, runtime, topology
 from shared.outbox import outbox
 from tests.helpers import AUTH, SUBMISSION, build, emitted, event, wait_for
 
@@ -181,3 +181,51 @@ def test_a_failing_message_is_set_aside_while_the_next_one_applies(started, rabb
     # the good one applied right after the poison's first attempt, not after its retries
     assert attempts == [poison.id, good.id, poison.id, poison.id]
     assert [e.issue_id for e in emitted(dispatch.store, "issue.dispatched")] == ["i-good"]
+
+
+def test_a_backlog_is_applied_in_batches_and_a_poison_in_one_is_set_apart(tmp_path, rabbitmq_url):
+    """Thirty events wait in the queue before dispatch starts, so they arrive together: the
+    ones before the poison commit together, the poison goes to its retry, the rest go on
+    together; the malformed one is dead-lettered; every good one is applied once."""
+    rabbit.declare_topology(rabbitmq_url)
+    submitted = {"category": "other", "location": {"street": "taibai"}}
+    events = [event("issue.submitted", f"i-{n}", submitted) for n in range(30)]
+    poison = events[10]
+    for n, envelope in enumerate(events):
+        _publish_raw(rabbitmq_url, envelope.to_json(), "issue.submitted")
+        if n == 20:
+            _publish_raw(rabbitmq_url, b"{not an envelope", "issue.submitted")
+    batched = _sample("loudong_consumed_batch_size_count", service="dispatch")
+    dispatch = build(
+        "dispatch",
+        tmp_path,
+        LOUDONG_BROKER_URL=rabbitmq_url,
+        LOUDONG_RETRY_DELAYS="0.2,0.2",
+        LOUDONG_POLL_INTERVAL=0.05,
+    )
+    real = dispatch.subscriber._handlers["issue.submitted"]
+    attempts = []
+
+    def poisoned(uow, envelope, context):
+        attempts.append(envelope.id)
+        if envelope.id == poison.id:
+            raise RuntimeError("directory unreachable")
+        real(uow, envelope, context)
+
+    dispatch.subscriber._handlers["issue.submitted"] = poisoned
+    runtime.start(dispatch)
+    try:
+        wait_for(
+            lambda: _queue_depth(rabbitmq_url, topology.dead_queue_name("dispatch")) == 2,
+            what="the poison and the malformed one dead-lettered",
+        )
+        good = [e.id for e in events if e is not poison]
+        assert attempts[:30] == [e.id for e in events]  # each once, in order, before a retry
+        assert attempts[30:] == [poison.id, poison.id]
+        dispatched = [e.issue_id for e in emitted(dispatch.store, "issue.dispatched")]
+        assert sorted(dispatched) == sorted(e.issue_id for e in events if e is not poison)
+        assert len(good) == len(dispatched)
+        assert _sample("loudong_consumed_batch_size_count", service="dispatch") > batched
+        assert _queue_depth(rabbitmq_url, topology.queue_name("dispatch")) == 0
+    finally:
+        runtime.stop(dispatch)

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy
 from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
 
@@ -136,8 +137,8 @@ class Poisoned:
         self.poison.clear()
 
 
-def _dispatch(tmp_path, handler, delays="1,5,30"):
-    dispatch = build("dispatch", tmp_path, LOUDONG_RETRY_DELAYS=delays)
+def _dispatch(tmp_path, handler, delays="1,5,30", **extra):
+    dispatch = build("dispatch", tmp_path, LOUDONG_RETRY_DELAYS=delays, **extra)
     dispatch.subscriber._handlers["issue.submitted"] = handler
     clock = FakeClock()
     dispatch.bus._clock = clock
@@ -287,3 +288,31 @@ def test_a_crash_between_attempts_loses_nothing(tmp_path, intake):
     assert count_rows(rebuilt.store, inbox) == 3
     assert rebuilt.bus.poll_once() == 0
     rebuilt.store.dispose()
+
+
+def test_events_waiting_together_commit_together_and_a_poison_among_them_is_set_aside(
+    tmp_path, intake
+):
+    before_it = [event("issue.submitted", f"B{n}", SUBMITTED) for n in range(2)]
+    poison = event("issue.submitted", "A", SUBMITTED)
+    after_it = [event("issue.submitted", f"C{n}", SUBMITTED) for n in range(3)]
+    handler = Poisoned(poison)
+    dispatch, _clock = _dispatch(tmp_path, handler, LOUDONG_CONSUME_BATCH="50")
+    for envelope in (*before_it, poison, *after_it):
+        _into_outbox(intake.store, envelope)
+    commits = []
+    sqlalchemy.event.listen(dispatch.store.writer, "commit", lambda _conn: commits.append(1))
+    batched = _sample("loudong_consumed_batch_size_sum", service="dispatch")
+
+    dispatch.bus.poll_once()
+
+    ordinary = [e.id for e in (*before_it, *after_it)]
+    assert handler.attempts == [*ordinary[:2], poison.id, *ordinary[2:]]  # each once, in order
+    assert handler.applied == ordinary
+    with dispatch.store.read() as conn:  # the poison's inbox row went with its savepoint
+        assert sorted(conn.execute(select(inbox.c.event_id)).scalars()) == sorted(ordinary)
+    assert [i for i, _, _ in _retries(dispatch.store)] == ["A"]
+    assert len(commits) == 3  # the two before it, its setting aside, the three after it
+    assert _sample("loudong_consumed_batch_size_sum", service="dispatch") - batched == 5
+    assert dispatch.bus.poll_once() == 0  # the cursor is past all six
+    dispatch.store.dispose()
