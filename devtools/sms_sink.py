@@ -168,6 +168,10 @@ class SmsSink:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The headers and the body leave in two writes; with Nagle's algorithm the body
+            # waits for the client's delayed ACK of the headers, 40 ms on Linux, on every
+            # message of a kept-alive connection: a provider's stall, not the sender's.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet: the journal is the record
                 pass

@@ -35,8 +35,8 @@ def plan(uow: UnitOfWork, context: Context, notice: Notice, when: datetime) -> b
     # Residents are not flooded; units have a far higher limit (bundling keeps their bursts short).
     limit = settings.recipient_limit if delivery.limited_as_resident else settings.unit_limit
     count, window = limit
-    recent = store.recent_to(uow.conn, delivery.address, now - window, count)
-    waits_until = rate_limited_until(recent, limit)
+    nth_latest = store.nth_latest_to(uow.conn, delivery.address, now - window, count)
+    waits_until = rate_limited_until(nth_latest, window)
     if waits_until is not None:
         delivery = delivery.held_until(waits_until)
         uow.on_commit(lambda: metrics.HELD.labels(delivery.channel, "rate_limit").inc())

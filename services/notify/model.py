@@ -309,11 +309,10 @@ def quiet_until(now: datetime, recipient: Recipient, quiet: tuple[time, time]) -
     return datetime.combine(day, end, LOCAL_TIME)
 
 
-def rate_limited_until(recent: list[datetime], limit: tuple[int, timedelta]) -> datetime | None:
-    """An address that had its share (`recent`: its latest planned times, newest first) waits
-    until the oldest of them leaves the window."""
-    count, window = limit
-    return recent[-1] + window if len(recent) >= count else None
+def rate_limited_until(nth_latest: datetime | None, window: timedelta) -> datetime | None:
+    """An address that had its share within the window (`nth_latest`: when the oldest of
+    that share was planned, None if it had less) waits until that one leaves the window."""
+    return None if nth_latest is None else nth_latest + window
 
 
 def retry_at(now: datetime, attempts: int, base: float, retry_after: float | None) -> datetime:

@@ -35,7 +35,7 @@ def code_for(conn, unit_id: str, issue_id: str, assignment: int, now: datetime) 
     if known is not None:
         return known.code
     store.close_codes(conn, issue_id, now, unit_id=unit_id, below=assignment)
-    taken = {c.code for c in store.codes_of(conn, [unit_id]) if c.is_open}
+    taken = store.open_code_numbers(conn, unit_id)
     for _attempt in range(MAX_CODE_ATTEMPTS):
         code = ReplyCode(unit_id, model.lowest_free(taken), issue_id, assignment, now)
         try:

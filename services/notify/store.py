@@ -75,6 +75,7 @@ sa.Index(
     postgresql_where=reply_codes.c.closed_at.is_(None),
     sqlite_where=reply_codes.c.closed_at.is_(None),
 )
+sa.Index("ix_deliveries_address_created", deliveries.c.address, deliveries.c.created_at)
 inbound_messages = sa.Table(
     "inbound_messages",
     metadata,
@@ -240,17 +241,16 @@ def for_issue(conn: Connection, issue_id: str) -> list[Delivery]:
     )
 
 
-def recent_to(conn: Connection, address: str, since: datetime, limit: int) -> list[datetime]:
-    """When the latest `limit` deliveries to one address within the window were planned, newest
-    first."""
-    return list(
-        conn.execute(
-            select(deliveries.c.created_at)
-            .where(deliveries.c.address == address, deliveries.c.created_at > since)
-            .order_by(deliveries.c.created_at.desc())
-            .limit(limit)
-        ).scalars()
-    )
+def nth_latest_to(conn: Connection, address: str, since: datetime, n: int) -> datetime | None:
+    """When the n-th latest delivery to one address within the window was planned; None if
+    fewer than n were. One row read from the index, however many there were."""
+    return conn.execute(
+        select(deliveries.c.created_at)
+        .where(deliveries.c.address == address, deliveries.c.created_at > since)
+        .order_by(deliveries.c.created_at.desc())
+        .offset(n - 1)
+        .limit(1)
+    ).scalar()
 
 
 def resends_of(conn: Connection, recipient_key: str, event_id: str) -> int:
@@ -325,6 +325,18 @@ def codes_of(conn: Connection, unit_ids, issue_id: str | None = None) -> list[Re
         query = query.where(reply_codes.c.issue_id == issue_id)
     query = query.order_by(reply_codes.c.created_at.desc(), reply_codes.c.assignment.desc())
     return [ReplyCode(**row) for row in conn.execute(query).mappings()]
+
+
+def open_code_numbers(conn: Connection, unit_id: str) -> set[int]:
+    """The numbers the unit's open codes hold: read from the partial index of open codes,
+    not from every code the unit ever had (one property company has thousands)."""
+    return set(
+        conn.execute(
+            select(reply_codes.c.code).where(
+                reply_codes.c.unit_id == unit_id, reply_codes.c.closed_at.is_(None)
+            )
+        ).scalars()
+    )
 
 
 def add_code(conn: Connection, code: ReplyCode) -> None:

@@ -97,10 +97,12 @@ def test_a_bundle_keeps_its_key_whatever_order_its_members_come_in():
 
 
 def test_an_address_past_its_rate_waits_for_the_oldest_to_leave_the_window():
-    recent = [NOW, NOW - timedelta(minutes=30)]
+    oldest_of_its_share = NOW - timedelta(minutes=30)
 
-    assert rate_limited_until(recent, (2, timedelta(hours=1))) == NOW + timedelta(minutes=30)
-    assert rate_limited_until(recent, (3, timedelta(hours=1))) is None
+    assert rate_limited_until(oldest_of_its_share, timedelta(hours=1)) == NOW + timedelta(
+        minutes=30
+    )
+    assert rate_limited_until(None, timedelta(hours=1)) is None
 
 
 def test_a_resident_is_held_until_seven_but_a_unit_is_not():
