@@ -13,6 +13,11 @@ from bench.report import Figures
 
 SATURATION_LINES = (  # (figure name, label, style)
     ("intake accepted submissions/s", "whole system, saturated", "-"),
+    (
+        "whole pipeline issues carried to their SMS/s at saturation",
+        "carried to their SMS, saturated",
+        "-.",
+    ),
     ("intake alone submissions/s", "intake alone, saturated", "--"),
     ("durable Flask+marshmallow+PostgreSQL endpoint requests/s", "durable ceiling", ":"),
 )
@@ -20,10 +25,11 @@ SATURATION_LINES = (  # (figure name, label, style)
 
 def render(figures: Figures, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(15, 4.6), layout="tight")
-    throughput, latency, lag = fig.subplots(1, 3)
+    fig = Figure(figsize=(20, 4.6), layout="tight")
+    throughput, latency, replicas, lag = fig.subplots(1, 4)
     _throughput(throughput, figures)
     _latency(latency, figures.series.get("offered_load", []))
+    _replicas(replicas, figures.series.get("replicas", []))
     _lag(lag, figures.series.get("firing_lag", []))
     fig.suptitle(f"Loudong `make bench`, {figures.started_at}, {figures.cpus} CPUs shared by all")
     fig.savefig(path, dpi=110)
@@ -67,6 +73,31 @@ def _latency(ax, runs: list[dict]) -> None:
         xlabel="offered issues/s",
         ylabel="ms",
         xlim=(0, max(offered, default=200) * 1.1),
+        ylim=(0, None),
+    )
+    ax.legend(fontsize=8)
+
+
+def _replicas(ax, runs: list[dict]) -> None:
+    batched = [r for r in runs if not r["one_by_one"]]
+    count = [r["replicas"] for r in batched]
+    ax.plot(count, [r["accepted_per_s"] for r in batched], "o-", label="accepted")
+    ax.plot(count, [r["carried_per_s"] for r in batched], "s-", label="carried to their SMS")
+    for run in runs:
+        if run["one_by_one"]:
+            ax.plot([run["replicas"]], [run["carried_per_s"]], "x", color="black", markersize=8)
+            ax.annotate(
+                "carried, events one by one",
+                (run["replicas"], run["carried_per_s"]),
+                xytext=(6, -4),
+                textcoords="offset points",
+                fontsize=8,
+            )
+    ax.set(
+        title="saturated, against replicas of every service",
+        xlabel="replicas of each service (same 2 CPUs)",
+        ylabel="issues/s",
+        xticks=count or [1, 2, 3],
         ylim=(0, None),
     )
     ax.legend(fontsize=8)

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def submission(n) -> dict:
 
 
 # One Lua state per wrk thread: each counts its own 201s; done() adds them up. Every request
-# names its own building (thread id and a counter), for the reason submission() gives.
+# names its own building (the run's tag, thread id and a counter), for the reason
+# submission() gives: without the tag, a run's issues would duplicate the run's before it.
 _SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -43,10 +45,10 @@ wrk.headers["Authorization"] = "Bearer %(key)s"
 local template = [==[%(body)s]==]
 local threads = {}
 function setup(thread) thread:set("thread_id", #threads) table.insert(threads, thread) end
-function init(args) created = 0 counter = 0 end
+function init(args) created = 0 counter = 0 tag = args[1] or "" end
 function request()
   counter = counter + 1
-  local body = template:gsub("__N__", "w" .. thread_id .. "-" .. counter)
+  local body = template:gsub("__N__", "w" .. tag .. thread_id .. "-" .. counter)
   return wrk.format(nil, nil, nil, body)
 end
 function response(status, headers, body)
@@ -120,6 +122,8 @@ def run_wrk(
         "-s",
         str(script),
         url,
+        "--",
+        uuid.uuid4().hex[:8],  # this run's tag
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     match = re.search(

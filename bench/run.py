@@ -63,6 +63,7 @@ from bench import (
     procs,
     raw_publish,
     relay_bench,
+    saturation,
     summary,
     system,
 )
@@ -74,8 +75,10 @@ from bench.summary import (
     INTAKE_WHOLE,
     LAG_CLOCKS,
     LATENCY_RATES,
+    PIPELINE,
     RAW,
     RELAY,
+    REPLICAS,
 )
 from services.intake.main import MIGRATIONS
 from services.intake.schemas import write_payload
@@ -141,6 +144,51 @@ def measure_intake_alone(wrk: str, script: Path, tmp: Path) -> float:
         procs.stop_all(children)
         left = system.fresh_stores_and_queues()  # its events would reach the next stage
         note(f"after intake alone, purged: {left or 'nothing'}")
+
+
+def measure_saturation(wrk: str, script: Path, intake_url: str, sms_url: str):
+    """wrk's load (warm-up and measured run), then the drain: (measured run, Saturation)."""
+    runs = []
+    carried = saturation.measure(
+        lambda: runs.append(drive(wrk, script, f"{intake_url}/v1/issues")), sms_url
+    )
+    if not carried.drained:
+        warn("the backlog had not drained in time: issues carried/s is a lower bound")
+    return runs[0][0], carried
+
+
+def _carried(carried: saturation.Saturation) -> str:
+    return (
+        f"{carried.carried:,} of {carried.accepted:,} issues accepted in "
+        f"{carried.load_seconds:.0f} s at phones after {carried.carry_seconds:.0f} s"
+    )
+
+
+def measure_replicas(figures: Figures, wrk: str, script: Path, tmp: Path) -> None:
+    """The same load and drain on fresh stores with 1, 2 and 3 replicas of every service,
+    and with 2 replicas applying events one by one (LOUDONG_CONSUME_BATCH=1, as before
+    batches)."""
+    runs = figures.series.setdefault("replicas", [])
+    for workers, extra, label in [
+        *((n, {}, f"{n} replica{'s' if n > 1 else ''} each") for n in REPLICAS),
+        (2, {"LOUDONG_CONSUME_BATCH": "1"}, "2 replicas each, events one by one"),
+    ]:
+        children: list[procs.Child] = []
+        system.fresh_stores_and_queues()
+        try:
+            intake_url, sms_url = system.start_services(tmp, children, workers=workers, extra=extra)
+            measured, carried = measure_saturation(wrk, script, intake_url, sms_url)
+        finally:
+            procs.stop_all(children)
+        figures.add(f"{PIPELINE}, {label}", carried.carried_per_second, ratio=_carried(carried))
+        runs.append(
+            {
+                "replicas": workers,
+                "one_by_one": bool(extra),
+                "accepted_per_s": round(measured.created_per_second, 1),
+                "carried_per_s": round(carried.carried_per_second, 1),
+            }
+        )
 
 
 def measure_latency(figures: Figures, intake_url: str, sms_url: str, accepted: int) -> None:
@@ -269,7 +317,7 @@ def run(tmp: Path, children: list[procs.Child], figures: Figures) -> None:
     figures.cpus = os.cpu_count()
     note(f"{figures.cpus} CPUs; services, broker, database and load generator all share them")
     embedded = embedded_measure()
-    progress = Progress(9 + (embedded is not None), figures)
+    progress = Progress(10 + (embedded is not None), figures)
     note(f"fresh databases loudong_bench_*; purged: {system.fresh_stores_and_queues() or 'none'}")
     script = load.write_script(tmp)
 
@@ -284,17 +332,20 @@ def run(tmp: Path, children: list[procs.Child], figures: Figures) -> None:
     with progress.stage("intake alone on PostgreSQL and RabbitMQ"):
         alone = measure_intake_alone(wrk, script, tmp)
         figures.add(INTAKE_ALONE, alone, ratio=f"{percent(alone, durable)} of the durable ceiling")
-    with progress.stage("intake with the whole system under load"):
+    with progress.stage("the whole system under load, until what it accepted reached phones"):
         intake_url, sms_url = system.start_services(tmp, children)
-        measured, warmup_created = drive(wrk, script, f"{intake_url}/v1/issues")
+        measured, carried = measure_saturation(wrk, script, intake_url, sms_url)
         whole = measured.created_per_second
         figures.add(
             INTAKE_WHOLE, whole, ratio=f"{percent(whole, bare)} of bare Flask+marshmallow endpoint"
         )
+        figures.add(PIPELINE, carried.carried_per_second, ratio=_carried(carried))
     with progress.stage("submission to SMS latency at 20, 100 and 200 issues/s"):
-        measure_latency(figures, intake_url, sms_url, measured.created + warmup_created)
-    note("stopping the services before the broker ceilings")
+        measure_latency(figures, intake_url, sms_url, carried.accepted)
+    note("stopping the services before the replica runs")
     procs.stop_all(children)
+    with progress.stage(f"the whole pipeline with {', '.join(map(str, REPLICAS))} replicas each"):
+        measure_replicas(figures, wrk, script, tmp)
     with progress.stage("ceiling 2: raw pika publishing, then the outbox relay"):
         measure_broker_ceiling_and_relay(figures)
     with progress.stage(f"escalation firing lag with {', '.join(map(str, LAG_CLOCKS))} clocks"):

@@ -9,8 +9,10 @@ BARE = "bare Flask+marshmallow endpoint requests/s"
 DURABLE = "durable Flask+marshmallow+PostgreSQL endpoint requests/s"
 INTAKE_ALONE = "intake alone submissions/s"
 INTAKE_WHOLE = "intake accepted submissions/s"
+PIPELINE = "whole pipeline issues carried to their SMS/s at saturation"
 RAW = "raw pika async-confirm publish msgs/s"
 RELAY = "outbox relay msgs/s"
+REPLICAS = (1, 2, 3)  # replicas of every service in the scaling runs
 LATENCY_RATES = (20, 100, 200)  # issues offered per second
 LAG_CLOCKS = (10_000, 100_000, 1_000_000)  # open clocks among which 300 fall due
 CEILINGS = {BARE: "bare Flask+marshmallow", DURABLE: "durable endpoint", RAW: "raw pika"}
@@ -19,6 +21,7 @@ CEILINGS = {BARE: "bare Flask+marshmallow", DURABLE: "durable endpoint", RAW: "r
 def table_rows(figures: Figures) -> list[tuple[str, str, str]]:
     rows = [
         _against(figures, INTAKE_WHOLE, "intake accepted submissions/s, whole system", BARE),
+        _plain(figures, PIPELINE, "whole pipeline: issues carried to their SMS/s, saturated"),
         _against(figures, INTAKE_ALONE, "intake alone on PostgreSQL+RabbitMQ", DURABLE),
         _against(figures, DURABLE, "durable ceiling (issue + outbox row, one commit)", BARE),
         _against(figures, RELAY, "outbox relay msgs/s", RAW),
@@ -32,6 +35,9 @@ def table_rows(figures: Figures) -> list[tuple[str, str, str]]:
                 "—",
             )
         )
+    for figure in figures.figures:  # the replica runs
+        if figure.name.startswith(f"{PIPELINE}, "):
+            rows.append(_plain(figures, figure.name, "  " + figure.name[len(PIPELINE) + 2 :]))
     for run in figures.series.get("firing_lag", []):
         rows.append(
             (
@@ -53,6 +59,14 @@ def _against(figures: Figures, name: str, label: str, ceiling: str) -> tuple[str
     measured, whole = figures.value(name), figures.value(ceiling)
     shown = "n/a" if measured is None else f"{measured:,.0f} ({percent(measured, whole)})"
     return label, shown, "n/a" if whole is None else f"{CEILINGS[ceiling]} {whole:,.0f}"
+
+
+def _plain(figures: Figures, name: str, label: str) -> tuple[str, str, str]:
+    """A figure with no ceiling beside it: its value and what it was measured on."""
+    figure = next((f for f in figures.figures if f.name == name), None)
+    if figure is None or figure.value is None:
+        return label, "n/a", "—"
+    return label, f"{figure.value:,.0f}", figure.ratio or "—"
 
 
 def _ms(value: float | None) -> str:

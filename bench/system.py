@@ -35,9 +35,14 @@ def fresh_stores_and_queues() -> dict[str, int]:
 
 
 def start_services(
-    tmp: Path, children: list[procs.Child], services: tuple[str, ...] = SERVICES
+    tmp: Path,
+    children: list[procs.Child],
+    services: tuple[str, ...] = SERVICES,
+    workers: int = WEB_WORKERS,
+    extra: dict | None = None,
 ) -> tuple[str, str]:
-    """The SMS provider and `services`; (intake URL, SMS provider URL) once all are ready."""
+    """The SMS provider and `services`, each with `workers` replicas; (intake URL, SMS
+    provider URL) once all are ready."""
     env = base_env()
     data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=tmp))
     sms_port = procs.free_port()
@@ -45,13 +50,14 @@ def start_services(
     env.update(
         LOUDONG_BROKER_URL=infra.BROKER_URL,
         LOUDONG_SMS_URL=sms_url,
-        LOUDONG_WEB_WORKERS=str(WEB_WORKERS),
+        LOUDONG_WEB_WORKERS=str(workers),
         LOUDONG_DATA_DIR=str(data_dir),
         LOUDONG_DEMO_API_KEY=load.API_KEY,
         LOUDONG_LINK_SECRET="bench-link-secret",  # units' SMS carry their links, as deployed
         LOUDONG_RATE_LIMIT="1000000/second",  # the bench is one gateway at full speed
         LOUDONG_UNIT_RECIPIENT_LIMIT="1000000/hour",  # ...and one unit takes every issue
     )
+    env.update(extra or {})
     sink = procs.start(
         "sms-sink", ["-m", "services.cli", "sms-sink", "--port", str(sms_port)], env, tmp
     )
