@@ -15,8 +15,9 @@ with the row's removal, or else its next attempt), and dead-lettered after the l
 Meanwhile the bus goes on with the next events.
 
 The events waiting when a poll reads them are applied up to `batch` in one transaction, the
-cursor moving with each: one commit for them all. If any of them cannot be applied, nothing
-of that batch is committed and each is delivered on its own, as above.
+cursor moving with each: one commit for them all. The first that cannot be applied stops the
+batch: the ones before it commit, it is set aside or dead-lettered as above, and the rest go
+on as the next batch.
 
 The ordering guarantee is per issue: an event is never applied before an earlier event
 (in the order this bus read them) of the same issue that is still set aside. Such later

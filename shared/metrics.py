@@ -36,7 +36,7 @@ DEAD_LETTERED = Counter(
 )
 HANDLER_SECONDS = Histogram(
     "loudong_handler_seconds",
-    "Time to apply one event and commit",
+    "Time to apply one event (with its commit when applied alone, not in a batch)",
     ["service", "type"],
     buckets=LATENCY_BUCKETS,
 )

@@ -5,9 +5,10 @@ event waits in a delay queue, the later events of its issue wait behind it (shar
 The messages already delivered when the consumer turns to them are applied together, up to
 `batch` of them in one transaction, and acknowledged with one `multiple` ack once it has
 committed: a commit and an ack per batch, not per event, is most of what a busy consumer
-saves. If any of them cannot be applied, nothing of the batch is committed and each is
-applied on its own, as a single message always is, which sets the failing one apart. A crash
-at any point leaves them unacked: redelivered, and the inbox turns the applied ones away."""
+saves. The first that cannot be applied stops the batch: the ones before it commit and are
+acked, it is parked, retried or dead-lettered as it would be alone, and the rest go on as the
+next batch (shared.subscriber.Subscriber.apply_together). A crash at any point leaves the
+uncommitted ones unacked: redelivered, and the inbox turns away any that had been applied."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from tests.helpers import AUTH, SUBMISSION, build, emitted, event, wait_for
 pytestmark = pytest.mark.rabbitmq
 
 
-def _started(name, tmp_path, rabbitmq_url, **extra):
-    service = build(
+def _built(name, tmp_path, rabbitmq_url, **extra):
+    return build(
         name,
         tmp_path,
         LOUDONG_BROKER_URL=rabbitmq_url,
@@ -21,6 +21,10 @@ def _started(name, tmp_path, rabbitmq_url, **extra):
         LOUDONG_POLL_INTERVAL=0.05,
         **extra,
     )
+
+
+def _started(name, tmp_path, rabbitmq_url, **extra):
+    service = _built(name, tmp_path, rabbitmq_url, **extra)
     runtime.start(service)
     wait_for(service.bus.is_ready, what=f"{name} consuming")
     return service
@@ -51,6 +55,22 @@ def _publish_raw(url, body, routing_key):
 def _queue_depth(url, queue):
     with Connection(url) as conn:
         return conn.default_channel.queue_declare(queue, passive=True).message_count
+
+
+def _poisoned(dispatch, poison):
+    """dispatch's issue.submitted handler failing on `poison` alone; the ids it was called
+    with, in order."""
+    real = dispatch.subscriber._handlers["issue.submitted"]
+    attempts = []
+
+    def poisoned(uow, envelope, context):
+        attempts.append(envelope.id)
+        if envelope.id == poison.id:
+            raise RuntimeError("directory unreachable")
+        real(uow, envelope, context)
+
+    dispatch.subscriber._handlers["issue.submitted"] = poisoned
+    return attempts
 
 
 def _sample(name, **labels):
@@ -161,16 +181,7 @@ def test_a_failing_message_is_set_aside_while_the_next_one_applies(started, rabb
     submitted = {"category": "other", "location": {"street": "taibai"}}
     poison = event("issue.submitted", "i-poison", submitted)
     good = event("issue.submitted", "i-good", submitted)
-    real = dispatch.subscriber._handlers["issue.submitted"]
-    attempts = []
-
-    def poisoned(uow, envelope, context):
-        attempts.append(envelope.id)
-        if envelope.id == poison.id:
-            raise RuntimeError("directory unreachable")
-        real(uow, envelope, context)
-
-    dispatch.subscriber._handlers["issue.submitted"] = poisoned
+    attempts = _poisoned(dispatch, poison)
     _publish_raw(rabbitmq_url, poison.to_json(), "issue.submitted")
     _publish_raw(rabbitmq_url, good.to_json(), "issue.submitted")
 
@@ -196,23 +207,8 @@ def test_a_backlog_is_applied_in_batches_and_a_poison_in_one_is_set_apart(tmp_pa
         if n == 20:
             _publish_raw(rabbitmq_url, b"{not an envelope", "issue.submitted")
     batched = _sample("loudong_consumed_batch_size_count", service="dispatch")
-    dispatch = build(
-        "dispatch",
-        tmp_path,
-        LOUDONG_BROKER_URL=rabbitmq_url,
-        LOUDONG_RETRY_DELAYS="0.2,0.2",
-        LOUDONG_POLL_INTERVAL=0.05,
-    )
-    real = dispatch.subscriber._handlers["issue.submitted"]
-    attempts = []
-
-    def poisoned(uow, envelope, context):
-        attempts.append(envelope.id)
-        if envelope.id == poison.id:
-            raise RuntimeError("directory unreachable")
-        real(uow, envelope, context)
-
-    dispatch.subscriber._handlers["issue.submitted"] = poisoned
+    dispatch = _built("dispatch", tmp_path, rabbitmq_url)
+    attempts = _poisoned(dispatch, poison)
     runtime.start(dispatch)
     try:
         wait_for(
