@@ -135,3 +135,16 @@ def connection_dropped(exc: BaseException) -> bool:
         return False
     state = getattr(exc.orig, "sqlstate", None) or ""
     return exc.connection_invalidated or state.startswith("08") or state in _DROPPED_STATES
+
+
+# deadlock_detected, serialization_failure, lock_not_available: the statement lost a race
+# with another transaction, not a fault of the work itself.
+_CONFLICT_STATES = ("40P01", "40001", "55P03")
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    """Whether `exc` says another transaction got in the way (PostgreSQL chose this one as a
+    deadlock's victim, say): done again at once, the same work will most likely succeed."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return (getattr(exc.orig, "sqlstate", None) or "") in _CONFLICT_STATES

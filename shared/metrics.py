@@ -40,6 +40,12 @@ HANDLER_SECONDS = Histogram(
     ["service", "type"],
     buckets=LATENCY_BUCKETS,
 )
+RACES_LOST = Counter(
+    "loudong_races_lost_total",
+    "Events whose transaction PostgreSQL failed for another's sake (a deadlock's victim), "
+    "applied once more at once",
+    ["service"],
+)
 CONSUMED_BATCH = Histogram(
     "loudong_consumed_batch_size",
     "Events applied in one transaction and acknowledged together (batches of two or more)",

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared import logs
 from shared.db import UTCDateTime, create_engines, migrate
@@ -96,7 +97,13 @@ sa.Index("ix_outbox_type_seq", outbox.c.type, outbox.c.seq)
 sa.Index("ix_retry_issue", retry.c.issue_id, retry.c.id)
 
 PLUMBING_V1 = (outbox, inbox, bus_cursor, dead_letter)  # retry came with create_plumbing_tables_v2
-_OUTBOX_INSERT, _INBOX_INSERT = insert(outbox), insert(inbox)  # built once: see UnitOfWork
+# Built once: a statement built per call costs more Python than its round trip (its bound
+# values and cache key made anew each time); these take their values at execute time.
+_OUTBOX_INSERT = insert(outbox)
+_INBOX_ONCE = {  # RETURNING says whether it inserted: rowcount is -1 on psycopg here
+    "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+    "sqlite": sqlite.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+}
 
 
 def create_plumbing_tables_v1(op) -> None:
@@ -176,18 +183,14 @@ class UnitOfWork:
         self.committed_hooks.append(hook)
 
     def record_applied(self, envelope: Envelope) -> bool:
-        """False if this event was applied before. The insert races safely: a second
-        transaction with the same id fails on the primary key and is retried."""
-        seen = self.conn.execute(
-            select(inbox.c.event_id).where(inbox.c.event_id == envelope.id)
-        ).first()
-        if seen:
-            return False
-        self.conn.execute(
-            _INBOX_INSERT,
+        """False if this event was applied before: one statement, which inserts its inbox
+        row unless the id is there. Against a second transaction inserting the same id it
+        waits for that one's end, then inserts (it rolled back) or does nothing."""
+        inserted = self.conn.execute(
+            _INBOX_ONCE[self.conn.dialect.name],
             {"event_id": envelope.id, "type": envelope.type, "applied_at": utcnow()},
         )
-        return True
+        return inserted.first() is not None
 
 
 class Batch:
@@ -239,10 +242,13 @@ class Store:
         self._committed([uow])
 
     @contextmanager
-    def batch(self) -> Iterator[Batch]:
+    def batch(self, lock_wait_ms: int | None = None) -> Iterator[Batch]:
         """One transaction for the units of work of several consumed events, each with its
-        own cause and events: one commit instead of one each, then every unit's hooks."""
+        own cause and events: one commit instead of one each, then every unit's hooks.
+        `lock_wait_ms`: on PostgreSQL, a statement waiting longer on a lock fails (55P03)."""
         with self.writer.begin() as conn:
+            if lock_wait_ms and self.dialect == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}"))
             batch = Batch(conn, self.service, self._write)
             yield batch
         self._committed(batch.units)

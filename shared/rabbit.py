@@ -23,6 +23,7 @@ from sqlalchemy import Connection as StoreConnection
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared import holds, metrics, topology
+from shared.db import lost_a_race
 from shared.envelope import MalformedMessage, utcnow
 from shared.subscriber import Subscriber
 
@@ -133,9 +134,21 @@ class RabbitConsumer(ConsumerMixin):
                 batch[applied - 1].ack(multiple=True)  # and every delivery before it
             if failure is None:
                 return
-            self._failed(batch[applied], failure, ids[applied])
+            if lost_a_race(failure):
+                failure = self._once_more_alone(together[applied], failure)
+            if failure is not None:
+                self._failed(batch[applied], failure, ids[applied])
             batch[applied].ack()
             batch = batch[applied + 1 :]
+
+    def _once_more_alone(self, message: tuple, lost: Exception) -> Exception | None:
+        """An event that lost a race with another replica's transaction (a deadlock's victim,
+        or tired of waiting on a lock in a batch), applied again at once, alone: the other
+        has committed by now. The delay queue would cost it a second or more. Its failure,
+        if it fails again."""
+        log.info("%s: lost a race with another transaction; once more: %r", self._service, lost)
+        metrics.RACES_LOST.labels(self._service).inc()
+        return self._subscriber.apply_together([message]).failure
 
     def _failed(self, message, failure: Exception, ids: tuple[str, str] | None) -> None:
         """Parked behind its issue's line, dead-lettered, or sent to wait for a retry: each

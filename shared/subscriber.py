@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # Run first in the handler's transaction; False: "already done" (the embedded bus's cursor).
 Within = Callable[[Connection], bool]
 APPLIED, DUPLICATE, IGNORED, UNKNOWN_ISSUE = "applied", "duplicate", "ignored", "unknown_issue"
+BATCH_LOCK_WAIT_MS = 100  # longer than most batches take, far shorter than a deadlock's wait
 
 
 class Together(NamedTuple):
@@ -93,8 +94,12 @@ class Subscriber:
         caller handles that one's failure as if it had been applied alone, then goes on with
         the rest. An unknown issue does not stop the batch, as it does not fail alone."""
         counts, failure = [], None
+        # Two replicas' batches lock rows in no common order. Rather than wait a deadlock out
+        # (PostgreSQL looks for one after a second), a batch's event gives up on a lock soon;
+        # then the events before it commit and it is tried again alone (shared/rabbit.py).
+        lock_wait = BATCH_LOCK_WAIT_MS if len(messages) > 1 else None
         try:
-            with self.store.batch() as batch:
+            with self.store.batch(lock_wait) as batch:
                 for body, within in messages:
                     try:
                         counts.append(self._apply_in_savepoint(batch, body, within))

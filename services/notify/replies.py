@@ -40,13 +40,15 @@ def code_for(conn, unit_id: str, issue_id: str, assignment: int, now: datetime) 
         code = ReplyCode(unit_id, model.lowest_free(taken), issue_id, assignment, now)
         try:
             # Another replica numbering the same unit may take this number first: the unique
-            # key refuses the second, and a savepoint lets it try the next number at once
-            # rather than failing the whole event into the retry queue.
+            # key refuses the second, and a savepoint lets it try again at once rather than
+            # failing the whole event into the retry queue.
             with conn.begin_nested():
                 store.add_code(conn, code)
             return code.code
         except IntegrityError:
-            taken.add(code.code)
+            # The refusal came once the other transaction committed, perhaps a whole batch
+            # of this unit's codes: read them all again, or each try would meet the next.
+            taken |= store.open_code_numbers(conn, unit_id) | {code.code}
     raise RuntimeError(f"no free reply code for {unit_id} after {MAX_CODE_ATTEMPTS} tries")
 
 

@@ -134,16 +134,22 @@ def test_two_sweepers_fire_every_escalation_exactly_once(tmp_path, postgres_urls
         s.store.dispose()
 
 
+@pytest.mark.parametrize("batch", [1, 25], ids=["one event", "a batch of 25"])
 def test_two_replicas_numbering_one_units_reply_codes_at_once_take_different_numbers(
-    tmp_path, postgres_urls
+    tmp_path, postgres_urls, batch
 ):
-    from services.notify.replies import code_for
+    """The first replica numbers `batch` notices in one transaction (as a consumer batch
+    does) while the second waits on its first number; once the first commits, the second
+    takes the next free number at once, however many the batch took."""
+    from services.notify.replies import MAX_CODE_ATTEMPTS, code_for
 
+    assert batch <= 1 or batch > MAX_CODE_ATTEMPTS  # one try per number would not be enough
     notify = _on_postgres("notify", tmp_path, postgres_urls)
     unit, now, second = "baian-xincun-property", utcnow(), {}
     first_tx = notify.store.writer.connect()
     first_tx.begin()
-    first = code_for(first_tx, unit, "issue-a", 1, now)  # not committed yet: the second waits on it
+    # Not committed yet: the second replica waits on them.
+    firsts = [code_for(first_tx, unit, f"issue-a{i}", 1, now) for i in range(batch)]
 
     def other_replica():
         with notify.store.unit_of_work() as uow:
@@ -156,5 +162,18 @@ def test_two_replicas_numbering_one_units_reply_codes_at_once_take_different_num
     first_tx.close()
     racer.join(timeout=10)
 
-    assert (first, second.get("code")) == (1, 2)
+    assert (firsts, second.get("code")) == (list(range(1, batch + 1)), batch + 1)
     notify.store.dispose()
+
+
+def test_an_event_applied_twice_on_postgres_takes_effect_once(tmp_path, postgres_urls):
+    """The inbox's one-statement insert tells a first application from a second."""
+    dispatch = _on_postgres("dispatch", tmp_path, postgres_urls)
+    submitted = event(
+        "issue.submitted", "i-twice", {"category": "other", "location": {"street": "taibai"}}
+    )
+    outcomes = [dispatch.subscriber.apply(submitted.to_json()) for _ in range(2)]
+    assert outcomes == ["applied", "duplicate"]
+    with dispatch.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 1
+    dispatch.store.dispose()

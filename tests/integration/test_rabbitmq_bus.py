@@ -1,9 +1,13 @@
 """The RabbitMQ bus for real: confirmed relay, acks after commit, retries, dead letters."""
 
+import threading
+import time
+
+import psycopg
 import pytest
 from kombu import Connection, Exchange, Producer
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from shared import rabbit, runtime, topology
 from shared.outbox import outbox
@@ -225,3 +229,64 @@ def test_a_backlog_is_applied_in_batches_and_a_poison_in_one_is_set_apart(tmp_pa
         assert _queue_depth(rabbitmq_url, topology.queue_name("dispatch")) == 0
     finally:
         runtime.stop(dispatch)
+
+
+@pytest.mark.postgres
+def test_an_event_chosen_as_a_deadlocks_victim_is_applied_again_at_once(
+    started, rabbitmq_url, postgres_urls
+):
+    """Its first attempt and another transaction wait on each other's locks; PostgreSQL
+    fails the attempt that waited first, the handler's, and the other commits. The event is
+    applied on its second attempt at once, never sent to a delay queue."""
+    dispatch = started("dispatch", LOUDONG_DISPATCH_DATABASE_URL=postgres_urls["dispatch"])
+    real = dispatch.subscriber._handlers["issue.submitted"]
+    attempts, handler_holds, other_holds = [], threading.Event(), threading.Event()
+
+    def entangled(uow, envelope, context):
+        attempts.append(envelope.id)
+        if len(attempts) == 1:
+            uow.conn.execute(text("SELECT pg_advisory_xact_lock(7001)"))
+            handler_holds.set()
+            uow.conn.execute(text("SELECT pg_advisory_xact_lock(7002)"))  # the other holds it
+        real(uow, envelope, context)
+
+    def other_transaction():
+        with psycopg.connect(postgres_urls["dispatch"]) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(7002)")
+            other_holds.set()
+            handler_holds.wait(20)
+            time.sleep(0.3)  # the handler waits first, so its backend finds the deadlock first
+            conn.execute("SELECT pg_advisory_xact_lock(7001)")
+
+    dispatch.subscriber._handlers["issue.submitted"] = entangled
+    other = threading.Thread(target=other_transaction)
+    other.start()
+    other_holds.wait(10)
+    lost = _sample("loudong_races_lost_total", service="dispatch")
+    retried = _sample(
+        "loudong_events_consumed_total",
+        service="dispatch",
+        type="issue.submitted",
+        outcome="retried",
+    )
+    submitted = event(
+        "issue.submitted", "i-raced", {"category": "other", "location": {"street": "taibai"}}
+    )
+    _publish_raw(rabbitmq_url, submitted.to_json(), "issue.submitted")
+
+    wait_for(
+        lambda: emitted(dispatch.store, "issue.dispatched"), what=f"the issue dispatched {attempts}"
+    )
+    other.join(10)
+    assert attempts == [submitted.id, submitted.id]
+    assert _sample("loudong_races_lost_total", service="dispatch") == lost + 1
+    assert (
+        _sample(
+            "loudong_events_consumed_total",
+            service="dispatch",
+            type="issue.submitted",
+            outcome="retried",
+        )
+        == retried
+    )
+    assert _queue_depth(rabbitmq_url, topology.retry_queue_name("dispatch", 1)) == 0
