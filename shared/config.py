@@ -25,7 +25,8 @@ VARIABLES = {
     "LOUDONG_HOST": "address the services listen on (`127.0.0.1`)",
     "LOUDONG_WEB_WORKERS": "gunicorn worker processes per service, each a replica with its own consumer (2; `make run`: 1)",
     "LOUDONG_QUEUE_TYPE": "RabbitMQ's queues: `classic` (one broker) or `quorum` (replicated, for a cluster; on a fresh vhost, as a queue's type cannot change in place)",
-    "LOUDONG_POLL_INTERVAL": "seconds between polls of the embedded bus, the relay and the sender when idle (0.1)",
+    "LOUDONG_POLL_INTERVAL": "seconds between polls of the embedded bus, which has no other way to see the other services' events (0.1)",
+    "LOUDONG_IDLE_POLL": "seconds between the relay's and the sender's polls when nothing wakes them (1): a commit in the same process wakes them at once; the poll finds what a killed replica left and retries that fell due",
     "LOUDONG_RETRY_DELAYS": "seconds before each retry of a failing handler, comma-separated; then dead-letter (`1,5,30`)",
     "LOUDONG_PREFETCH": "unacknowledged messages a RabbitMQ consumer may hold (50)",
     "LOUDONG_CONSUME_BATCH": "events a consumer applies in one transaction and acknowledges together, at most the prefetch; 1: one by one (50)",
@@ -195,6 +196,7 @@ class Settings:
     port: int
     web_workers: int
     poll_interval: float
+    idle_poll: float  # relay and sender: their own process's commits wake them, this is the rest
     retry_delays: tuple[float, ...]
     prefetch: int
     consume_batch: int
@@ -237,6 +239,7 @@ def load(service: str, env: dict | None = None) -> Settings:
         port=integer(env, f"LOUDONG_{service.upper()}_PORT", DEFAULT_PORTS[service], minimum=1),
         web_workers=integer(env, "LOUDONG_WEB_WORKERS", 2, minimum=1),
         poll_interval=number(env, "LOUDONG_POLL_INTERVAL", 0.1, minimum=0.001),
+        idle_poll=number(env, "LOUDONG_IDLE_POLL", 1.0, minimum=0.001),
         queue_type=choice(env, "LOUDONG_QUEUE_TYPE", "classic", ("classic", "quorum")),
         retry_delays=seconds_list(env, "LOUDONG_RETRY_DELAYS", "1,5,30"),
         prefetch=integer(env, "LOUDONG_PREFETCH", 50, minimum=1),

@@ -173,7 +173,7 @@ def _relay(service: Service, stop: threading.Event) -> None:
             stop.wait(2)
     publisher = ConfirmedPublisher(service.settings.broker_url)
     try:
-        run_relay(service.store, publisher.publish_batch, stop, service.settings.poll_interval)
+        run_relay(service.store, publisher.publish_batch, stop, service.settings.idle_poll)
     finally:
         publisher.close()
 

@@ -49,7 +49,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
         clock=clock,
     )
     service_store = Store("notify", settings.database_url, MIGRATIONS, write_payload)
-    loops = {"sender": partial(run_sender, service_store, context, settings.poll_interval)}
+    loops = {"sender": partial(run_sender, service_store, context, settings.idle_poll)}
     return assemble(
         settings, service_store, EVENT_HANDLERS, EVENT_READERS, context, create_app, loops
     )
