@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.outbox import held_issue
@@ -34,16 +34,17 @@ class Ahead(NamedTuple):
     attempt: int
 
 
+_LINE = (  # built once: every message asks it
+    select(held_issue.c.id, held_issue.c.event_id, held_issue.c.attempt, held_issue.c.held_until)
+    .where(held_issue.c.issue_id == bindparam("issue_id"))
+    .order_by(held_issue.c.id)
+)
+
+
 def ahead_of(conn: Connection, issue_id: str, event_id: str, now: datetime) -> Ahead | None:
     """The live event just before this one in its issue's line, or None: then it may be
     applied, and its own row (and any past its time) is removed in this transaction."""
-    rows = conn.execute(
-        select(
-            held_issue.c.id, held_issue.c.event_id, held_issue.c.attempt, held_issue.c.held_until
-        )
-        .where(held_issue.c.issue_id == issue_id)
-        .order_by(held_issue.c.id)
-    ).all()
+    rows = conn.execute(_LINE, {"issue_id": issue_id}).all()
     if not rows:
         return None  # nearly every message: one lookup on the index
     own = next((r.id for r in rows if r.event_id == event_id), None)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from district.links import SUPERVISION, link_code
 from services.dispatch import metrics
@@ -72,9 +72,14 @@ def record(
         log.warning("link code of %s/%s collides; not recorded", issue_id, assignment)
         return None
     conn.execute(
-        insert(unit_links).values(
-            code=code, issue_id=issue_id, unit_id=unit_id, assignment=assignment, created_at=now
-        )
+        _ADD_LINK,
+        {
+            "code": code,
+            "issue_id": issue_id,
+            "unit_id": unit_id,
+            "assignment": assignment,
+            "created_at": now,
+        },
     )
     return code
 
@@ -94,8 +99,13 @@ def expire_with(conn: Connection, issue_ids: Iterable[str], now: datetime, grace
 
 
 def get(conn: Connection, code: str) -> Link | None:
-    row = conn.execute(select(unit_links).where(unit_links.c.code == code)).mappings().first()
+    row = conn.execute(_LINK, {"b_code": code}).mappings().first()
     return Link(**row) if row else None
+
+
+# Built once, as every assignment asks them (see services/dispatch/store.py).
+_ADD_LINK = insert(unit_links)
+_LINK = select(unit_links).where(unit_links.c.code == bindparam("b_code"))
 
 
 def opened(conn: Connection, code: str, now: datetime) -> Link:

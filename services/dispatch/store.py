@@ -4,11 +4,10 @@ notes, unit tokens, work-day meetings, units' links and photos."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from services.dispatch.model import OPEN_ASSIGNMENT_STATES, OPEN_CASE_STATES, Assignment, Case
 from shared.db import UTCDateTime
@@ -135,50 +134,68 @@ def _case(row) -> Case:
 
 
 def _case_row(case: Case) -> dict:
-    return {**asdict(case), "flags": json.dumps(case.flags)}
+    # vars(), not asdict(): asdict deep-copies every field, and a row needs no copy at all
+    return {**vars(case), "flags": json.dumps(case.flags)}
 
 
 def _cases(conn: Connection, query) -> list[Case]:
     return [_case(r) for r in conn.execute(query).mappings()]
 
 
+# The statements every event runs, built once: built per call, their bound values and cache
+# keys cost more Python than the round trip. They take their values at execute time.
+_CASE = select(cases).where(cases.c.issue_id == bindparam("b_issue_id"))
+_CASE_LOCKED = _CASE.with_for_update()  # actions on one issue take turns, across replicas
+_SAVE_CASE = update(cases).where(cases.c.issue_id == bindparam("b_issue_id"))
+_OPEN_DUPLICATE = (
+    select(cases)
+    .where(
+        cases.c.category == bindparam("b_category"),
+        cases.c.duplicate_key == bindparam("b_duplicate_key"),
+        cases.c.issue_id != bindparam("b_issue_id"),
+        cases.c.linked_to.is_(None),
+        cases.c.state.in_(OPEN_CASE_STATES),
+    )
+    .order_by(cases.c.submitted_at)
+    .limit(1)
+)
+_ASSIGNMENTS_OF = (
+    select(assignments)
+    .where(assignments.c.issue_id == bindparam("b_issue_id"))
+    .order_by(assignments.c.id)
+)
+
+
 def add_case(conn: Connection, case: Case) -> None:
-    conn.execute(insert(cases).values(**_case_row(case)))
+    conn.execute(insert(cases), _case_row(case))
 
 
 def get_case(conn: Connection, issue_id: str, for_update: bool = False) -> Case | None:
-    query = select(cases).where(cases.c.issue_id == issue_id)
-    if for_update:
-        query = query.with_for_update()  # actions on one issue take turns, across replicas
-    row = conn.execute(query).mappings().first()
+    query = _CASE_LOCKED if for_update else _CASE
+    row = conn.execute(query, {"b_issue_id": issue_id}).mappings().first()
     return _case(row) if row else None
 
 
 def save_case(conn: Connection, case: Case) -> None:
     """Write the whole case: its callers hold its row lock (get_case, linked_to, ...)."""
     values = _case_row(case)
-    del values["issue_id"]
-    conn.execute(update(cases).where(cases.c.issue_id == case.issue_id).values(**values))
+    values["b_issue_id"] = values.pop("issue_id")
+    conn.execute(_SAVE_CASE, values)
 
 
 def open_duplicate(
     conn: Connection, category: str, duplicate_key: str, issue_id: str
 ) -> Case | None:
     """The open primary this new issue repeats, if any (twins are never primaries)."""
-    found = _cases(
-        conn,
-        select(cases)
-        .where(
-            cases.c.category == category,
-            cases.c.duplicate_key == duplicate_key,
-            cases.c.issue_id != issue_id,
-            cases.c.linked_to.is_(None),
-            cases.c.state.in_(OPEN_CASE_STATES),
+    row = (
+        conn.execute(
+            _OPEN_DUPLICATE,
+            {"b_category": category, "b_duplicate_key": duplicate_key, "b_issue_id": issue_id},
         )
-        .order_by(cases.c.submitted_at)
-        .limit(1),
+        .mappings()
+        .first()
     )
-    return found[0] if found else None
+    return _case(row) if row else None
 
 
 def linked_to(conn: Connection, issue_id: str) -> list[Case]:
@@ -193,14 +210,14 @@ def linked_to(conn: Connection, issue_id: str) -> list[Case]:
 
 
 def add_assignment(conn: Connection, assignment: Assignment) -> int:
-    values = asdict(assignment)
+    values = dict(vars(assignment))
     del values["id"]
-    return conn.execute(insert(assignments).values(**values)).inserted_primary_key[0]
+    return conn.execute(insert(assignments), values).inserted_primary_key[0]
 
 
 def assignments_of(conn: Connection, issue_id: str) -> list[Assignment]:
-    query = select(assignments).where(assignments.c.issue_id == issue_id)
-    return [Assignment(**r) for r in conn.execute(query.order_by(assignments.c.id)).mappings()]
+    rows = conn.execute(_ASSIGNMENTS_OF, {"b_issue_id": issue_id}).mappings()
+    return [Assignment(**r) for r in rows]
 
 
 def current_assignment(conn: Connection, issue_id: str, unit_id: str) -> Assignment | None:
@@ -229,9 +246,12 @@ def set_part_due(conn: Connection, issue_id: str, assignment: int, kind: str, du
 
 
 def save_assignment(conn: Connection, assignment: Assignment) -> None:
-    values = asdict(assignment)
-    del values["id"]
-    conn.execute(update(assignments).where(assignments.c.id == assignment.id).values(**values))
+    values = dict(vars(assignment))
+    values["b_id"] = values.pop("id")
+    conn.execute(_SAVE_ASSIGNMENT, values)
+
+
+_SAVE_ASSIGNMENT = update(assignments).where(assignments.c.id == bindparam("b_id"))
 
 
 def inbox(conn: Connection, unit_id: str) -> list[dict]:

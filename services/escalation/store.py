@@ -274,17 +274,23 @@ def escalations_count(conn: Connection, issue_id: str, clock: str) -> int:
     ).scalar_one()
 
 
+# Every consumed event reads its clock: built once, values at execute time.
+_CLOCK_LOCKED = (
+    select(clocks)
+    .where(clocks.c.issue_id == bindparam("b_issue_id"), clocks.c.clock == bindparam("b_clock"))
+    .with_for_update()
+)
+_SUMMARY_EXISTS = select(issue_summaries.c.issue_id).where(
+    issue_summaries.c.issue_id == bindparam("b_issue_id")
+)
+_UPDATE_SUMMARY = update(issue_summaries).where(
+    issue_summaries.c.issue_id == bindparam("b_issue_id")
+)
+
+
 def get_clock(conn: Connection, issue_id: str, name: str) -> Clock | None:
     """The clock, locked for this transaction: events about one issue apply one at a time."""
-    row = (
-        conn.execute(
-            select(clocks)
-            .where(clocks.c.issue_id == issue_id, clocks.c.clock == name)
-            .with_for_update()
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_CLOCK_LOCKED, {"b_issue_id": issue_id, "b_clock": name}).mappings().first()
     return _clock(row) if row else None
 
 
@@ -293,7 +299,7 @@ def put_clock(conn: Connection, clock: Clock, new: bool = False) -> None:
     upsert: a racing transaction's insert then fails this one, which is retried and decides
     again, instead of being overwritten."""
     if new:
-        conn.execute(insert(clocks).values(**as_row(clock)))
+        conn.execute(insert(clocks), as_row(clock))
     else:
         put_clocks(conn, [clock])
 
@@ -423,15 +429,11 @@ def escalations_count_all(conn: Connection) -> int:
 def put_summary(conn: Connection, issue_id: str, **values) -> None:
     """The issue's summary as the latest lead dispatch tells it (a re-tier or re-dispatch
     may change category and place)."""
-    found = conn.execute(
-        select(issue_summaries.c.issue_id).where(issue_summaries.c.issue_id == issue_id)
-    ).first()
+    found = conn.execute(_SUMMARY_EXISTS, {"b_issue_id": issue_id}).first()
     if found is None:
-        conn.execute(insert(issue_summaries).values(issue_id=issue_id, **values))
+        conn.execute(insert(issue_summaries), {"issue_id": issue_id, **values})
     else:
-        conn.execute(
-            update(issue_summaries).where(issue_summaries.c.issue_id == issue_id).values(**values)
-        )
+        conn.execute(_UPDATE_SUMMARY, {"b_issue_id": issue_id, **values})
 
 
 def summaries(conn: Connection, issue_ids: list[str]) -> dict[str, dict]:

@@ -8,7 +8,7 @@ from dataclasses import fields
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from services.intake.model import Issue
 from shared.db import UTCDateTime
@@ -122,11 +122,16 @@ def add_issue(conn: Connection, issue: Issue, reporter: dict | None) -> None:
         conn.execute(insert(reporters), {"issue_id": issue.id, **reporter})
 
 
+# Every consumed event reads and writes its issue: built once, values at execute time.
+_ISSUE = select(issues).where(issues.c.id == bindparam("b_id"))
+_ISSUE_LOCKED = _ISSUE.with_for_update()  # replicas applying two events of one issue take turns
+_SAVE_ISSUE = update(issues).where(issues.c.id == bindparam("b_id"))
+_ADD_TO_TIMELINE = insert(timeline)
+
+
 def get_issue(conn: Connection, issue_id: str, for_update: bool = False) -> Issue | None:
-    query = select(issues).where(issues.c.id == issue_id)
-    if for_update:
-        query = query.with_for_update()  # replicas applying two events of one issue take turns
-    row = conn.execute(query).mappings().first()
+    query = _ISSUE_LOCKED if for_update else _ISSUE
+    row = conn.execute(query, {"b_id": issue_id}).mappings().first()
     return as_issue(row) if row else None
 
 
@@ -134,7 +139,8 @@ def save_issue(conn: Connection, issue: Issue) -> None:
     """Write the issue's public view, as an event left it."""
     values = {name: getattr(issue, name) for name in PUBLIC_VIEW}
     values["parts"] = json.dumps(values["parts"], ensure_ascii=False)
-    conn.execute(update(issues).where(issues.c.id == issue.id).values(**values))
+    values["b_id"] = issue.id
+    conn.execute(_SAVE_ISSUE, values)
 
 
 def as_issue(row) -> Issue:
@@ -168,13 +174,14 @@ def add_to_timeline(
     summary: str,
 ) -> None:
     conn.execute(
-        insert(timeline).values(
-            issue_id=issue_id,
-            event_id=event_id,
-            type=event_type,
-            occurred_at=occurred_at,
-            summary=summary,
-        )
+        _ADD_TO_TIMELINE,
+        {
+            "issue_id": issue_id,
+            "event_id": event_id,
+            "type": event_type,
+            "occurred_at": occurred_at,
+            "summary": summary,
+        },
     )
 
 

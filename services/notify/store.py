@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from services.notify.model import Delivery, ReplyCode
 from shared.db import UTCDateTime
@@ -140,19 +140,22 @@ _CHANGING = (
 )
 
 
+_LEASE_DUE = (  # the sender asks it after every notice: built once
+    select(deliveries)
+    .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= bindparam("b_now"))
+    .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
 def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
     """Pending deliveries whose time has come, pushed `lease` into the future so that no other
     sender takes them while this one is talking to the provider. Ties go in the order they were
     planned: deliveries leased together and taken again after a crash are bundled as before, so
     each message keeps its idempotency key."""
-    due = _deliveries(
-        conn,
-        select(deliveries)
-        .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
-        .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True),
-    )
+    rows = conn.execute(_LEASE_DUE, {"b_now": now, "b_limit": limit}).mappings()
+    due = [Delivery(**r) for r in rows]
     if due:
         conn.execute(
             update(deliveries)
@@ -303,14 +306,22 @@ def release(conn: Connection, delivery_id: str, text: str, now: datetime, held_u
 # --- reply codes
 
 
+# Every unit's notice numbers its reply code: these are built once, values at execute time.
+_REPLY_CODE = select(reply_codes).where(
+    reply_codes.c.unit_id == bindparam("b_unit_id"),
+    reply_codes.c.issue_id == bindparam("b_issue_id"),
+    reply_codes.c.assignment == bindparam("b_assignment"),
+)
+_OPEN_CODE_NUMBERS = select(reply_codes.c.code).where(
+    reply_codes.c.unit_id == bindparam("b_unit_id"), reply_codes.c.closed_at.is_(None)
+)
+_ADD_CODE = insert(reply_codes)
+
+
 def reply_code(conn: Connection, unit_id: str, issue_id: str, assignment: int) -> ReplyCode | None:
     row = (
         conn.execute(
-            select(reply_codes).where(
-                reply_codes.c.unit_id == unit_id,
-                reply_codes.c.issue_id == issue_id,
-                reply_codes.c.assignment == assignment,
-            )
+            _REPLY_CODE, {"b_unit_id": unit_id, "b_issue_id": issue_id, "b_assignment": assignment}
         )
         .mappings()
         .first()
@@ -330,17 +341,11 @@ def codes_of(conn: Connection, unit_ids, issue_id: str | None = None) -> list[Re
 def open_code_numbers(conn: Connection, unit_id: str) -> set[int]:
     """The numbers the unit's open codes hold: read from the partial index of open codes,
     not from every code the unit ever had (one property company has thousands)."""
-    return set(
-        conn.execute(
-            select(reply_codes.c.code).where(
-                reply_codes.c.unit_id == unit_id, reply_codes.c.closed_at.is_(None)
-            )
-        ).scalars()
-    )
+    return set(conn.execute(_OPEN_CODE_NUMBERS, {"b_unit_id": unit_id}).scalars())
 
 
 def add_code(conn: Connection, code: ReplyCode) -> None:
-    conn.execute(insert(reply_codes).values(**code.__dict__))
+    conn.execute(_ADD_CODE, dict(code.__dict__))
 
 
 def close_codes(
@@ -397,11 +402,15 @@ def answer_inbound(conn: Connection, inbound_id: str, outcome: str, now: datetim
 # --- claim deadlines and the notices held for them
 
 
+_CLAIM_DEADLINE = select(claim_deadlines.c.due_at).where(  # asked of every notice: built once
+    claim_deadlines.c.issue_id == bindparam("b_issue_id"),
+    claim_deadlines.c.assignment == bindparam("b_assignment"),
+)
+
+
 def claim_deadline(conn: Connection, issue_id: str, assignment: int) -> datetime | None:
     return conn.execute(
-        select(claim_deadlines.c.due_at).where(
-            claim_deadlines.c.issue_id == issue_id, claim_deadlines.c.assignment == assignment
-        )
+        _CLAIM_DEADLINE, {"b_issue_id": issue_id, "b_assignment": assignment}
     ).scalar_one_or_none()
 
 
@@ -410,7 +419,7 @@ def add_claim_deadline(conn: Connection, issue_id: str, assignment: int, due_at)
     if claim_deadline(conn, issue_id, assignment) is not None:
         return False
     conn.execute(
-        insert(claim_deadlines).values(issue_id=issue_id, assignment=assignment, due_at=due_at)
+        insert(claim_deadlines), {"issue_id": issue_id, "assignment": assignment, "due_at": due_at}
     )
     return True
 
