@@ -10,11 +10,13 @@ without breaking anybody.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.fields import Field
 
 _FIELD_FOR = {
@@ -60,6 +62,75 @@ def _field_for(hint) -> Field:
     return _FIELD_FOR[origin]()
 
 
+# What each plain field type accepts without conversion, as dump() writes it.
+_IS = {
+    fields.String: lambda v: isinstance(v, str),
+    fields.Integer: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    fields.Float: lambda v: (
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    ),
+    fields.Boolean: lambda v: isinstance(v, bool),
+    fields.AwareDateTime: lambda v: isinstance(v, str) and _aware(v),
+    fields.Dict: lambda v: isinstance(v, dict),
+    fields.Raw: lambda v: True,
+}
+
+
+def _aware(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def quick_check(schema: Schema) -> Callable[[dict], bool] | None:
+    """A check that passes only payloads `schema.validate` accepts, a dozen times cheaper:
+    types compared, not converted, and each field's own validators called. A payload it
+    does not pass may still be valid (an int where a float goes…): the schema decides then.
+    None if a field is of a kind it does not know (nested, email…)."""
+    checks = []
+    for name, f in schema.fields.items():
+        is_ = _plain(f)
+        if is_ is None:
+            return None
+        checks.append((name, is_, f.allow_none, tuple(f.validators)))
+
+    def passes(payload: dict) -> bool:
+        if len(payload) != len(checks):
+            return False
+        try:
+            for name, is_, allow_none, validators in checks:
+                value = payload[name]
+                if value is None:
+                    if not allow_none:
+                        return False
+                    continue  # marshmallow does not validate None either
+                if not is_(value):
+                    return False
+                for validator in validators:
+                    if validator(value) is False:
+                        return False
+        except (KeyError, ValidationError):
+            return False
+        return True
+
+    return passes
+
+
+def _plain(f: Field) -> Callable[[object], bool] | None:
+    """The type test for `f`, None if it is not one of the plain kinds."""
+    if type(f) is fields.List:
+        inner = _plain(f.inner)
+        if inner is None or f.inner.validators or f.inner.allow_none:
+            return None
+        return lambda v: isinstance(v, list) and all(x is not None and inner(x) for x in v)
+    if type(f) is fields.Dict and (f.key_field or f.value_field):
+        return None
+    if type(f) is fields.AwareDateTime and f.validators:
+        return None  # they would be called with the datetime, not the text dump() wrote
+    return _IS.get(type(f))
+
+
 class PayloadWriter:
     """Turns a service's event dataclass into (type, issue_id, payload), strictly."""
 
@@ -67,6 +138,7 @@ class PayloadWriter:
         checks = checks or {}
         self._schemas = {cls: payload_schema(cls, **checks.get(cls, {})) for cls in event_classes}
         self._names = {cls: [f.name for f in dataclasses.fields(cls)] for cls in event_classes}
+        self._quick = {cls: quick_check(schema) for cls, schema in self._schemas.items()}
 
     @property
     def event_classes(self) -> tuple[type, ...]:
@@ -80,7 +152,9 @@ class PayloadWriter:
         # the fields as they are: dump() builds the payload's own containers, so the deep
         # copy dataclasses.asdict() makes of every list and dict would be made for nothing
         payload = schema.dump({name: getattr(event, name) for name in self._names[type(event)]})
-        errors = schema.validate(payload)
-        if errors:
-            raise ValueError(f"{event.type} payload refused by its own schema: {errors}")
+        quick = self._quick[type(event)]
+        if quick is None or not quick(payload):  # most never need the whole schema's load
+            errors = schema.validate(payload)
+            if errors:
+                raise ValueError(f"{event.type} payload refused by its own schema: {errors}")
         return event.type, event.issue_id, payload
