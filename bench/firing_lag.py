@@ -173,6 +173,7 @@ class CatchUp:
     down_seconds: float  # from the kill until the new sweeper process was ready
     behind_restart_p99_ms: float  # their lag behind max(deadline, new sweeper ready)
     setup_seconds: float
+    each_once: bool  # every deadline fired, none twice
 
 
 def restart_catch_up(
@@ -180,26 +181,31 @@ def restart_catch_up(
     due_clocks: int = 300,
     over_seconds: float = 6.0,
     down_seconds: float = 2.0,
+    sweeper_count: int = 1,
 ) -> CatchUp:
-    """`due_clocks` deadlines over `over_seconds`; the sweeper process is killed a third of
-    the way in and a new one started `down_seconds` later (its own start-up adds to that)."""
+    """`due_clocks` deadlines over `over_seconds`, swept by `sweeper_count` sweeper
+    processes; the first is killed a third of the way in and started again `down_seconds`
+    later (its own start-up adds to that). With two, the other goes on sweeping meanwhile,
+    as a second replica does."""
     with _database(open_clocks) as (folder, setup):
-        process = sweepers.start(folder)
+        processes = [sweepers.start(folder) for _ in range(sweeper_count)]
         start = datetime.now(UTC) + timedelta(seconds=1)
         dues = _spread(start, due_clocks, over_seconds)
         _copy_clocks("due-", dues)
         time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() + over_seconds / 3))
-        os.kill(process.pid, signal.SIGKILL)
+        os.kill(processes[0].pid, signal.SIGKILL)
         killed = datetime.now(UTC)
-        process.join()
+        processes[0].join()
         time.sleep(down_seconds)
-        process = sweepers.start(folder)
+        processes[0] = sweepers.start(folder)
         ready = datetime.now(UTC)
         try:
             _wait_for_fired(due_clocks, over_seconds + 30)
         finally:
-            sweepers.stop(process)
+            for process in processes:
+                sweepers.stop(process)
         fired = _escalations(since=killed)
+        fired_count, steps = _escalation_steps()
     behind = sorted(_ms(at - missed) for at, missed in fired)
     behind_restart = sorted(_ms(at - max(missed, ready)) for at, missed in fired)
     nan = float("nan")
@@ -212,6 +218,7 @@ def restart_catch_up(
         (ready - killed).total_seconds(),
         _p99(behind_restart) if behind else nan,
         setup,
+        fired_count == steps == due_clocks,
     )
 
 
