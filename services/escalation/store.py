@@ -207,13 +207,7 @@ def rearm_warning(conn: Connection, w: dict, due_at: datetime, deadline: datetim
 
 
 def due_warnings(conn: Connection, now: datetime, limit: int) -> list[dict]:
-    rows = conn.execute(
-        select(warnings)
-        .where(warnings.c.state == "armed", warnings.c.due_at <= now)
-        .order_by(warnings.c.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).mappings()
+    rows = conn.execute(_DUE_WARNINGS, {"b_now": now, "b_limit": limit}).mappings()
     return [dict(r) for r in rows]
 
 
@@ -321,25 +315,36 @@ def _changeable(clock: Clock) -> dict:
     return {f: getattr(clock, f) for f in _CHANGEABLE}
 
 
+# The sweeper asks these several times a second on every replica, idle or not: built once.
+_NEXT_DUE = select(
+    select(func.min(clocks.c.due_at)).where(clocks.c.state == "armed").scalar_subquery(),
+    select(func.min(warnings.c.due_at)).where(warnings.c.state == "armed").scalar_subquery(),
+)
+_DUE_CLOCKS = (
+    select(clocks)
+    .where(clocks.c.state == "armed", clocks.c.due_at <= bindparam("b_now"))
+    .order_by(clocks.c.due_at)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)  # other sweepers skip them rather than wait
+)
+_DUE_WARNINGS = (
+    select(warnings)
+    .where(warnings.c.state == "armed", warnings.c.due_at <= bindparam("b_now"))
+    .order_by(warnings.c.due_at)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
 def next_due(conn: Connection) -> datetime | None:
     """The earliest deadline an armed clock or warning has: when the sweeper next has work."""
-    clock = select(func.min(clocks.c.due_at)).where(clocks.c.state == "armed").scalar_subquery()
-    warning = (
-        select(func.min(warnings.c.due_at)).where(warnings.c.state == "armed").scalar_subquery()
-    )
-    found = [d for d in conn.execute(select(clock, warning)).one() if d is not None]
+    found = [d for d in conn.execute(_NEXT_DUE).one() if d is not None]
     return min(found) if found else None
 
 
 def due_clocks(conn: Connection, now: datetime, limit: int) -> list[Clock]:
     """Armed clocks past due, locked; other sweepers skip them rather than wait."""
-    rows = conn.execute(
-        select(clocks)
-        .where(clocks.c.state == "armed", clocks.c.due_at <= now)
-        .order_by(clocks.c.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).mappings()
+    rows = conn.execute(_DUE_CLOCKS, {"b_now": now, "b_limit": limit}).mappings()
     return [_clock(r) for r in rows]
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from shared.db import UTCDateTime
 from shared.tokens import token_hash
@@ -70,13 +80,12 @@ def ensure_demo_key(conn: Connection, key: str, now: datetime) -> None:
         conn.execute(insert(api_keys).values(id=DEMO_KEY_ID, created_at=now, **values))
 
 
+_KEY = select(api_keys).where(api_keys.c.key_hash == bindparam("b_key_hash"))  # every request
+
+
 def find(conn: Connection, key: str) -> dict | None:
     """The live key record for a presented key, or None (unknown or revoked)."""
-    row = (
-        conn.execute(select(api_keys).where(api_keys.c.key_hash == token_hash(key)))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_KEY, {"b_key_hash": token_hash(key)}).mappings().first()
     if row is None or row["revoked_at"] is not None:
         return None
     return {"id": row["id"], "gateway": row["gateway"], "scopes": frozenset(row["scopes"].split())}

@@ -209,11 +209,12 @@ def remember_idempotent(
 ) -> None:
     for key in keys:
         conn.execute(
-            insert(idempotency_keys).values(
-                gateway=gateway,
-                key=key,
-                request_hash=request_hash,
-                issue_id=issue_id,
-                created_at=now,
-            )
+            insert(idempotency_keys),
+            {
+                "gateway": gateway,
+                "key": key,
+                "request_hash": request_hash,
+                "issue_id": issue_id,
+                "created_at": now,
+            },
         )
