@@ -184,8 +184,8 @@ def restart_catch_up(
     sweeper_count: int = 1,
 ) -> CatchUp:
     """`due_clocks` deadlines over `over_seconds`, swept by `sweeper_count` sweeper
-    processes; the first is killed a third of the way in and started again `down_seconds`
-    later (its own start-up adds to that). With two, the other goes on sweeping meanwhile,
+    processes; the first is killed a third of the way in and forked again `down_seconds`
+    later (its bootstrap adds to that). With two, the other goes on sweeping meanwhile,
     as a second replica does."""
     with _database(open_clocks) as (folder, setup):
         processes = [sweepers.start(folder) for _ in range(sweeper_count)]
@@ -197,7 +197,7 @@ def restart_catch_up(
         killed = datetime.now(UTC)
         processes[0].join()
         time.sleep(down_seconds)
-        processes[0] = sweepers.start(folder)
+        processes[0] = sweepers.start(folder, forked=True)  # as gunicorn's master restarts it
         ready = datetime.now(UTC)
         try:
             _wait_for_fired(due_clocks, over_seconds + 30)

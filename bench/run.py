@@ -265,12 +265,16 @@ def measure_burst_and_restart(figures: Figures) -> None:
         catch_up = firing_lag.restart_catch_up(down_seconds=down, sweeper_count=count)
         if not catch_up.each_once:
             warn(f"{name}: not every deadline fired exactly once")
+        behind = (  # with a second sweeper running, the restart is not what they wait for
+            f"behind the restart p99 {catch_up.behind_restart_p99_ms:.0f} ms, "
+            if count == 1
+            else ""
+        )
         figures.add(
             name,
             catch_up.p99_ms,
             "ms",
-            f"down {catch_up.down_seconds:.1f} s; behind the restart p99 "
-            f"{catch_up.behind_restart_p99_ms:.0f} ms, max {catch_up.max_ms:.0f} ms"
+            f"down {catch_up.down_seconds:.1f} s; {behind}max {catch_up.max_ms:.0f} ms"
             + ("" if catch_up.each_once else "; NOT each once"),
         )
 

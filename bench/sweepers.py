@@ -18,7 +18,10 @@ POLICIES = "tiers:\n" + "".join(
     f"  {t}: {{claim_within: P365D, resolve_within: P365D, time: calendar}}\n"
     for t in ("private", "small", "big", "hard")
 )
-_SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as a restarted replica
+_SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as a new replica starts
+# A replica's worker that dies is forked again by its gunicorn master, which has the service's
+# modules imported already: a restart costs the bootstrap, not an interpreter's start-up.
+_FORK = multiprocessing.get_context("fork")
 
 
 def service(folder: Path, migrate: bool = False):
@@ -45,10 +48,12 @@ def interval() -> float:
     return EscalationSettings.from_env(config.load("escalation").env).sweep_interval
 
 
-def start(folder: Path):
-    """A sweeper in a process of its own, returned once it is ready to sweep."""
-    ready, stopping = _SPAWN.Event(), _SPAWN.Event()
-    process = _SPAWN.Process(target=_sweep, args=(str(folder), ready, stopping), daemon=True)
+def start(folder: Path, forked: bool = False):
+    """A sweeper in a process of its own, returned once it is ready to sweep; `forked` from
+    this process (its modules imported) as gunicorn restarts a worker, else spawned."""
+    context = _FORK if forked else _SPAWN
+    ready, stopping = context.Event(), context.Event()
+    process = context.Process(target=_sweep, args=(str(folder), ready, stopping), daemon=True)
     process.start()
     process.stopping = stopping
     if not ready.wait(120):
