@@ -26,7 +26,6 @@ from shared.config import Settings
 from shared.db import connection_dropped
 from shared.envelope import utcnow
 from shared.logbus import LogBus
-from shared.memory import run_trimmer
 from shared.outbox import Store
 from shared.relay import run_relay
 from shared.retention import OutboxRetention
@@ -143,7 +142,6 @@ def start(service: Service) -> None:
     else:
         targets["bus"] = bus.run_until
         targets["relay"] = lambda stop: _relay(service, stop)
-    targets["memory"] = run_trimmer
     targets.update(service.loops)
     for name, target in targets.items():
         thread = threading.Thread(
