@@ -4,11 +4,11 @@ in processes of their own, as replicas run them: started, stopped, or killed wit
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from pathlib import Path
 
 from bench import infra
 from services.escalation import main as escalation_main
-from services.escalation.loops import run_sweeper
 from services.escalation.settings import EscalationSettings
 from shared import config
 
@@ -71,9 +71,15 @@ def stop(process) -> None:
 
 
 def _sweep(folder: str, ready, stopping) -> None:
+    """The service's sweeper loops (LOUDONG_SWEEPERS threads), as a replica runs them."""
     swept = service(Path(folder))
+    loops = [loop for name, loop in swept.loops.items() if name.startswith("sweeper")]
+    threads = [threading.Thread(target=loop, args=(stopping,)) for loop in loops]
+    for thread in threads:
+        thread.start()
     ready.set()
     try:
-        run_sweeper(swept.store, swept.context, interval(), stopping)
+        for thread in threads:
+            thread.join()
     finally:
         swept.store.dispose()

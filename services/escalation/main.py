@@ -21,6 +21,7 @@ from services.escalation.metrics import CalendarCollector, ClockCollector
 from services.escalation.schemas import EVENT_READERS, write_payload
 from services.escalation.settings import EscalationSettings
 from shared.config import Settings
+from shared.db import is_sqlite
 from shared.envelope import utcnow
 from shared.outbox import Store
 from shared.runtime import Service, assemble
@@ -53,7 +54,11 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
     else:
         log.info("escalation: holiday calendar known until %s", schedule.known_until())
     service_store = Store("escalation", settings.database_url, MIGRATIONS, write_payload)
-    loops = {"sweeper": partial(run_sweeper, service_store, context, own.sweep_interval)}
+    sweep = partial(run_sweeper, service_store, context, own.sweep_interval)
+    # On PostgreSQL a second sweeper fires its batch while the first waits on the database
+    # (SKIP LOCKED keeps them apart, as it does replicas); SQLite writes one at a time.
+    count = 1 if is_sqlite(settings.database_url) else own.sweepers
+    loops = {"sweeper" if n == 1 else f"sweeper-{n}": sweep for n in range(1, count + 1)}
     return assemble(
         settings,
         service_store,

@@ -66,8 +66,44 @@ def test_two_sweepers_racing_over_many_batches_tell_each_step_once(tmp_path, pos
     for t in threads:
         t.join()
 
+    _assert_each_step_once(sweepers[0])
+    assert sum(fired) == CLOCKS
+    for s in sweepers:
+        s.store.dispose()
+
+
+def test_one_replica_runs_two_sweeper_threads_on_postgres_and_each_step_fires_once(
+    tmp_path, postgres_urls
+):
+    """LOUDONG_SWEEPERS (2): the service's own loops, as a replica starts them."""
+    clock = FakeClock()
+    service = _sweeper(tmp_path, "one", postgres_urls, clock)
+    sweepers = [loop for name, loop in service.loops.items() if name.startswith("sweeper")]
+    assert len(sweepers) == 2
+    _arm_claim_clocks(service, CLOCKS)
+    clock.advance(hours=2, seconds=1)
+    stop = threading.Event()
+    threads = [threading.Thread(target=loop, args=(stop,)) for loop in sweepers]
+    for t in threads:
+        t.start()
     e = escalation_store.escalations.c
-    with sweepers[0].store.read() as conn:
+    try:
+        for _ in range(600):
+            with service.store.read() as conn:
+                if _count(conn, select(func.count(e.id))) >= CLOCKS:
+                    break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    _assert_each_step_once(service)
+    service.store.dispose()
+
+
+def _assert_each_step_once(service):
+    e = escalation_store.escalations.c
+    with service.store.read() as conn:
         steps = _count(conn, select(func.count(func.distinct(e.issue_id))).where(e.level == 1))
         rows = _count(conn, select(func.count()).select_from(escalation_store.escalations))
         told = _count(
@@ -84,7 +120,4 @@ def test_two_sweepers_racing_over_many_batches_tell_each_step_once(tmp_path, pos
             .select_from(escalation_store.clocks)
             .where(escalation_store.clocks.c.level == 1),
         )
-    assert sum(fired) == CLOCKS
     assert steps == rows == told == events == armed_again == moved == CLOCKS
-    for s in sweepers:
-        s.store.dispose()

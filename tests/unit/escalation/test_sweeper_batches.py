@@ -82,3 +82,9 @@ def test_more_clocks_due_than_a_batch_climb_batch_after_batch_each_once(escalati
     assert batches == [2, 2, 1, 0]
     told = sorted(e.issue_id for e in emitted(escalation.store, "issue.escalated"))
     assert told == ["i1", "i2", "i3", "i4", "i5"]
+
+
+def test_on_sqlite_one_sweeper_thread_runs_though_loudong_sweepers_is_two(escalation):
+    """SQLite writes one transaction at a time: a second sweeper would only wait on the first."""
+    assert escalation.store.url.startswith("sqlite")
+    assert [name for name in escalation.loops if name.startswith("sweeper")] == ["sweeper"]
