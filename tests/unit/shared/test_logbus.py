@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 
 from shared.envelope import utcnow
 from shared.outbox import dead_letter, inbox, outbox, retry
+from shared.subscriber import UnknownIssue
 from tests.helpers import AUTH, SUBMISSION, FakeClock, build, count_rows, emitted, event
 
 
@@ -315,4 +316,57 @@ def test_events_waiting_together_commit_together_and_a_poison_among_them_is_set_
     assert len(commits) == 3  # the two before it, its setting aside, the three after it
     assert _sample("loudong_consumed_batch_size_sum", service="dispatch") - batched == 5
     assert dispatch.bus.poll_once() == 0  # the cursor is past all six
+    dispatch.store.dispose()
+
+
+class Unknowing(Poisoned):
+    """A handler that knows no issue `unknown` names, as dispatch knows no case it never saw."""
+
+    def __init__(self, *unknown):
+        super().__init__()
+        self.unknown = {e.id for e in unknown}
+
+    def __call__(self, uow, envelope, context):
+        if envelope.id in self.unknown:
+            self.attempts.append(envelope.id)
+            raise UnknownIssue(envelope.issue_id)
+        super().__call__(uow, envelope, context)
+
+
+def test_an_event_about_an_unknown_issue_in_a_batch_is_counted_and_the_batch_goes_on(
+    tmp_path, intake
+):
+    before_it = [event("issue.submitted", f"B{n}", SUBMITTED) for n in range(2)]
+    stranger = event("issue.submitted", "X", SUBMITTED)
+    after_it = [event("issue.submitted", f"C{n}", SUBMITTED) for n in range(2)]
+    handler = Unknowing(stranger)
+    dispatch, _clock = _dispatch(tmp_path, handler, LOUDONG_CONSUME_BATCH="50")
+    for envelope in (*before_it, stranger, *after_it):
+        _into_outbox(intake.store, envelope)
+    unknown = _sample(
+        "loudong_events_consumed_total",
+        service="dispatch",
+        type="issue.submitted",
+        outcome="unknown_issue",
+    )
+
+    dispatch.bus.poll_once()
+
+    ordinary = [e.id for e in (*before_it, *after_it)]
+    assert handler.applied == ordinary
+    assert handler.attempts.count(stranger.id) == 1  # its savepoint rolled back, no retry
+    assert _retries(dispatch.store) == []  # not a failure: nothing to retry
+    assert (
+        _sample(
+            "loudong_events_consumed_total",
+            service="dispatch",
+            type="issue.submitted",
+            outcome="unknown_issue",
+        )
+        - unknown
+        == 1
+    )
+    with dispatch.store.read() as conn:  # no inbox row: should it become known, it applies
+        assert sorted(conn.execute(select(inbox.c.event_id)).scalars()) == sorted(ordinary)
+    assert dispatch.bus.poll_once() == 0  # the cursor is past all five
     dispatch.store.dispose()
