@@ -35,6 +35,7 @@ VARIABLES = {
     "LOUDONG_DISPATCH_RULES": "tier rules, returns before arbitration, time to wait for feedback (`deploy/dispatch.yaml`)",
     "LOUDONG_CALENDAR": "holidays and make-up workdays per year, for years chinese-calendar does not know (`deploy/calendar.yaml` if it exists)",
     "LOUDONG_SWEEP_INTERVAL": "the longest escalation sleeps between sweeps (0.25): it wakes at the next deadline its store knows, so a due clock fires within milliseconds",
+    "LOUDONG_SWEEPERS": "sweeper threads per escalation replica on PostgreSQL (2): one fires its batch while the other waits on the database; SKIP LOCKED keeps them apart as it keeps replicas apart. On SQLite always one",
     "LOUDONG_SMS_URL": "the SMS provider (generic protocol); `make run` starts a local one on :8089",
     "LOUDONG_SMS_PROVIDERS": "SMS providers to try in order, comma-separated: `generic`, `aliyun` (`generic`)",
     "LOUDONG_ALIYUN_ACCESS_KEY_ID": "Aliyun SMS credentials (with `LOUDONG_ALIYUN_ACCESS_KEY_SECRET`)",
