@@ -297,13 +297,17 @@ class LogBus:
             self._subscriber.count_failure(row.body, "retried")
 
     def _log_failure(self, source: str, seq: int, attempt: int, exc: Exception) -> None:
+        # SQLite's extended code (SQLITE_IOERR_SHORT_READ, not "disk I/O error") says which
+        # file operation failed: the message alone does not.
+        code = getattr(getattr(exc, "orig", exc), "sqlite_errorname", None)
         log.warning(
-            "%s: handler failed on %s #%s (attempt %s): %r",
+            "%s: handler failed on %s #%s (attempt %s): %r%s",
             self._store.service,
             source,
             seq,
             attempt,
             exc,
+            f" [{code}]" if code else "",
         )
 
     def _dead_letter(
