@@ -11,7 +11,7 @@ from services.escalation import store as escalation_store
 from services.escalation.loops import BATCH, sweep_once
 from services.escalation.model import Clock, Lead
 from shared.outbox import outbox
-from tests.helpers import FakeClock, build
+from tests.helpers import FakeClock, build, wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -86,13 +86,13 @@ def test_one_replica_runs_two_sweeper_threads_on_postgres_and_each_step_fires_on
     threads = [threading.Thread(target=loop, args=(stop,)) for loop in sweepers]
     for t in threads:
         t.start()
-    e = escalation_store.escalations.c
+
+    def all_fired():
+        with service.store.read() as conn:
+            return _count(conn, select(func.count(escalation_store.escalations.c.id))) >= CLOCKS
+
     try:
-        for _ in range(600):
-            with service.store.read() as conn:
-                if _count(conn, select(func.count(e.id))) >= CLOCKS:
-                    break
-            stop.wait(0.05)
+        wait_for(all_fired, timeout=30, interval=0.05, what="every clock escalated")
     finally:
         stop.set()
         for t in threads:
