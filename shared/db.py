@@ -4,6 +4,8 @@ production)."""
 from __future__ import annotations
 
 import fcntl
+import logging
+import sqlite3
 from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
@@ -13,6 +15,30 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_ENV = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
+
+
+def journal_mode(version: tuple[int, int, int]) -> str:
+    """The journal the stores keep on the SQLite this process links.
+
+    SQLite 3.7.0 to 3.51.2 has the WAL-reset bug (https://sqlite.org/wal.html#walresetbug,
+    fixed in 3.51.3 and backported to 3.44.6 and 3.50.7): when a checkpoint races with a
+    writer restarting the log, a later checkpoint can skip frames and a committed
+    transaction is gone. The embedded default is the worst case for it: four services,
+    their workers and every bus reading the others' outboxes, each opening a connection per
+    transaction, so checkpoints run all the time from many processes. A full-size chaos run
+    on 3.40.1 (Debian 12's) lost one acknowledged issue, rows and all. On such a SQLite the
+    stores keep the rollback journal instead: a writer's commit waits for readers to finish,
+    which costs the embedded default speed, never data."""
+    fixed = (
+        version >= (3, 51, 3)
+        or (3, 50, 7) <= version < (3, 51, 0)
+        or (3, 44, 6) <= version < (3, 45, 0)
+    )
+    return "wal" if fixed else "delete"
+
+
+JOURNAL_MODE = journal_mode(sqlite3.sqlite_version_info)
 
 
 def normalize_url(url: str) -> str:
@@ -50,7 +76,7 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        _set_journal_mode(cur, url)
         # FULL: an accepted issue survives a power cut, not only kill -9.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=30000")
@@ -62,6 +88,18 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _set_journal_mode(cur: sqlite3.Cursor, url: str) -> None:
+    """The mode is the file's, not the connection's. A store an earlier release left in WAL
+    leaves it only when no other connection has it open; until one gets that moment, the
+    connection works in WAL as before."""
+    if cur.execute("PRAGMA journal_mode").fetchone()[0] == JOURNAL_MODE:
+        return
+    try:
+        cur.execute(f"PRAGMA journal_mode={JOURNAL_MODE}")
+    except sqlite3.OperationalError as exc:  # "database is locked": others have it open
+        log.debug("%s stays in its journal mode for now: %s", url, exc)
 
 
 @contextmanager
