@@ -19,11 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared import logs
-from shared.db import UTCDateTime, create_engines, migrate
+from shared.db import UTCDateTime, create_engines, insert_rows, migrate
 from shared.envelope import Envelope, utcnow
 from shared.payloads import PayloadWriter
 
@@ -99,7 +99,6 @@ sa.Index("ix_retry_issue", retry.c.issue_id, retry.c.id)
 PLUMBING_V1 = (outbox, inbox, bus_cursor, dead_letter)  # retry came with create_plumbing_tables_v2
 # Built once: a statement built per call costs more Python than its round trip (its bound
 # values and cache key made anew each time); these take their values at execute time.
-_OUTBOX_INSERT = insert(outbox)
 _INBOX_ONCE = {  # RETURNING says whether it inserted: rowcount is -1 on psycopg here
     "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
     "sqlite": sqlite.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
@@ -147,23 +146,23 @@ class UnitOfWork:
         return envelope
 
     def emit_many(self, events: list) -> list[Envelope]:
-        """As emit() for each in turn, their outbox rows in one executemany (psycopg pipelines
-        it: one round trip, not one per event), their seqs ascending in this order."""
+        """As emit() for each in turn, their outbox rows in one insert_rows (an executemany
+        psycopg pipelines, or a COPY for many), their seqs ascending in this order."""
         envelopes = [self._envelope(event) for event in events]
-        if envelopes:
-            self.conn.execute(  # parameters at execute time: the compiled INSERT is cached
-                _OUTBOX_INSERT,
-                [
-                    {
-                        "event_id": e.id,
-                        "type": e.type,
-                        "issue_id": e.issue_id,
-                        "body": e.to_json(),
-                        "created_at": e.occurred_at,
-                    }
-                    for e in envelopes
-                ],
-            )
+        insert_rows(
+            self.conn,
+            outbox,
+            [
+                {
+                    "event_id": e.id,
+                    "type": e.type,
+                    "issue_id": e.issue_id,
+                    "body": e.to_json(),
+                    "created_at": e.occurred_at,
+                }
+                for e in envelopes
+            ],
+        )
         self.emitted.extend(envelopes)
         return envelopes
 

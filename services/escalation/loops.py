@@ -49,8 +49,8 @@ def fire_due(uow: UnitOfWork, context, now: datetime, limit: int = BATCH) -> int
     climbs = [climb for clock in due if (climb := _breach(uow, context, clock, now))]
     ladder.move_all_up(uow, context, climbs, now)
     warnings = store.due_warnings(uow.conn, now, limit)
+    store.mark_warnings_fired(uow.conn, warnings)
     for warning in warnings:
-        store.mark_warning_fired(uow.conn, warning)
         _warn(
             uow,
             context,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from services.escalation.model import Clock, Escalation
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, insert_rows, update_rows
 from shared.outbox import SEQ_TYPE
 
 metadata = sa.MetaData()
@@ -123,23 +123,27 @@ def arm_warnings(conn: Connection, clock: Clock, points: list[tuple[float, str, 
     rearm_warnings(conn, [(clock, points)])
 
 
+# One statement for a batch's clocks (their keys expanded into the IN list when executed),
+# not one a clock: built once.
+_CANCEL_WARNINGS_OF = (
+    update(warnings)
+    .where(
+        sa.tuple_(warnings.c.issue_id, warnings.c.clock).in_(bindparam("b_clocks", expanding=True)),
+        warnings.c.state.in_(("armed", "paused")),
+    )
+    .values(state="cancelled")
+)
+
+
 def rearm_warnings(
     conn: Connection, armed: list[tuple[Clock, list[tuple[float, str, datetime]]]]
 ) -> None:
-    """arm_warnings for each (clock, points): two executemany whatever their number (psycopg
-    pipelines the rows, so they cost no round trip each)."""
+    """arm_warnings for each (clock, points): two statements whatever their number (the
+    cancelling UPDATE takes every clock's key at once; the INSERT, shared.db.insert_rows)."""
     if not armed:
         return
     conn.execute(
-        update(warnings)
-        .where(
-            warnings.c.issue_id == bindparam("b_issue_id"),
-            warnings.c.clock == bindparam("b_clock"),
-            # no IN: executemany takes no list parameter
-            sa.or_(warnings.c.state == "armed", warnings.c.state == "paused"),
-        )
-        .values(state="cancelled"),
-        [{"b_issue_id": clock.issue_id, "b_clock": clock.name} for clock, _ in armed],
+        _CANCEL_WARNINGS_OF, {"b_clocks": [(clock.issue_id, clock.name) for clock, _ in armed]}
     )
     rows = [
         {
@@ -156,8 +160,7 @@ def rearm_warnings(
         for clock, points in armed
         for fraction, unit_id, due_at in points
     ]
-    if rows:
-        conn.execute(insert(warnings), rows)
+    insert_rows(conn, warnings, rows)
 
 
 def cancel_warnings(conn: Connection, issue_id: str, clock: str) -> None:
@@ -211,8 +214,10 @@ def due_warnings(conn: Connection, now: datetime, limit: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def mark_warning_fired(conn: Connection, w: dict) -> None:
-    conn.execute(update(warnings).where(*_warning_key(w)).values(state="fired"))
+def mark_warnings_fired(conn: Connection, fired: list[dict]) -> None:
+    """The warnings read (and locked) by due_warnings have fired: one statement for them all."""
+    key = ("issue_id", "clock", "assignment", "level", "fraction")
+    update_rows(conn, warnings, key, [{k: w[k] for k in key} | {"state": "fired"} for w in fired])
 
 
 def mark_warning_cancelled(conn: Connection, w: dict) -> None:
@@ -299,14 +304,14 @@ def put_clock(conn: Connection, clock: Clock, new: bool = False) -> None:
 
 
 def put_clocks(conn: Connection, found: list[Clock]) -> None:
-    """Write the rows of clocks read (and locked) before, in one executemany."""
+    """Write the rows of clocks read (and locked) before, in one statement (update_rows)."""
     if not found:
         return
-    conn.execute(
-        update(clocks).where(
-            clocks.c.issue_id == bindparam("b_issue_id"), clocks.c.clock == bindparam("b_clock")
-        ),
-        [{"b_issue_id": c.issue_id, "b_clock": c.name, **_changeable(c)} for c in found],
+    update_rows(
+        conn,
+        clocks,
+        ("issue_id", "clock"),
+        [{"issue_id": c.issue_id, "clock": c.name, **_changeable(c)} for c in found],
     )
 
 
@@ -362,7 +367,7 @@ def _clock(row) -> Clock:
 
 
 def add_escalations(conn: Connection, steps: list[Escalation]) -> set[Step]:
-    """Record each step not taken before, in one query and one executemany whatever their
+    """Record each step not taken before, in one query and one insert_rows whatever their
     number; the keys of those recorded. Only a transaction holding a step's clock locked
     takes it; should another have, the unique key fails this one, which is retried."""
     if not steps:
@@ -373,8 +378,7 @@ def add_escalations(conn: Connection, steps: list[Escalation]) -> set[Step]:
     )
     taken = {tuple(r) for r in conn.execute(query)}
     fresh = [step for step in steps if step_key(step) not in taken]
-    if fresh:
-        conn.execute(insert(escalations), [vars(step).copy() for step in fresh])
+    insert_rows(conn, escalations, [vars(step).copy() for step in fresh])
     return {step_key(step) for step in fresh}
 
 

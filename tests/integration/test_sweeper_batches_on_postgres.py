@@ -7,6 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from services.escalation import ladder
 from services.escalation import store as escalation_store
 from services.escalation.loops import BATCH, sweep_once
 from services.escalation.model import Clock, Lead
@@ -121,3 +122,76 @@ def _assert_each_step_once(service):
             .where(escalation_store.clocks.c.level == 1),
         )
     assert steps == rows == told == events == armed_again == moved == CLOCKS
+
+
+WARNED = "tiers:\n" + "".join(
+    f"  {t}: {{claim_within: PT2H, resolve_within: P3D, time: calendar,\n"
+    f"        warnings: [{{at: 0.5, to: unit}}, {{at: 0.8, to: supervisor}}]}}\n"
+    for t in ("private", "small", "big", "hard")
+)
+
+
+def test_warnings_over_many_batches_fire_once_and_climbing_clocks_rearm_theirs(
+    tmp_path, postgres_urls
+):
+    """More warnings than a batch holds, fired and marked in one statement a batch; then the
+    clocks climb and their next level's warnings are written in one COPY a batch."""
+    clock = FakeClock()
+    policies = tmp_path / "warned.yaml"
+    policies.write_text(WARNED)
+    service = build(
+        "escalation",
+        tmp_path / "warned",
+        clock,
+        LOUDONG_POLICIES=policies,
+        LOUDONG_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
+        LOUDONG_ESCALATION_DATABASE_URL=postgres_urls["escalation"],
+    )
+    with service.store.unit_of_work() as uow:
+        for i in range(CLOCKS):
+            lead = Lead(f"i{i}", 1, "baian-xincun-property", "small", "baianba")
+            armed = Clock.armed(
+                lead, "claim", None, service.context.policies, service.context.clock()
+            )
+            ladder.arm(uow, service.context, armed, new=True)
+    w = escalation_store.warnings.c
+
+    def states():
+        with service.store.read() as conn:
+            rows = conn.execute(
+                select(w.level, w.fraction, w.state, func.count()).group_by(
+                    w.level, w.fraction, w.state
+                )
+            )
+            return {(level, fraction, state): n for level, fraction, state, n in rows}
+
+    def warned():
+        with service.store.read() as conn:
+            return _count(conn, select(func.count()).where(outbox.c.type == "issue.warned"))
+
+    clock.advance(minutes=61)
+    while sweep_once(service.store, service.context):
+        pass
+    assert states() == {(0, 0.5, "fired"): CLOCKS, (0, 0.8, "armed"): CLOCKS}
+    assert warned() == CLOCKS
+
+    clock.advance(minutes=36)  # past the 0.8 point (96 minutes)
+    while sweep_once(service.store, service.context):
+        pass
+    assert states() == {(0, 0.5, "fired"): CLOCKS, (0, 0.8, "fired"): CLOCKS}
+    clock.advance(minutes=24)  # past the deadline
+    while sweep_once(service.store, service.context):
+        pass
+    assert states() == {
+        (0, 0.5, "fired"): CLOCKS,
+        (0, 0.8, "fired"): CLOCKS,
+        (1, 0.5, "armed"): CLOCKS,
+        (1, 0.8, "armed"): CLOCKS,
+    }
+    assert warned() == 2 * CLOCKS
+    e = escalation_store.escalations.c
+    with service.store.read() as conn:
+        steps = _count(conn, select(func.count(func.distinct(e.issue_id))).where(e.level == 1))
+        told = _count(conn, select(func.count()).where(outbox.c.type == "issue.escalated"))
+    assert steps == told == CLOCKS
+    service.store.dispose()
