@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from shared import logs
 from shared.db import UTCDateTime, create_engines, insert_rows, migrate
@@ -238,6 +239,42 @@ class Store:
         with self.writer.begin() as conn:
             uow = UnitOfWork(conn, self.service, self._write, cause, correlation_id)
             yield uow
+        self._committed([uow])
+
+    @contextmanager
+    def writes(self, correlation_id: str | None = None) -> Iterator[UnitOfWork]:
+        """A unit of work that only writes (no query, no RETURNING: whatever it must read,
+        read before). On PostgreSQL its statements go out in psycopg's pipeline mode on an
+        autocommit connection, and the server runs them up to the pipeline's sync as one
+        implicit transaction (the extended query protocol's rule): all committed, or on any
+        failure none, in one round trip instead of BEGIN, one per statement and COMMIT.
+        A failure is raised as the SQLAlchemy error the statement would have raised. On
+        SQLite, a unit_of_work()."""
+        if self.dialect != "postgresql":
+            with self.unit_of_work(correlation_id=correlation_id) as uow:
+                yield uow
+            return
+        import psycopg  # here: the embedded default never loads the PostgreSQL driver
+
+        correlation_id = correlation_id or logs.correlation_id()
+        with self.writer.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            driver = conn.connection.driver_connection
+            uow = UnitOfWork(conn, self.service, self._write, None, correlation_id)
+            try:
+                with driver.pipeline():
+                    yield uow
+            except psycopg.Error as exc:
+                dropped = conn.dialect.is_disconnect(exc, driver, None)
+                if dropped:
+                    conn.invalidate(exc)
+                raise DBAPIError.instance(
+                    "(pipelined unit of work)",
+                    None,
+                    exc,
+                    psycopg.Error,
+                    connection_invalidated=dropped,
+                ) from exc
         self._committed([uow])
 
     @contextmanager

@@ -42,21 +42,29 @@ def submit(
     correlation_id: str | None = None,
 ) -> tuple[str, bool]:
     """(issue id, created): the issue and its event committed, or the earlier issue its keys name.
-    It owns its transactions: when a concurrent twin commits first, the retry finds its issue."""
+    The keys are looked up first, then the issue written in a unit of work that only writes
+    (one round trip on PostgreSQL). A concurrent twin committing its keys in between fails
+    this one on their unique key; the second look finds the twin's issue."""
     keys = idempotency_keys(idempotency_key, submission.get("external_id"))
     digest = request_hash(submission)
     for attempt in range(2):
+        if gateway is not None and keys:
+            with service_store.read() as conn:
+                seen = store.find_idempotent(conn, gateway, keys)
+            if seen is not None:
+                if seen["request_hash"] != digest:
+                    raise IdempotencyConflict(seen["key"], seen["issue_id"])
+                return seen["issue_id"], False
         try:
-            with service_store.unit_of_work(correlation_id=correlation_id) as uow:
-                issue_id, created = submit_issue(uow, context, gateway, submission, keys, digest)
+            with service_store.writes(correlation_id=correlation_id) as uow:
+                issue_id = submit_issue(uow, context, gateway, submission, keys, digest)
             break
         except IntegrityError:
             if attempt or not keys:
                 raise
-    if created:
-        category = submission.get("category") or "unclassified"
-        metrics.ISSUES_ACCEPTED.labels(submission["channel"], category).inc()
-    return issue_id, created
+    category = submission.get("category") or "unclassified"
+    metrics.ISSUES_ACCEPTED.labels(submission["channel"], category).inc()
+    return issue_id, True
 
 
 def idempotency_keys(header: str | None, external_id: str | None) -> list[str]:
@@ -86,15 +94,9 @@ def submit_issue(
     submission: dict,
     keys: list[str],
     digest: str,
-) -> tuple[str, bool]:
-    """Store the issue and its issue.submitted event in one transaction: (issue id, created).
-    A repeated idempotency key or external_id returns the first issue instead."""
-    if gateway is not None:
-        seen = store.find_idempotent(uow.conn, gateway, keys)
-        if seen is not None:
-            if seen["request_hash"] != digest:
-                raise IdempotencyConflict(seen["key"], seen["issue_id"])
-            return seen["issue_id"], False
+) -> str:
+    """Write the issue, its idempotency keys and its issue.submitted event (only writes: see
+    Store.writes); the new issue's id."""
     issue = Issue.received(str(uuid.uuid4()), gateway, submission, context.clock())
     reporter = submission.get("reporter")
     store.add_issue(uow.conn, issue, reporter)
@@ -105,7 +107,7 @@ def submit_issue(
         uow.emit(
             ResidentAcknowledged(issue_id=issue.id, phone=reporter["phone"], at=issue.submitted_at)
         )
-    return issue.id, True  # the timeline's first entry is the issue row itself: one insert fewer
+    return issue.id  # the timeline's first entry is the issue row itself: one insert fewer
 
 
 def _submitted(issue: Issue, submission: dict) -> IssueSubmitted:
