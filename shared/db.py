@@ -174,15 +174,18 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
     IntegrityError for a duplicate key)."""
     if not rows:
         return
-    if len(rows) < COPY_FROM_ROWS or not _may_copy(conn):
+    names = list(rows[0])
+    # COPY knows the server's defaults only: the columns' Python ones are filled in by hand,
+    # which a constant allows; a callable one leaves the rows to SQLAlchemy's executemany.
+    missing = [c for c in table.columns if c.name not in names and c.default is not None]
+    if (
+        len(rows) < COPY_FROM_ROWS
+        or not _may_copy(conn)
+        or not all(c.default.is_scalar for c in missing)
+    ):
         conn.execute(_insert(table), rows)
         return
-    names = list(rows[0])
-    defaults = {  # COPY knows the server's defaults only: the columns' Python ones by hand
-        c.name: c.default.arg
-        for c in table.columns
-        if c.name not in names and c.default is not None and c.default.is_scalar
-    }
+    defaults = {c.name: c.default.arg for c in missing}
     names += defaults
     processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
     sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
