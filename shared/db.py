@@ -177,29 +177,45 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
     names = list(rows[0])
     # COPY knows the server's defaults only: the columns' Python ones are filled in by hand,
     # which a constant allows; a callable one leaves the rows to SQLAlchemy's executemany.
-    missing = [c for c in table.columns if c.name not in names and c.default is not None]
-    if (
-        len(rows) < COPY_FROM_ROWS
-        or not _may_copy(conn)
-        or not all(c.default.is_scalar for c in missing)
-    ):
+    missing = (
+        [c for c in table.columns if c.name not in names and c.default is not None]
+        if len(rows) >= COPY_FROM_ROWS and _may_copy(conn)
+        else None
+    )
+    if missing is None or not all(c.default.is_scalar for c in missing):
         conn.execute(_insert(table), rows)
         return
     defaults = {c.name: c.default.arg for c in missing}
     names += defaults
     processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
     sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
-    import psycopg  # here: the embedded default never loads the PostgreSQL driver
-
-    try:
-        with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
+    with driver_errors(conn, sql), conn.connection.driver_connection.cursor() as cur:
+        with cur.copy(sql) as copy:
             for row in rows:
                 values = [row.get(name, defaults.get(name)) for name in names]
                 copy.write_row(
                     [v if p is None else p(v) for v, p in zip(values, processors, strict=True)]
                 )
+
+
+@contextmanager
+def driver_errors(conn: Connection, what: str):
+    """psycopg used below SQLAlchemy (a COPY, a pipeline): its errors raised as the SQLAlchemy
+    error the same statement would have raised through SQLAlchemy (IntegrityError for a
+    duplicate key…), and a connection found dropped invalidated, so that the pool replaces it
+    and shared.db.connection_dropped recognises the error."""
+    import psycopg  # here: the embedded default never loads the PostgreSQL driver
+
+    try:
+        yield
     except psycopg.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+        driver = conn.connection.driver_connection
+        dropped = conn.dialect.is_disconnect(exc, driver, None)
+        if dropped:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            what, None, exc, psycopg.Error, connection_invalidated=dropped
+        ) from exc
 
 
 def _may_copy(conn: Connection) -> bool:
@@ -222,14 +238,8 @@ def update_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: lis
     names = list(rows[0])
     changed = [name for name in names if name not in keys]
     if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
-        column = table.c
-        statement = (
-            table.update()
-            .where(*(column[k] == bindparam(f"k_{k}") for k in keys))
-            .values({name: bindparam(f"v_{name}") for name in changed})
-        )
         conn.execute(
-            statement,
+            _update(table, keys, tuple(changed)),
             [{(f"k_{n}" if n in keys else f"v_{n}"): row[n] for n in names} for row in rows],
         )
         return
@@ -244,6 +254,16 @@ def update_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: lis
         f"WHERE {' AND '.join(f'{table.name}.{k} = v.{k}' for k in keys)}"
     )
     conn.exec_driver_sql(sql, {"rows": json.dumps(records, default=_json_value)})
+
+
+@functools.cache
+def _update(table: Table, keys: tuple[str, ...], changed: tuple[str, ...]):
+    """Built once a shape, values at execute time: the sweeper writes a few clocks a sweep."""
+    return (
+        table.update()
+        .where(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
+        .values({name: bindparam(f"v_{name}") for name in changed})
+    )
 
 
 def _json_value(value):

@@ -21,10 +21,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from shared import logs
-from shared.db import UTCDateTime, create_engines, insert_rows, migrate
+from shared.db import UTCDateTime, create_engines, driver_errors, insert_rows, migrate
 from shared.envelope import Envelope, utcnow
 from shared.payloads import PayloadWriter
 
@@ -254,27 +253,13 @@ class Store:
             with self.unit_of_work(correlation_id=correlation_id) as uow:
                 yield uow
             return
-        import psycopg  # here: the embedded default never loads the PostgreSQL driver
-
         correlation_id = correlation_id or logs.correlation_id()
         with self.writer.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            driver = conn.connection.driver_connection
             uow = UnitOfWork(conn, self.service, self._write, None, correlation_id)
-            try:
-                with driver.pipeline():
+            with driver_errors(conn, "(pipelined unit of work)"):
+                with conn.connection.driver_connection.pipeline():
                     yield uow
-            except psycopg.Error as exc:
-                dropped = conn.dialect.is_disconnect(exc, driver, None)
-                if dropped:
-                    conn.invalidate(exc)
-                raise DBAPIError.instance(
-                    "(pipelined unit of work)",
-                    None,
-                    exc,
-                    psycopg.Error,
-                    connection_invalidated=dropped,
-                ) from exc
         self._committed([uow])
 
     @contextmanager

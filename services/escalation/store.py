@@ -165,15 +165,7 @@ def rearm_warnings(
 
 def cancel_warnings(conn: Connection, issue_id: str, clock: str) -> None:
     """The clock's warnings still to fire (armed, or paused with it) never will."""
-    conn.execute(
-        update(warnings)
-        .where(
-            warnings.c.issue_id == issue_id,
-            warnings.c.clock == clock,
-            warnings.c.state.in_(("armed", "paused")),
-        )
-        .values(state="cancelled")
-    )
+    conn.execute(_CANCEL_WARNINGS_OF, {"b_clocks": [(issue_id, clock)]})
 
 
 def pause_warnings(conn: Connection, issue_id: str, clock: str) -> None:
