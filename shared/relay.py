@@ -156,11 +156,12 @@ def run_relay(
     linger: float = 0.005,
     keep: timedelta = timedelta(days=1),
 ) -> None:
-    """Publish until stopped. After a wake-up it lingers a few milliseconds so that under load
-    one batch (one query, one confirm round, one update) carries many events, not one: 5 ms
-    after a round that carried one event (or none), as many times 5 ms as the last round
-    carried events under load, up to LINGER_MAX. A lone event waits 5 ms; a busy stream's
-    rounds grow until each pays for itself."""
+    """Publish until stopped. A commit wakes it; once a round has carried more than one event
+    it lingers after the wake-up, as many times 5 ms as that round carried (up to LINGER_MAX),
+    so that under load one batch (one query, one confirm round, one update) carries many
+    events, not one, and the rounds grow until each pays for itself. After a round of one
+    event or none it does not linger: a lone event goes at once. Each of an issue's three
+    hops to its SMS lingered 5 ms before, a third of the latency at 20 issues/s."""
     next_prune, published = 0.0, 0
     while not stop.is_set():
         store.outbox_written.clear()  # before reading, so a commit during the batch is not missed
@@ -174,5 +175,5 @@ def run_relay(
             log.warning("%s relay: %r; retrying", store.service, exc)
             stop.wait(1.0)
             continue
-        if store.outbox_written.wait(poll_interval):
-            stop.wait(min(LINGER_MAX, linger * max(1, published)))
+        if store.outbox_written.wait(poll_interval) and published > 1:
+            stop.wait(min(LINGER_MAX, linger * published))
