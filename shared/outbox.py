@@ -19,11 +19,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared import logs
-from shared.db import UTCDateTime, create_engines, driver_errors, insert_rows, migrate
+from shared.db import (
+    UTCDateTime,
+    autocommit_engine,
+    create_engines,
+    driver_errors,
+    insert_rows,
+    migrate,
+)
 from shared.envelope import Envelope, utcnow
 from shared.payloads import PayloadWriter
 
@@ -218,6 +225,7 @@ class Store:
         self.service = service
         self.url = url
         self.writer, self.reader = create_engines(url)
+        self._pipelined: Engine | None = None  # writes()' autocommit connections, when used
         self.outbox_written = threading.Event()
         self._versions_dir = versions_dir
         self._write = write
@@ -254,8 +262,9 @@ class Store:
                 yield uow
             return
         correlation_id = correlation_id or logs.correlation_id()
-        with self.writer.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if self._pipelined is None:
+            self._pipelined = autocommit_engine(self.url)
+        with self._pipelined.connect() as conn:
             uow = UnitOfWork(conn, self.service, self._write, None, correlation_id)
             with driver_errors(conn, "(pipelined unit of work)"):
                 with conn.connection.driver_connection.pipeline():
@@ -293,6 +302,8 @@ class Store:
     def dispose(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
+        if self._pipelined is not None:
+            self._pipelined.dispose()
 
 
 Handler = Callable[[UnitOfWork, Envelope, object], None]
