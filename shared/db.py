@@ -80,9 +80,9 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
 
 
 def autocommit_engine(url: str) -> Engine:
-    """PostgreSQL connections that stay in autocommit, in a small pool of their own (for
+    """PostgreSQL connections that stay in autocommit, in a pool of their own (for
     Store.writes' pipelines): switching a pooled connection to autocommit and back on every
-    checkout cost a twentieth of a submission's Python."""
+    checkout cost a twentieth of a submission's Python. It connects on first use."""
     return create_engine(
         normalize_url(url),
         isolation_level="AUTOCOMMIT",

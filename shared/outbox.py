@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared import logs
@@ -225,7 +225,8 @@ class Store:
         self.service = service
         self.url = url
         self.writer, self.reader = create_engines(url)
-        self._pipelined: Engine | None = None  # writes()' autocommit connections, when used
+        # writes()' autocommit connections (the pool connects on first use: intake's only)
+        self._pipelined = autocommit_engine(url) if self.dialect == "postgresql" else None
         self.outbox_written = threading.Event()
         self._versions_dir = versions_dir
         self._write = write
@@ -262,8 +263,6 @@ class Store:
                 yield uow
             return
         correlation_id = correlation_id or logs.correlation_id()
-        if self._pipelined is None:
-            self._pipelined = autocommit_engine(self.url)
         with self._pipelined.connect() as conn:
             uow = UnitOfWork(conn, self.service, self._write, None, correlation_id)
             with driver_errors(conn, "(pipelined unit of work)"):
