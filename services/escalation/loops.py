@@ -44,7 +44,9 @@ def sweep_once(service_store, context) -> int:
 
 def fire_due(uow: UnitOfWork, context, now: datetime, limit: int = BATCH) -> int:
     """Escalate every clock past due one level and send every warning due, in this one
-    transaction with their events; the number fired."""
+    transaction with their events; the number fired. Clocks first: a warning due in the
+    same sweep as its clock's deadline (the sweeper was down past both) is cancelled by the
+    climb, not sent after the escalation it would contradict."""
     due = store.due_clocks(uow.conn, now, limit)
     climbs = [climb for clock in due if (climb := _breach(uow, context, clock, now))]
     ladder.move_all_up(uow, context, climbs, now)

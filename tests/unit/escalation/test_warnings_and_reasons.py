@@ -61,6 +61,24 @@ def test_the_unit_is_warned_at_half_time_and_its_supervisor_at_eighty_percent(
     assert emitted(escalation.store, "issue.escalated") == []
 
 
+def test_warnings_due_in_the_sweep_that_escalates_their_clock_are_not_sent(
+    escalation, clock, sweep
+):
+    """The sweeper was down past the deadline: the climb supersedes the claim warnings still
+    pending (a "deadline near" after the escalation would say the wrong thing), and the
+    clock's new level gets its own warnings."""
+    escalation.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+
+    clock.advance(hours=10, minutes=1)
+    sweep()
+
+    assert _warned(escalation) == []
+    assert [e.payload["level"] for e in emitted(escalation.store, "issue.escalated")] == [1]
+    clock.advance(hours=5)  # half of the next level's ten hours
+    sweep()
+    assert [w[:2] for w in _warned(escalation)] == [("claim", 0.5)]
+
+
 def test_a_claim_cancels_the_claim_warnings_and_arms_the_resolve_ones(escalation, clock, sweep):
     escalation.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
     clock.advance(hours=1)
