@@ -10,8 +10,6 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import IntegrityError
-
 from district.links import SUPERVISION, link_code
 from services.notify import delivery, metrics, model, store
 from services.notify.events import UnitReplied
@@ -38,17 +36,18 @@ def code_for(conn, unit_id: str, issue_id: str, assignment: int, now: datetime) 
     taken = store.open_code_numbers(conn, unit_id)
     for _attempt in range(MAX_CODE_ATTEMPTS):
         code = ReplyCode(unit_id, model.lowest_free(taken), issue_id, assignment, now)
-        try:
-            # Another replica numbering the same unit may take this number first: the unique
-            # key refuses the second, and a savepoint lets it try again at once rather than
-            # failing the whole event into the retry queue.
-            with conn.begin_nested():
-                store.add_code(conn, code)
+        # Another replica numbering the same unit may take this number first: the insert
+        # then waits for its transaction and, once it committed, does nothing; this one
+        # tries again at once rather than failing the whole event into the retry queue
+        # (and without a savepoint per notice, two round trips, to recover from a refusal).
+        if store.add_code_unless_taken(conn, code):
             return code.code
-        except IntegrityError:
-            # The refusal came once the other transaction committed, perhaps a whole batch
-            # of this unit's codes: read them all again, or each try would meet the next.
-            taken |= store.open_code_numbers(conn, unit_id) | {code.code}
+        known = store.reply_code(conn, unit_id, issue_id, assignment)
+        if known is not None:  # a twin of this very notice numbered it
+            return known.code
+        # Perhaps a whole batch of this unit's codes came in: read them all again, or each
+        # try would meet the next.
+        taken |= store.open_code_numbers(conn, unit_id) | {code.code}
     raise RuntimeError(f"no free reply code for {unit_id} after {MAX_CODE_ATTEMPTS} tries")
 
 

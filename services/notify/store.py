@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.notify.model import Delivery, ReplyCode
 from shared.db import UTCDateTime
@@ -315,7 +316,10 @@ _REPLY_CODE = select(reply_codes).where(
 _OPEN_CODE_NUMBERS = select(reply_codes.c.code).where(
     reply_codes.c.unit_id == bindparam("b_unit_id"), reply_codes.c.closed_at.is_(None)
 )
-_ADD_CODE = insert(reply_codes)
+_ADD_CODE = {
+    "postgresql": postgresql.insert(reply_codes).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(reply_codes).on_conflict_do_nothing(),
+}
 
 
 def reply_code(conn: Connection, unit_id: str, issue_id: str, assignment: int) -> ReplyCode | None:
@@ -344,8 +348,10 @@ def open_code_numbers(conn: Connection, unit_id: str) -> set[int]:
     return set(conn.execute(_OPEN_CODE_NUMBERS, {"b_unit_id": unit_id}).scalars())
 
 
-def add_code(conn: Connection, code: ReplyCode) -> None:
-    conn.execute(_ADD_CODE, dict(code.__dict__))
+def add_code_unless_taken(conn: Connection, code: ReplyCode) -> bool:
+    """The code added; False when its number is open for the unit already, or the unit has
+    a code for the assignment (committed by another transaction, which this one waited for)."""
+    return conn.execute(_ADD_CODE[conn.dialect.name], dict(code.__dict__)).rowcount == 1
 
 
 def close_codes(
