@@ -113,19 +113,25 @@ held_notices = sa.Table(
 )
 
 
+# Every notice plans, every message is recorded: these are built once, values at execute
+# time (built per call they were a seventh of notify's Python under load).
+_DELIVERY_EXISTS = select(deliveries.c.id).where(deliveries.c.id == bindparam("b_id"))
+_ADD_DELIVERY = insert(deliveries)
+_SAVE_DELIVERY = update(deliveries).where(deliveries.c.id == bindparam("b_id"))
+
+
 def exists(conn: Connection, delivery_id: str) -> bool:
-    found = conn.execute(select(deliveries.c.id).where(deliveries.c.id == delivery_id)).first()
-    return found is not None
+    return conn.execute(_DELIVERY_EXISTS, {"b_id": delivery_id}).first() is not None
 
 
 def add(conn: Connection, delivery: Delivery) -> None:
-    conn.execute(insert(deliveries).values(**delivery.as_row()))
+    conn.execute(_ADD_DELIVERY, delivery.as_row())
 
 
 def save(conn: Connection, delivery: Delivery) -> None:
     """What an attempt or a receipt changed; a delivery's identity and text never change."""
     changed = {name: getattr(delivery, name) for name in _CHANGING}
-    conn.execute(update(deliveries).where(deliveries.c.id == delivery.id).values(**changed))
+    conn.execute(_SAVE_DELIVERY, {**changed, "b_id": delivery.id})
 
 
 _CHANGING = (
@@ -245,15 +251,23 @@ def for_issue(conn: Connection, issue_id: str) -> list[Delivery]:
     )
 
 
+_NTH_LATEST_TO = (
+    select(deliveries.c.created_at)
+    .where(
+        deliveries.c.address == bindparam("b_address"),
+        deliveries.c.created_at > bindparam("b_since"),
+    )
+    .order_by(deliveries.c.created_at.desc())
+    .offset(bindparam("b_skip"))
+    .limit(1)
+)
+
+
 def nth_latest_to(conn: Connection, address: str, since: datetime, n: int) -> datetime | None:
     """When the n-th latest delivery to one address within the window was planned; None if
     fewer than n were. One row read from the index, however many there were."""
     return conn.execute(
-        select(deliveries.c.created_at)
-        .where(deliveries.c.address == address, deliveries.c.created_at > since)
-        .order_by(deliveries.c.created_at.desc())
-        .offset(n - 1)
-        .limit(1)
+        _NTH_LATEST_TO, {"b_address": address, "b_since": since, "b_skip": n - 1}
     ).scalar()
 
 
@@ -277,30 +291,44 @@ def _deliveries(conn: Connection, query) -> list[Delivery]:
     return [Delivery(**row) for row in conn.execute(query).mappings()]
 
 
+_HELD_SINCE_PLANNED = (
+    select(deliveries)
+    .where(
+        deliveries.c.event_id == bindparam("b_event_id"),
+        deliveries.c.status == "pending",
+        deliveries.c.attempts == 0,
+        deliveries.c.message_key.is_(None),  # handed over already: it stays as it went
+    )
+    .with_for_update()
+)
+_RELEASE = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"))
+    .values(
+        text=bindparam("b_text"),
+        next_attempt_at=sa.case(
+            (
+                deliveries.c.next_attempt_at <= bindparam("b_held_until"),
+                bindparam("b_now", type_=UTCDateTime()),
+            ),
+            else_=deliveries.c.next_attempt_at,
+        ),
+    )
+)
+
+
 def held_since_planned(conn: Connection, event_id: str) -> list[Delivery]:
     """An event's deliveries no sender has tried yet."""
-    return _deliveries(
-        conn,
-        select(deliveries)
-        .where(
-            deliveries.c.event_id == event_id,
-            deliveries.c.status == "pending",
-            deliveries.c.attempts == 0,
-            deliveries.c.message_key.is_(None),  # handed over already: it stays as it went
-        )
-        .with_for_update(),
-    )
+    return [
+        Delivery(**row)
+        for row in conn.execute(_HELD_SINCE_PLANNED, {"b_event_id": event_id}).mappings()
+    ]
 
 
 def release(conn: Connection, delivery_id: str, text: str, now: datetime, held_until) -> None:
     """A held delivery with its final text, due now unless a rate limit holds it longer."""
-    due = sa.case(
-        (deliveries.c.next_attempt_at <= held_until, now), else_=deliveries.c.next_attempt_at
-    )
     conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == delivery_id)
-        .values(text=text, next_attempt_at=due)
+        _RELEASE, {"b_id": delivery_id, "b_text": text, "b_now": now, "b_held_until": held_until}
     )
 
 
@@ -354,18 +382,29 @@ def add_code_unless_taken(conn: Connection, code: ReplyCode) -> bool:
     return conn.execute(_ADD_CODE[conn.dialect.name], dict(code.__dict__)).rowcount == 1
 
 
+def _close_codes(of_unit: bool, below: bool):
+    query = update(reply_codes).where(
+        reply_codes.c.issue_id == bindparam("b_issue_id"), reply_codes.c.closed_at.is_(None)
+    )
+    if of_unit:
+        query = query.where(reply_codes.c.unit_id == bindparam("b_unit_id"))
+    if below:
+        query = query.where(reply_codes.c.assignment < bindparam("b_below"))
+    return query.values(closed_at=bindparam("b_now"))
+
+
+# (one unit's?, below an assignment?): every dispatch notice closes the unit's earlier codes
+_CLOSE_CODES = {(u, b): _close_codes(u, b) for u in (False, True) for b in (False, True)}
+
+
 def close_codes(
     conn: Connection, issue_id: str, now: datetime, unit_id=None, below: int | None = None
 ) -> None:
     """An issue's open codes closed: all, one unit's, or one unit's earlier assignments'."""
-    query = update(reply_codes).where(
-        reply_codes.c.issue_id == issue_id, reply_codes.c.closed_at.is_(None)
+    conn.execute(
+        _CLOSE_CODES[unit_id is not None, below is not None],
+        {"b_issue_id": issue_id, "b_now": now, "b_unit_id": unit_id, "b_below": below},
     )
-    if unit_id is not None:
-        query = query.where(reply_codes.c.unit_id == unit_id)
-    if below is not None:
-        query = query.where(reply_codes.c.assignment < below)
-    conn.execute(query.values(closed_at=now))
 
 
 def latest_assignment(conn: Connection, issue_id: str) -> int | None:
@@ -430,6 +469,9 @@ def add_claim_deadline(conn: Connection, issue_id: str, assignment: int, due_at)
     return True
 
 
+_LOCK_CLAIM_DEADLINE = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
 def lock_claim_deadline(conn: Connection, issue_id: str, assignment: int) -> None:
     """One transaction at a time per assignment between "hold the dispatch notice for its
     deadline" and "the deadline came: release what is held": two consumers taking the two
@@ -437,20 +479,29 @@ def lock_claim_deadline(conn: Connection, issue_id: str, assignment: int) -> Non
     PostgreSQL: a transaction-scoped advisory lock; SQLite's writers are one at a time anyway."""
     if conn.dialect.name == "postgresql":
         conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"notify-claim-deadline:{issue_id}:{assignment}"},
+            _LOCK_CLAIM_DEADLINE, {"key": f"notify-claim-deadline:{issue_id}:{assignment}"}
         )
+
+
+_HOLD = insert(held_notices)
+_HELD_FOR = (
+    held_notices.c.issue_id == bindparam("b_issue_id"),
+    held_notices.c.assignment == bindparam("b_assignment"),
+)
+_HELD = select(held_notices).where(*_HELD_FOR)
+_UNHOLD = delete(held_notices).where(*_HELD_FOR)
 
 
 def hold(conn: Connection, event_id: str, issue_id: str, assignment: int, event: str, until):
     conn.execute(
-        insert(held_notices).values(
-            event_id=event_id,
-            issue_id=issue_id,
-            assignment=assignment,
-            event=event,
-            held_until=until,
-        )
+        _HOLD,
+        {
+            "event_id": event_id,
+            "issue_id": issue_id,
+            "assignment": assignment,
+            "event": event,
+            "held_until": until,
+        },
     )
 
 
@@ -465,7 +516,7 @@ def drop_held(conn: Connection, issue_id: str, below: int | None = None) -> None
 
 def take_held(conn: Connection, issue_id: str, assignment: int) -> list[dict]:
     """The notices held for this assignment's deadline, no longer held."""
-    where = (held_notices.c.issue_id == issue_id, held_notices.c.assignment == assignment)
-    rows = [dict(r) for r in conn.execute(select(held_notices).where(*where)).mappings()]
-    conn.execute(delete(held_notices).where(*where))
+    held_for = {"b_issue_id": issue_id, "b_assignment": assignment}
+    rows = [dict(r) for r in conn.execute(_HELD, held_for).mappings()]
+    conn.execute(_UNHOLD, held_for)
     return rows
