@@ -427,12 +427,15 @@ def escalations_count_all(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(escalations)).scalar_one()
 
 
+_ADD_SUMMARY = insert(issue_summaries)
+
+
 def put_summary(conn: Connection, issue_id: str, **values) -> None:
     """The issue's summary as the latest lead dispatch tells it (a re-tier or re-dispatch
     may change category and place)."""
     found = conn.execute(_SUMMARY_EXISTS, {"b_issue_id": issue_id}).first()
     if found is None:
-        conn.execute(insert(issue_summaries), {"issue_id": issue_id, **values})
+        conn.execute(_ADD_SUMMARY, {"issue_id": issue_id, **values})
     else:
         conn.execute(_UPDATE_SUMMARY, {"b_issue_id": issue_id, **values})
 
