@@ -71,9 +71,7 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
     reads then writes never fails half-way on a lock upgrade; the reader stays deferred."""
     url = normalize_url(url)
     if not is_sqlite(url):
-        # No pre-ping: it costs a round trip per transaction; a connection found dead fails
-        # that one transaction (nothing half-written) and the pool replaces it.
-        engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=3600)
+        engine = _postgres_engine(url)
         return engine, engine
     Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     return _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
@@ -83,13 +81,13 @@ def autocommit_engine(url: str) -> Engine:
     """PostgreSQL connections that stay in autocommit, in a pool of their own (for
     Store.writes' pipelines): switching a pooled connection to autocommit and back on every
     checkout cost a twentieth of a submission's Python. It connects on first use."""
-    return create_engine(
-        normalize_url(url),
-        isolation_level="AUTOCOMMIT",
-        pool_size=5,
-        max_overflow=10,
-        pool_recycle=3600,
-    )
+    return _postgres_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+
+
+def _postgres_engine(url: str, **options) -> Engine:
+    # No pre-ping: it costs a round trip per transaction; a connection found dead fails
+    # that one transaction (nothing half-written) and the pool replaces it.
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=3600, **options)
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
