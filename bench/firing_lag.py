@@ -1,10 +1,10 @@
 """Escalation's deadline sweeper on PostgreSQL among many open clocks (armed claim clocks due
 next year, COPYed in), three ways:
 
-- measure(): a few hundred deadlines due over a few seconds, fired by the real sweeper
-  (services.escalation.loops.run_sweeper, the service's own interval); the lag of each is its
-  escalation's fired_at minus the deadline it missed. A sweeper whose cost followed the open
-  clocks, not the due ones, would show it here.
+- measure(): a few hundred deadlines due over a few seconds, fired by the service's own
+  sweepers (its LOUDONG_SWEEPERS threads and interval) in a process of their own; the lag of
+  each is its escalation's fired_at minus the deadline it missed. A sweeper whose cost
+  followed the open clocks, not the due ones, would show it here.
 - burst(): that many deadlines due at one instant, drained by one sweeper process or two racing
   as replicas would; escalations/s from the deadline to the last one fired, and whether each
   step fired once, counted from the escalations table and from the outbox.
@@ -20,7 +20,6 @@ import os
 import signal
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from pathlib import Path
 import psycopg
 
 from bench import infra, sweepers
-from services.escalation.loops import run_sweeper
 
 LAG_DB = sweepers.LAG_DB
 FAR = timedelta(days=365)
@@ -93,18 +91,15 @@ def measure(
 ) -> tuple[float, float, int]:
     """(p50 ms, p99 ms, escalations fired) for `due_clocks` deadlines among `open_clocks` others."""
     with _database(open_clocks) as (folder, _):
-        service = sweepers.service(folder)
-        start = datetime.now(UTC) + timedelta(seconds=1)
-        _copy_clocks("due-", _spread(start, due_clocks, over_seconds))
-        stop = threading.Event()
-        sweeper = threading.Thread(
-            target=run_sweeper, args=(service.store, service.context, sweepers.interval(), stop)
-        )
-        sweeper.start()
-        _wait_for_fired(due_clocks, over_seconds + 30)
-        stop.set()
-        sweeper.join()
-        service.store.dispose()
+        # In a process of its own, as a replica runs it: a sweeper thread in this process
+        # would share its interpreter (and its collector's pauses) with what ran before.
+        process = sweepers.start(folder)
+        try:
+            start = datetime.now(UTC) + timedelta(seconds=1)
+            _copy_clocks("due-", _spread(start, due_clocks, over_seconds))
+            _wait_for_fired(due_clocks, over_seconds + 30)
+        finally:
+            sweepers.stop(process)
         lags = sorted(_ms(at - missed) for at, missed in _escalations())
     if not lags:
         return float("nan"), float("nan"), 0

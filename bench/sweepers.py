@@ -9,7 +9,6 @@ from pathlib import Path
 
 from bench import infra
 from services.escalation import main as escalation_main
-from services.escalation.settings import EscalationSettings
 from shared import config
 
 LAG_DB = "loudong_bench_escalation_lag"
@@ -41,11 +40,6 @@ def service(folder: Path, migrate: bool = False):
     if migrate:
         bootstrapped.store.migrate()
     return bootstrapped
-
-
-def interval() -> float:
-    """The service's own sweep interval, from the environment as it would read it."""
-    return EscalationSettings.from_env(config.load("escalation").env).sweep_interval
 
 
 def start(folder: Path, forked: bool = False):
