@@ -369,6 +369,17 @@ def sms_sink(host: str, port: int) -> int:
     return 0
 
 
+# glibc's allocator, for four services on one machine (bench/embedded.py measures it): one
+# arena per process, not one per thread, since the GIL lets one thread at a time allocate
+# anyway; and fixed thresholds, so a large block freed goes back to the system rather than
+# raising them. Together 15-17 MB less resident after a minute of load, at the same speed.
+EMBEDDED_MALLOC = {
+    "MALLOC_ARENA_MAX": "1",
+    "MALLOC_MMAP_THRESHOLD_": "131072",
+    "MALLOC_TRIM_THRESHOLD_": "131072",
+}
+
+
 def run_all() -> int:
     """The embedded default: four processes, SQLite under ./data, no broker."""
     env = dict(os.environ)
@@ -376,6 +387,8 @@ def run_all() -> int:
     env.setdefault("LOUDONG_LOG_FORMAT", "text")  # for a person at a terminal
     env.setdefault("LOUDONG_DEMO_API_KEY", "ld_demo_" + secrets.token_urlsafe(16))
     env.setdefault("LOUDONG_LINK_SECRET", secrets.token_urlsafe(32))  # units' links in SMS
+    for name, value in EMBEDDED_MALLOC.items():
+        env.setdefault(name, value)
     children = []
     if not env.get("LOUDONG_SMS_URL"):
         env["LOUDONG_SMS_URL"] = "http://127.0.0.1:8089"
