@@ -34,7 +34,7 @@ class Figures:
 
     def add(self, name: str, value: float | None, unit: str = "", ratio: str | None = None):
         self.figures.append(Figure(name, value, unit, ratio))
-        shown = "n/a" if value is None else f"{value:.0f}" + (f" {unit}" if unit else "")
+        shown = "n/a" if value is None else number(value) + (f" {unit}" if unit else "")
         after = f" ({ratio})" if ratio else ""
         print(f"{_fresh_line(sys.stdout)}bench: {name}: {shown}{after}", flush=True)
 
@@ -64,6 +64,12 @@ def warn(text: str) -> None:
 def _fresh_line(stream) -> str:
     """Wipes the progress line first where both share a terminal (it is redrawn each second)."""
     return "\r\033[K" if stream.isatty() and sys.stderr.isatty() else ""
+
+
+def number(value: float) -> str:
+    """Whole numbers, but a tenth below 10: a lag of 0.4 ms is not 0, and a ratio of two
+    small figures needs their tenths."""
+    return f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}"
 
 
 def percent(part: float | None, whole: float | None) -> str:

@@ -243,8 +243,13 @@ def measure_firing_lag(figures: Figures) -> None:
         p50, p99 = (None if math.isnan(v) else v for v in (p50, p99))  # NaN: none fired
         if fired < 300:
             warn(f"only {fired} of 300 due deadlines fired among {open_clocks:,} open clocks")
+        # issue 15's second target: the lag does not grow with the open clocks
+        fewest = runs[0]["p99_ms"] if runs else None
+        growth = f"{p99 / fewest:.1f}× the p99 with {LAG_CLOCKS[0]:,}" if p99 and fewest else None
         figures.add(f"escalation firing lag p50 with {open_clocks:,} open clocks", p50, "ms")
-        figures.add(f"escalation firing lag p99 with {open_clocks:,} open clocks", p99, "ms")
+        figures.add(
+            f"escalation firing lag p99 with {open_clocks:,} open clocks", p99, "ms", growth
+        )
         runs.append({"open_clocks": open_clocks, "p50_ms": p50, "p99_ms": p99})
 
 

@@ -3,7 +3,7 @@ it is measured against in the same run (issue 15's table, with its rows)."""
 
 from __future__ import annotations
 
-from bench.report import Figures, percent, table
+from bench.report import Figures, number, percent, table
 
 BARE = "bare Flask+marshmallow endpoint requests/s"
 DURABLE = "durable Flask+marshmallow+PostgreSQL endpoint requests/s"
@@ -70,7 +70,7 @@ def _plain(figures: Figures, name: str, label: str) -> tuple[str, str, str]:
 
 
 def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} ms"
+    return "n/a" if value is None else f"{number(value)} ms"
 
 
 def render(figures: Figures) -> str:
