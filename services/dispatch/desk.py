@@ -28,7 +28,6 @@ from shared.web import current_context, current_store
 
 desk = Blueprint("desk", __name__, template_folder="templates")
 TIER_ORDER = ("hard", "big", "small", "private", None)  # the heaviest first, untriaged last
-REFRESH_SECONDS = 20
 
 
 class DeskTriageForm(Schema):
@@ -88,7 +87,8 @@ def board():
         office, street = _office(conn)
         view = _board_view(conn, street)
     template = "desk/board_rows.html" if request.args.get("fragment") else "desk/board.html"
-    return render_template(template, office=office, refresh=REFRESH_SECONDS, **view)
+    refresh = current_context().desk_refresh.total_seconds()
+    return render_template(template, office=office, refresh=refresh, **view)
 
 
 def _board_view(conn: Connection, street: str) -> dict:

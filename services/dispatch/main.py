@@ -34,6 +34,7 @@ class Context:
     link_secret: str | None = None  # units' links and page sessions; None: neither
     link_grace: timedelta = timedelta(days=7)  # a link works this long after the issue closed
     public_url: str = "http://127.0.0.1:8082"  # where units' phones reach dispatch
+    desk_refresh: timedelta = timedelta(seconds=20)  # how often an open desk board reloads
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
@@ -45,6 +46,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Ser
         link_secret=own.link_secret,
         link_grace=own.link_grace,
         public_url=own.public_url,
+        desk_refresh=own.desk_refresh,
     )
     service_store = Store("dispatch", settings.database_url, MIGRATIONS, write_payload)
     sweeper = partial(run_feedback_sweeper, service_store, context, FEEDBACK_SWEEP_INTERVAL)

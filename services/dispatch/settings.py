@@ -16,6 +16,7 @@ class DispatchSettings:
     link_secret: str | None  # units' links and page sessions; None: no links, no unit pages
     public_url: str  # where units' phones reach dispatch, for the links it lists
     link_grace: timedelta  # how long a link works after its issue is closed
+    desk_refresh: timedelta  # how often a street office's open board reloads its rows
 
     @classmethod
     def from_env(cls, env: dict) -> DispatchSettings:
@@ -29,4 +30,12 @@ class DispatchSettings:
                 "/"
             ),
             link_grace=config.duration(env, "LOUDONG_LINK_GRACE", "P7D"),
+            desk_refresh=_desk_refresh(env),
         )
+
+
+def _desk_refresh(env: dict) -> timedelta:
+    refresh = config.duration(env, "LOUDONG_DESK_REFRESH", "PT20S")
+    if refresh < timedelta(seconds=1):  # every open board would ask without pause
+        raise config.ConfigError(f"LOUDONG_DESK_REFRESH={refresh}: at least PT1S")
+    return refresh

@@ -49,7 +49,7 @@ def _returned_until_arbitration(deployment, issue_id: str, office: dict) -> None
 
 
 def test_a_street_office_runs_its_desk_from_the_browser(deploy, browser):  # noqa: F811
-    deployment = deploy()
+    deployment = deploy(LOUDONG_DESK_REFRESH="PT2S")  # the board's own reload, not a wait of 20 s
     office = deployment.unit_tokens(OFFICE)[OFFICE]
     classified = _submit(deployment)
     unclassified = _submit(deployment, category=None, description="这件事说不清该找谁")
