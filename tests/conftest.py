@@ -54,7 +54,24 @@ def rabbitmq_url():
         capture_output=True,
     )
     yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+    # Deleted while the next test runs: each rabbitmqctl starts an Erlang VM (~0.4 s), and
+    # no other test can see this vhost. pytest_sessionfinish waits for the last ones.
+    _deleting[:] = [p for p in _deleting if p.poll() is None]
+    _deleting.append(
+        subprocess.Popen(
+            ["rabbitmqctl", "-q", "delete_vhost", vhost],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+
+
+_deleting: list[subprocess.Popen] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for process in _deleting:
+        process.wait(timeout=60)
 
 
 @pytest.fixture
