@@ -37,5 +37,6 @@ class DispatchSettings:
 def _desk_refresh(env: dict) -> timedelta:
     refresh = config.duration(env, "LOUDONG_DESK_REFRESH", "PT20S")
     if refresh < timedelta(seconds=1):  # every open board would ask without pause
-        raise config.ConfigError(f"LOUDONG_DESK_REFRESH={refresh}: at least PT1S")
+        raw = env.get("LOUDONG_DESK_REFRESH")
+        raise config.ConfigError(f"LOUDONG_DESK_REFRESH={raw!r}: at least a second, PT1S")
     return refresh
