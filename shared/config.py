@@ -169,7 +169,7 @@ def choice(env: dict, name: str, default: str, options: tuple[str, ...]) -> str:
     return raw
 
 
-def duration(env: dict, name: str, default: str) -> timedelta:
+def duration(env: dict, name: str, default: str, minimum: timedelta | None = None) -> timedelta:
     """An ISO-8601 duration in days, hours, minutes or seconds, e.g. LOUDONG_LINK_GRACE=P7D."""
     raw = _raw(env, name) or default
     try:
@@ -178,6 +178,10 @@ def duration(env: dict, name: str, default: str) -> timedelta:
         value = None
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise ConfigError(f"{name}={raw!r}: expected an ISO-8601 duration, e.g. {default}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(
+            f"{name}={raw!r}: expected at least {isodate.duration_isoformat(minimum)}"
+        )
     return value
 
 

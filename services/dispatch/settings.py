@@ -30,13 +30,8 @@ class DispatchSettings:
                 "/"
             ),
             link_grace=config.duration(env, "LOUDONG_LINK_GRACE", "P7D"),
-            desk_refresh=_desk_refresh(env),
+            # at least a second: below that, every open board would ask without pause
+            desk_refresh=config.duration(
+                env, "LOUDONG_DESK_REFRESH", "PT20S", minimum=timedelta(seconds=1)
+            ),
         )
-
-
-def _desk_refresh(env: dict) -> timedelta:
-    refresh = config.duration(env, "LOUDONG_DESK_REFRESH", "PT20S")
-    if refresh < timedelta(seconds=1):  # every open board would ask without pause
-        raw = env.get("LOUDONG_DESK_REFRESH")
-        raise config.ConfigError(f"LOUDONG_DESK_REFRESH={raw!r}: at least a second, PT1S")
-    return refresh
