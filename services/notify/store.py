@@ -287,8 +287,8 @@ def _delivery(conn: Connection, query) -> Delivery | None:
     return Delivery(**row) if row else None
 
 
-def _deliveries(conn: Connection, query) -> list[Delivery]:
-    return [Delivery(**row) for row in conn.execute(query).mappings()]
+def _deliveries(conn: Connection, query, values: dict | None = None) -> list[Delivery]:
+    return [Delivery(**row) for row in conn.execute(query, values).mappings()]
 
 
 _HELD_SINCE_PLANNED = (
@@ -319,10 +319,7 @@ _RELEASE = (
 
 def held_since_planned(conn: Connection, event_id: str) -> list[Delivery]:
     """An event's deliveries no sender has tried yet."""
-    return [
-        Delivery(**row)
-        for row in conn.execute(_HELD_SINCE_PLANNED, {"b_event_id": event_id}).mappings()
-    ]
+    return _deliveries(conn, _HELD_SINCE_PLANNED, {"b_event_id": event_id})
 
 
 def release(conn: Connection, delivery_id: str, text: str, now: datetime, held_until) -> None:
