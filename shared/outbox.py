@@ -199,6 +199,9 @@ class UnitOfWork:
         return inserted.first() is not None
 
 
+_EVENT_SAVEPOINT = "loudong_event"
+
+
 class Batch:
     """The transaction Store.batch() opened, handing out one unit of work per event."""
 
@@ -209,12 +212,19 @@ class Batch:
         self._write = write
 
     def unit_of_work(self, cause: Envelope) -> UnitOfWork:
+        """The next event's unit of work, from a savepoint undo() goes back to. One name for
+        them all, never released: a savepoint of that name hides the one before, ROLLBACK TO
+        goes back to the latest, COMMIT ends them all. One statement per event instead of
+        the two (SAVEPOINT, RELEASE) of a nested transaction, each a round trip."""
+        self.conn.exec_driver_sql(f"SAVEPOINT {_EVENT_SAVEPOINT}")
         uow = UnitOfWork(self.conn, self._producer, self._write, cause, None)
         self.units.append(uow)
         return uow
 
-    def discard(self, uow: UnitOfWork) -> None:
-        """Its savepoint was rolled back: its events and hooks are not to be."""
+    def undo(self, uow: UnitOfWork) -> None:
+        """Back to before the latest unit_of_work(), which is `uow`: what it wrote, its events
+        and its hooks are not to be. The transaction goes on (also after a database error)."""
+        self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_EVENT_SAVEPOINT}")
         self.units.remove(uow)
 
 

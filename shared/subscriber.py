@@ -123,20 +123,16 @@ class Subscriber:
         envelope = self.read(body)
         with logs.about_event(envelope):
             started = time.perf_counter()
-            savepoint = batch.conn.begin_nested()
             uow = batch.unit_of_work(envelope)
             try:
                 outcome = self._apply_in(uow, envelope, within)
-                savepoint.commit()
             except UnknownIssue:
-                savepoint.rollback()
-                batch.discard(uow)
+                batch.undo(uow)
                 outcome = UNKNOWN_ISSUE
                 if within is not None:  # the embedded bus still moves past it
                     within(batch.conn)
             except BaseException:
-                savepoint.rollback()
-                batch.discard(uow)
+                batch.undo(uow)
                 raise
             return envelope.type, outcome, time.perf_counter() - started
 

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 
 from shared import rabbit, runtime, topology
-from shared.outbox import outbox
+from shared.outbox import inbox, outbox
 from tests.helpers import AUTH, SUBMISSION, build, emitted, event, wait_for
 
 pytestmark = pytest.mark.rabbitmq
@@ -229,6 +229,50 @@ def test_a_backlog_is_applied_in_batches_and_a_poison_in_one_is_set_apart(tmp_pa
         assert _queue_depth(rabbitmq_url, topology.queue_name("dispatch")) == 0
     finally:
         runtime.stop(dispatch)
+
+
+@pytest.mark.postgres
+def test_a_database_error_in_a_batch_on_postgres_undoes_that_event_alone(
+    tmp_path, rabbitmq_url, postgres_urls
+):
+    """The poison's handler writes its whole effect, then a statement fails: on PostgreSQL
+    the transaction is in error until it goes back to the event's savepoint. The events
+    before and after it still commit, each once; nothing of the poison is left."""
+    rabbit.declare_topology(rabbitmq_url)
+    submitted = {"category": "other", "location": {"street": "taibai"}}
+    events = [event("issue.submitted", f"i-{n}", submitted) for n in range(12)]
+    poison = events[5]
+    for envelope in events:
+        _publish_raw(rabbitmq_url, envelope.to_json(), "issue.submitted")
+    dispatch = _built(
+        "dispatch", tmp_path, rabbitmq_url, LOUDONG_DISPATCH_DATABASE_URL=postgres_urls["dispatch"]
+    )
+    real = dispatch.subscriber._handlers["issue.submitted"]
+    attempts = []
+
+    def fails_late(uow, envelope, context):
+        attempts.append(envelope.id)
+        real(uow, envelope, context)
+        if envelope.id == poison.id:
+            uow.conn.execute(text("SELECT 1 / 0"))  # division_by_zero, after the writes
+
+    dispatch.subscriber._handlers["issue.submitted"] = fails_late
+    dispatch.store.migrate()
+    runtime.start(dispatch)
+    try:
+        wait_for(
+            lambda: _queue_depth(rabbitmq_url, topology.dead_queue_name("dispatch")) == 1,
+            what="the poison dead-lettered",
+        )
+    finally:
+        runtime.stop(dispatch)
+    assert attempts[:12] == [e.id for e in events]  # each once, in order, before a retry
+    assert attempts[12:] == [poison.id, poison.id]
+    dispatched = [e.issue_id for e in emitted(dispatch.store, "issue.dispatched")]
+    assert sorted(dispatched) == sorted(e.issue_id for e in events if e is not poison)
+    with dispatch.store.read() as conn:
+        applied = set(conn.execute(select(inbox.c.event_id)).scalars())
+    assert applied == {e.id for e in events if e is not poison}
 
 
 @pytest.mark.postgres
