@@ -41,6 +41,19 @@ _LINE = (  # built once: every message asks it
 )
 
 
+_LINES_AMONG = (  # built once: every batch asks it
+    select(held_issue.c.issue_id)
+    .where(held_issue.c.issue_id.in_(bindparam("issue_ids", expanding=True)))
+    .distinct()
+)
+
+
+def lines_among(conn: Connection, issue_ids: list[str]) -> set[str]:
+    """Those of these issues that have a line (rows, live or past their time): a batch asks
+    once, and only its events of these issues need ahead_of()."""
+    return set(conn.execute(_LINES_AMONG, {"issue_ids": issue_ids}).scalars())
+
+
 def ahead_of(conn: Connection, issue_id: str, event_id: str, now: datetime) -> Ahead | None:
     """The live event just before this one in its issue's line, or None: then it may be
     applied, and its own row (and any past its time) is removed in this transaction."""

@@ -5,16 +5,18 @@ backend its transaction runs on) or after it is dead-lettered (a permanent one: 
 dispatch's directory does not know), across two replicas sharing the store; events of other
 issues go on at once; a hold past its held_until is ignored."""
 
+import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
 import pytest
+import sqlalchemy
 from kombu import Connection, Exchange, Producer
 from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
 
-from shared import dlq, runtime, topology
+from shared import dlq, rabbit, runtime, topology
 from shared.envelope import utcnow
 from shared.outbox import held_issue, inbox
 from tests.helpers import build, count_rows, event, wait_for
@@ -203,3 +205,32 @@ def test_an_event_after_the_first_one_went_still_waits_for_those_parked_behind_i
     wait_for(lambda: armed.id in applied(dispatch.store), what="the clock applied")
     assert applied(dispatch.store) == [submitted.id, armed.id]
     assert waiting(dispatch.store, "i-line") == []
+
+
+def test_a_batch_looks_up_the_lines_once_and_parks_only_the_event_of_a_held_issue(tmp_path, env):
+    rabbit.declare_topology(env["LOUDONG_BROKER_URL"])
+    held = event("issue.submitted", "i-lined", ORDINARY)
+    others = [event("issue.submitted", f"i-free-{n}", ORDINARY) for n in range(6)]
+    publish(env["LOUDONG_BROKER_URL"], others[0], held, *others[1:])  # waiting: one batch
+    dispatch = build("dispatch", tmp_path, **{**env, "LOUDONG_RETRY_DELAYS": "30"})
+    dispatch.store.migrate()
+    lost_event(dispatch.store, "i-lined", 1, utcnow() + timedelta(minutes=5))
+    lookups = []  # the consumer's, not this test's own reads
+
+    def looked_up(_conn, _cursor, sql, *_):
+        if "FROM held_issue" in sql and threading.current_thread().name == "dispatch-bus":
+            lookups.append(sql)
+
+    sqlalchemy.event.listen(dispatch.store.writer, "before_cursor_execute", looked_up)
+    runtime.start(dispatch)
+    try:
+        wait_for(lambda: len(waiting(dispatch.store, "i-lined")) == 2, what="the event parked")
+        wait_for(lambda: len(applied(dispatch.store)) == 6, what="the others applied")
+    finally:
+        runtime.stop(dispatch)
+
+    assert applied(dispatch.store) == [e.id for e in others]
+    assert waiting(dispatch.store, "i-lined") == ["lost", held.id]
+    # The batch's issues once, the held issue's line, then the five after it (the next batch)
+    # once: three lookups, not one for each of the seven events.
+    assert len(lookups) == 3
