@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import NullPool
 
@@ -176,6 +177,22 @@ def _insert(table: Table):
     """Built once a table, values at execute time. Inline: nobody reads back a generated key
     (no RETURNING), so the statement may go out in a pipeline (shared.outbox Store.writes)."""
     return insert(table).inline()
+
+
+def insert_once(conn: Connection, table: Table, row: dict) -> bool:
+    """Insert `row` unless a row with the same key is there already; whether it inserted. One
+    statement (ON CONFLICT DO NOTHING), not a SELECT before the INSERT. Against a second
+    transaction inserting the same key it waits for that one's end, then inserts (it rolled
+    back) or does nothing."""
+    return conn.execute(_insert_once(table, conn.dialect.name), row).first() is not None
+
+
+@functools.cache
+def _insert_once(table: Table, dialect: str):
+    """Built once a table and dialect. RETURNING says whether it inserted: rowcount is -1 on
+    psycopg for it."""
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_for(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shared import logs
 from shared.db import (
@@ -28,6 +27,7 @@ from shared.db import (
     autocommit_engine,
     create_engines,
     driver_errors,
+    insert_once,
     insert_rows,
     migrate,
 )
@@ -104,12 +104,6 @@ sa.Index("ix_outbox_type_seq", outbox.c.type, outbox.c.seq)
 sa.Index("ix_retry_issue", retry.c.issue_id, retry.c.id)
 
 PLUMBING_V1 = (outbox, inbox, bus_cursor, dead_letter)  # retry came with create_plumbing_tables_v2
-# Built once: a statement built per call costs more Python than its round trip (its bound
-# values and cache key made anew each time); these take their values at execute time.
-_INBOX_ONCE = {  # RETURNING says whether it inserted: rowcount is -1 on psycopg here
-    "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
-    "sqlite": sqlite.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
-}
 
 
 def create_plumbing_tables_v1(op) -> None:
@@ -192,11 +186,8 @@ class UnitOfWork:
         """False if this event was applied before: one statement, which inserts its inbox
         row unless the id is there. Against a second transaction inserting the same id it
         waits for that one's end, then inserts (it rolled back) or does nothing."""
-        inserted = self.conn.execute(
-            _INBOX_ONCE[self.conn.dialect.name],
-            {"event_id": envelope.id, "type": envelope.type, "applied_at": utcnow()},
-        )
-        return inserted.first() is not None
+        row = {"event_id": envelope.id, "type": envelope.type, "applied_at": utcnow()}
+        return insert_once(self.conn, inbox, row)
 
 
 _EVENT_SAVEPOINT = "loudong_event"

@@ -59,7 +59,8 @@ def on_clock_armed(uow: UnitOfWork, event: Envelope, context: Context) -> None:
         return
     for held in store.take_held(uow.conn, event.issue_id, p["assignment"]):
         dispatched = parse(held["event"])
-        text = _text(context, dispatched, replies.notice_facts(uow.conn, context, dispatched))
+        facts = replies.notice_facts(uow.conn, context, dispatched, deadline=p["due_at"])
+        text = _text(context, dispatched, facts)
         for waiting in store.held_since_planned(uow.conn, dispatched.id):
             body = _body(dispatched, waiting.channel, text)
             if waiting.channel == "sms":

@@ -62,10 +62,11 @@ def link_for(context: Context, issue_id: str, unit_id: str, assignment: int | No
     return f"{context.settings.public_url}/u/{link_code(secret, issue_id, unit_id, assignment)}"
 
 
-def notice_facts(conn, context: Context, event: Envelope) -> dict:
+def notice_facts(conn, context: Context, event: Envelope, deadline: datetime | None = None) -> dict:
     """A unit event's payload with what notify adds: the link, the reply code, and for a
-    dispatch the claim deadline if escalation has armed it. A unit told of an escalation or a
-    warning on an issue it does not hold (a supervisor) gets a supervision code and link."""
+    dispatch the claim deadline if escalation has armed it (`deadline`, when the caller has
+    just stored it). A unit told of an escalation or a warning on an issue it does not hold
+    (a supervisor) gets a supervision code and link."""
     p, issue_id, now = event.payload, event.issue_id, context.clock()
     if event.type in ("issue.dispatched", "issue.urged"):
         unit_id, assignment = p["unit_id"], p["assignment"]
@@ -74,7 +75,8 @@ def notice_facts(conn, context: Context, event: Envelope) -> dict:
         facts = {**p, "code": code, "link": link}
         if event.type == "issue.urged":  # the supervisor's words are what an SMS may shorten
             return {**facts, "description": p["note"]}
-        return {**facts, "deadline": store.claim_deadline(conn, issue_id, assignment)}
+        deadline = deadline or store.claim_deadline(conn, issue_id, assignment)
+        return {**facts, "deadline": deadline}
     unit_id = p["to_unit_id"]
     held = [c for c in store.codes_of(conn, [unit_id], issue_id) if c.is_open]
     own = max(held, key=lambda c: c.assignment, default=None)

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.notify.model import Delivery, ReplyCode
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, insert_once
 
 metadata = sa.MetaData()
 deliveries = sa.Table(
@@ -341,10 +340,6 @@ _REPLY_CODE = select(reply_codes).where(
 _OPEN_CODE_NUMBERS = select(reply_codes.c.code).where(
     reply_codes.c.unit_id == bindparam("b_unit_id"), reply_codes.c.closed_at.is_(None)
 )
-_ADD_CODE = {
-    "postgresql": postgresql.insert(reply_codes).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(reply_codes).on_conflict_do_nothing(),
-}
 
 
 def reply_code(conn: Connection, unit_id: str, issue_id: str, assignment: int) -> ReplyCode | None:
@@ -376,7 +371,7 @@ def open_code_numbers(conn: Connection, unit_id: str) -> set[int]:
 def add_code_unless_taken(conn: Connection, code: ReplyCode) -> bool:
     """The code added; False when its number is open for the unit already, or the unit has
     a code for the assignment (committed by another transaction, which this one waited for)."""
-    return conn.execute(_ADD_CODE[conn.dialect.name], dict(code.__dict__)).rowcount == 1
+    return insert_once(conn, reply_codes, dict(code.__dict__))
 
 
 def _close_codes(of_unit: bool, below: bool):
@@ -458,12 +453,8 @@ def claim_deadline(conn: Connection, issue_id: str, assignment: int) -> datetime
 
 def add_claim_deadline(conn: Connection, issue_id: str, assignment: int, due_at) -> bool:
     """The first claim deadline of an assignment (the unit's own, before any escalation)."""
-    if claim_deadline(conn, issue_id, assignment) is not None:
-        return False
-    conn.execute(
-        insert(claim_deadlines), {"issue_id": issue_id, "assignment": assignment, "due_at": due_at}
-    )
-    return True
+    row = {"issue_id": issue_id, "assignment": assignment, "due_at": due_at}
+    return insert_once(conn, claim_deadlines, row)
 
 
 _LOCK_CLAIM_DEADLINE = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -485,8 +476,7 @@ _HELD_FOR = (
     held_notices.c.issue_id == bindparam("b_issue_id"),
     held_notices.c.assignment == bindparam("b_assignment"),
 )
-_HELD = select(held_notices).where(*_HELD_FOR)
-_UNHOLD = delete(held_notices).where(*_HELD_FOR)
+_TAKE_HELD = delete(held_notices).where(*_HELD_FOR).returning(*held_notices.c)
 
 
 def hold(conn: Connection, event_id: str, issue_id: str, assignment: int, event: str, until):
@@ -514,6 +504,4 @@ def drop_held(conn: Connection, issue_id: str, below: int | None = None) -> None
 def take_held(conn: Connection, issue_id: str, assignment: int) -> list[dict]:
     """The notices held for this assignment's deadline, no longer held."""
     held_for = {"b_issue_id": issue_id, "b_assignment": assignment}
-    rows = [dict(r) for r in conn.execute(_HELD, held_for).mappings()]
-    conn.execute(_UNHOLD, held_for)
-    return rows
+    return [dict(r) for r in conn.execute(_TAKE_HELD, held_for).mappings()]
