@@ -48,10 +48,26 @@ _LINES_AMONG = (  # built once: every batch asks it
 )
 
 
-def lines_among(conn: Connection, issue_ids: list[str]) -> set[str]:
-    """Those of these issues that have a line (rows, live or past their time): a batch asks
-    once, and only its events of these issues need ahead_of()."""
-    return set(conn.execute(_LINES_AMONG, {"issue_ids": issue_ids}).scalars())
+class Lines:
+    """ahead_of() for the events of one batch. The issues that have a line (rows, live or past
+    their time) are asked once per transaction, nearly always none: an event of any other
+    issue needs no lookup of its own. Nothing in a batch adds a row, so what was asked at its
+    start still holds at its end."""
+
+    def __init__(self, issue_ids: list[str]):
+        self._issue_ids = sorted(set(issue_ids))
+        self._ask_first = len(issue_ids) > 1  # one event: its own lookup is the one query
+        self._asked_in: Connection | None = None  # kept: its id is not reused meanwhile
+        self._lined: set[str] = set()
+
+    def ahead_of(self, conn: Connection, issue_id: str, event_id: str, now: datetime):
+        if self._ask_first:
+            if conn is not self._asked_in:
+                found = conn.execute(_LINES_AMONG, {"issue_ids": self._issue_ids}).scalars()
+                self._lined, self._asked_in = set(found), conn
+            if issue_id not in self._lined:
+                return None
+        return ahead_of(conn, issue_id, event_id, now)
 
 
 def ahead_of(conn: Connection, issue_id: str, event_id: str, now: datetime) -> Ahead | None:

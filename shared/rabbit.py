@@ -128,7 +128,7 @@ class RabbitConsumer(ConsumerMixin):
         while batch:
             # no delay queue, no waiting: then the issue's line is not looked at
             ids = [_ids(m.body) if self._delays else None for m in batch]
-            lines = _Lines([i[0] for i in ids if i]) if len(batch) > 1 else None
+            lines = holds.Lines([i[0] for i in ids if i])
             together = [(m.body, self._in_order(i, lines)) for m, i in zip(batch, ids, strict=True)]
             applied, failure = self._subscriber.apply_together(together)
             if applied:
@@ -168,15 +168,13 @@ class RabbitConsumer(ConsumerMixin):
         else:
             self._retry_or_dead_letter(message, failure, ids)
 
-    def _in_order(self, ids: tuple[str, str] | None, lines: _Lines | None):
+    def _in_order(self, ids: tuple[str, str] | None, lines: holds.Lines):
         """Run first in the handler's transaction: is an earlier event of its issue waiting?"""
         if ids is None:
             return None
 
         def within(conn: StoreConnection) -> bool:
-            if lines is not None and not lines.may_wait(conn, ids[0]):
-                return True
-            ahead = holds.ahead_of(conn, *ids, utcnow())
+            ahead = lines.ahead_of(conn, *ids, utcnow())
             if ahead is not None:
                 raise _Parked(ahead)  # rolls back: nothing of it applied
             return True
@@ -267,23 +265,6 @@ class RabbitConsumer(ConsumerMixin):
             retry=True,
             retry_policy={"max_retries": 5},
         )
-
-
-class _Lines:
-    """The issues of one batch that have a line in `held_issue`, asked once per transaction
-    (nearly always none): an event of any other issue skips its own lookup. Nothing in a
-    batch adds a row, so what was asked at its start still holds at its end."""
-
-    def __init__(self, issue_ids: list[str]):
-        self._issue_ids = sorted(set(issue_ids))
-        self._asked_in: StoreConnection | None = None  # kept: its id is not reused meanwhile
-        self._lined: set[str] = set()
-
-    def may_wait(self, conn: StoreConnection, issue_id: str) -> bool:
-        if conn is not self._asked_in:
-            self._lined = holds.lines_among(conn, self._issue_ids)
-            self._asked_in = conn
-        return issue_id in self._lined
 
 
 class _Parked(Exception):
