@@ -432,11 +432,6 @@ class ReplyCode:
         return self.closed_at is None
 
 
-def lowest_free(taken: set[int]) -> int:
-    """1, 2, 3…: the lowest number not among `taken`."""
-    return next(n for n in range(1, len(taken) + 2) if n not in taken)
-
-
 def answered_code(reply: Reply, codes: list[ReplyCode]) -> tuple[ReplyCode | None, str]:
     """The code a reply names among the codes of the units its phone belongs to, and the
     outcome: accepted, or why not. A unit with one open code may leave it out."""

@@ -337,8 +337,20 @@ _REPLY_CODE = select(reply_codes).where(
     reply_codes.c.issue_id == bindparam("b_issue_id"),
     reply_codes.c.assignment == bindparam("b_assignment"),
 )
-_OPEN_CODE_NUMBERS = select(reply_codes.c.code).where(
-    reply_codes.c.unit_id == bindparam("b_unit_id"), reply_codes.c.closed_at.is_(None)
+
+# Numbered in code order, the unit's open codes run 1, 2, 3… up to the first free number:
+# the first whose number is not its place is that place; with no gap, one past the last.
+# One scan of the partial index of open codes, in the database, whatever the statistics say.
+_numbered = (
+    select(reply_codes.c.code, func.row_number().over(order_by=reply_codes.c.code).label("nth"))
+    .where(reply_codes.c.unit_id == bindparam("b_unit_id"), reply_codes.c.closed_at.is_(None))
+    .subquery()
+)
+_LOWEST_FREE_CODE = select(
+    func.coalesce(
+        func.min(sa.case((_numbered.c.code != _numbered.c.nth, _numbered.c.nth))),
+        func.count() + 1,
+    )
 )
 
 
@@ -362,10 +374,11 @@ def codes_of(conn: Connection, unit_ids, issue_id: str | None = None) -> list[Re
     return [ReplyCode(**row) for row in conn.execute(query).mappings()]
 
 
-def open_code_numbers(conn: Connection, unit_id: str) -> set[int]:
-    """The numbers the unit's open codes hold: read from the partial index of open codes,
-    not from every code the unit ever had (one property company has thousands)."""
-    return set(conn.execute(_OPEN_CODE_NUMBERS, {"b_unit_id": unit_id}).scalars())
+def lowest_free_code(conn: Connection, unit_id: str) -> int:
+    """1, 2, 3…: the lowest number none of the unit's open codes holds. Asked of the
+    database: a property company may have hundreds of open codes, and reading them all to
+    number each notice made notify's cost grow with them."""
+    return conn.execute(_LOWEST_FREE_CODE, {"b_unit_id": unit_id}).scalar_one()
 
 
 def add_code_unless_taken(conn: Connection, code: ReplyCode) -> bool:

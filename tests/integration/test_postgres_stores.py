@@ -7,6 +7,7 @@ from sqlalchemy import func, insert, inspect, select
 
 from services.escalation import store as escalation_store
 from services.escalation.loops import sweep_once
+from services.notify import store as notify_store
 from shared.envelope import utcnow
 from shared.outbox import outbox
 from shared.relay import relay_once
@@ -139,8 +140,8 @@ def test_two_replicas_numbering_one_units_reply_codes_at_once_take_different_num
     tmp_path, postgres_urls, batch
 ):
     """The first replica numbers `batch` notices in one transaction (as a consumer batch
-    does) while the second waits on its first number; once the first commits, the second
-    takes the next free number at once, however many the batch took."""
+    does) and has not committed it; the second takes the next free number meanwhile,
+    without waiting for that transaction: each number is taken in one of its own."""
     from services.notify.replies import MAX_CODE_ATTEMPTS, code_for
 
     assert batch <= 1 or batch > MAX_CODE_ATTEMPTS  # one try per number would not be enough
@@ -148,7 +149,6 @@ def test_two_replicas_numbering_one_units_reply_codes_at_once_take_different_num
     unit, now, second = "baian-xincun-property", utcnow(), {}
     first_tx = notify.store.writer.connect()
     first_tx.begin()
-    # Not committed yet: the second replica waits on them.
     firsts = [code_for(first_tx, unit, f"issue-a{i}", 1, now) for i in range(batch)]
 
     def other_replica():
@@ -157,12 +157,47 @@ def test_two_replicas_numbering_one_units_reply_codes_at_once_take_different_num
 
     racer = threading.Thread(target=other_replica)
     racer.start()
-    racer.join(timeout=1)
+    racer.join(timeout=10)
+    numbered_meanwhile = not racer.is_alive()
     first_tx.commit()
     first_tx.close()
     racer.join(timeout=10)
 
+    assert numbered_meanwhile
     assert (firsts, second.get("code")) == (list(range(1, batch + 1)), batch + 1)
+    notify.store.dispose()
+
+
+def test_a_reply_code_taken_by_an_event_rolled_back_is_the_one_it_gets_applied_again(
+    tmp_path, postgres_urls
+):
+    from services.notify.replies import code_for
+
+    notify = _on_postgres("notify", tmp_path, postgres_urls)
+    unit, now = "baian-xincun-property", utcnow()
+    with notify.store.unit_of_work() as uow:
+        code_for(uow.conn, unit, "issue-a", 1, now)
+    undone = notify.store.writer.connect()
+    undone.begin()
+    first = code_for(undone, unit, "issue-b", 1, now)
+    undone.rollback()
+    undone.close()
+    with notify.store.unit_of_work() as uow:
+        again = code_for(uow.conn, unit, "issue-b", 1, now)
+        other = code_for(uow.conn, unit, "issue-c", 1, now)
+
+    assert (first, again, other) == (2, 2, 3)
+    notify.store.dispose()
+
+
+def test_the_lowest_free_code_on_postgres_is_the_first_gap_among_hundreds(tmp_path, postgres_urls):
+    """The database finds the gap (notify no longer reads every open code to number one)."""
+    from tests.unit.notify.test_replies import UNIT, _add_codes
+
+    notify = _on_postgres("notify", tmp_path, postgres_urls)
+    _add_codes(notify, [c for c in range(1, 501) if c != 250], closed=[250])
+    with notify.store.read() as conn:
+        assert notify_store.lowest_free_code(conn, UNIT) == 250
     notify.store.dispose()
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from werkzeug.serving import make_server
 
 from district.links import SUPERVISION, link_code
@@ -331,6 +331,29 @@ def test_a_unit_is_given_the_lowest_number_free_among_its_open_codes(notify, sms
 
     codes = [t.split("回复“1 ")[1].split("”")[0] for t in _texts_to(sms_provider)]
     assert codes == ["1", "2", "3", "1"]
+
+
+@pytest.mark.parametrize(
+    "open_codes, closed, free",
+    [([], [], 1), ([2, 3], [], 1), ([1, 2, 3], [], 4), ([1, 2, 4, 5], [3], 3), ([1, 3], [2, 4], 2)],
+)
+def test_the_lowest_free_code_is_the_first_number_no_open_code_of_the_unit_holds(
+    notify, open_codes, closed, free
+):
+    _add_codes(notify, open_codes, closed)
+
+    with notify.store.read() as conn:
+        assert store.lowest_free_code(conn, UNIT) == free
+
+
+def _add_codes(service, open_codes, closed):
+    """The unit's codes, and another unit's 1 to 7, which never count."""
+    now = FakeClock()()
+    rows = [ReplyCode(UNIT, c, f"i-open-{c}", 1, now, None) for c in open_codes]
+    rows += [ReplyCode(UNIT, c, f"i-closed-{c}", 1, now, now) for c in closed]
+    rows += [ReplyCode("other-unit", c, f"i-other-{c}", 1, now, None) for c in range(1, 8)]
+    with service.store.unit_of_work() as uow:
+        uow.conn.execute(insert(store.reply_codes), [dict(r.__dict__) for r in rows])
 
 
 # --- inbound replies
