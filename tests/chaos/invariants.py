@@ -97,8 +97,8 @@ def queued(broker_url: str) -> int:
 
 def pending(stores: dict[str, str], broker_url: str | None) -> dict[str, int]:
     """Work not yet finished anywhere: events not yet published or applied show up as
-    deliveries not final, notices held, and armed clocks past due; all 0 once the run has
-    settled."""
+    deliveries not final, notices held, armed clocks past due, and first claim deadlines
+    still running; all 0 once the run has settled."""
     now = datetime.now(UTC).replace(tzinfo=None)
     deliveries = _rows(
         stores["notify"], "SELECT count(*) FROM deliveries WHERE status = 'pending'"
@@ -118,17 +118,21 @@ def pending(stores: dict[str, str], broker_url: str | None) -> dict[str, int]:
         if broker_url  # on RabbitMQ a relay publishes each outbox; the embedded bus reads them
         else 0
     )
-    overdue = sum(
-        1
-        for (due,) in _rows(stores["escalation"], "SELECT due_at FROM clocks WHERE state='armed'")
-        if _naive_utc(due) < now - SLACK
+    armed = _rows(
+        stores["escalation"], "SELECT clock, level, due_at FROM clocks WHERE state = 'armed'"
     )
+    overdue = sum(1 for _, _, due in armed if _naive_utc(due) < now - SLACK)
+    # An event that waited out broker restarts in the delay queues arms its claim clock late,
+    # and that deadline may fall after the harm stopped: the run is not over until every
+    # first claim deadline has fired (or its claim stopped it), whatever its time.
+    first_claims = sum(1 for clock, level, _ in armed if clock == "claim" and level == 0)
     return {
         "events unpublished": unpublished,
         "events queued": queued(broker_url) if broker_url else 0,
         "deliveries pending": deliveries,
         "notices held": held,
         "deadlines past": overdue,
+        "first claim deadlines running": first_claims,
     }
 
 
