@@ -264,7 +264,8 @@ _NTH_LATEST_TO = (
 
 def nth_latest_to(conn: Connection, address: str, since: datetime, n: int) -> datetime | None:
     """When the n-th latest delivery to one address within the window was planned; None if
-    fewer than n were. One row read from the index, however many there were."""
+    fewer than n were. One row comes back; the index is walked for at most n entries (the
+    window's, when fewer), so a limit of thousands costs that many on a busy address."""
     return conn.execute(
         _NTH_LATEST_TO, {"b_address": address, "b_since": since, "b_skip": n - 1}
     ).scalar()
