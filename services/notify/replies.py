@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -41,27 +40,26 @@ def code_for(conn, unit_id: str, issue_id: str, assignment: int, now: datetime) 
     if known is not None:
         return known.code
     store.close_codes(conn, issue_id, now, unit_id=unit_id, below=assignment)
-    code = ReplyCode(unit_id, 0, issue_id, assignment, now)
     if conn.dialect.name != "postgresql":
-        return _numbered(conn, code)
+        return _numbered(conn, unit_id, issue_id, assignment, now)
     with conn.engine.connect() as own:
-        number = _numbered(own, code)
+        number = _numbered(own, unit_id, issue_id, assignment, now)
         own.commit()
     return number
 
 
-def _numbered(conn, code: ReplyCode) -> int:
+def _numbered(conn, unit_id: str, issue_id: str, assignment: int, now: datetime) -> int:
     for _attempt in range(MAX_CODE_ATTEMPTS):
-        numbered = replace(code, code=store.lowest_free_code(conn, code.unit_id))
+        code = ReplyCode(unit_id, store.lowest_free_code(conn, unit_id), issue_id, assignment, now)
         # Another replica numbering the same unit may take this number first: the insert
         # then waits for its (short) transaction and, once it committed, does nothing; this
         # one asks again at once (the next statement sees what committed).
-        if store.add_code_unless_taken(conn, numbered):
-            return numbered.code
-        known = store.reply_code(conn, code.unit_id, code.issue_id, code.assignment)
+        if store.add_code_unless_taken(conn, code):
+            return code.code
+        known = store.reply_code(conn, unit_id, issue_id, assignment)
         if known is not None:  # a twin of this very notice numbered it
             return known.code
-    raise RuntimeError(f"no free reply code for {code.unit_id} after {MAX_CODE_ATTEMPTS} tries")
+    raise RuntimeError(f"no free reply code for {unit_id} after {MAX_CODE_ATTEMPTS} tries")
 
 
 def link_for(context: Context, issue_id: str, unit_id: str, assignment: int | None) -> str | None:
