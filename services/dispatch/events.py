@@ -12,7 +12,11 @@ class IssueDispatched:
     """Sent to one unit, which must claim it. `assignment` numbers the dispatches of one issue;
     `role` is lead, or co for a department handling its part of a big matter (聯辦).
     The unit travels by id only: its contacts and webhook are directory data, which notify
-    resolves itself, so no phone rides to every queue bound to this event."""
+    resolves itself, so no phone rides to every queue bound to this event.
+    `claim_due_at`, a lead's only: when it must have claimed, by the district's time limits
+    (district/policies.py). Escalation holds the unit to it and its SMS names it, so no
+    second event has to announce it (a co-handling part's deadline still comes from
+    escalation, in issue.clock_armed)."""
 
     type: ClassVar[str] = "issue.dispatched"
     issue_id: str
@@ -34,6 +38,7 @@ class IssueDispatched:
     promised_by: datetime | None
     meeting_id: str | None
     dispatched_at: datetime
+    claim_due_at: datetime | None
 
 
 @dataclass(frozen=True)

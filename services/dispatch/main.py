@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from district import directory
+from district import directory, policies
+from district.calendar import calendar_path
 from district.directory import Directory
 from services.dispatch import rules
 from services.dispatch.app import create_app
@@ -30,6 +31,7 @@ FEEDBACK_SWEEP_INTERVAL = 1.0  # seconds; feedback times are days, so this is pl
 class Context:
     directory: Directory
     rules: rules.Rules
+    policies: policies.Policies  # the time limits: a lead's dispatch names its claim deadline
     clock: Callable[[], datetime] = utcnow  # tests inject their own time
     link_secret: str | None = None  # units' links and page sessions; None: neither
     link_grace: timedelta = timedelta(days=7)  # a link works this long after the issue closed
@@ -39,9 +41,11 @@ class Context:
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
     own = DispatchSettings.from_env(settings.env)
+    in_force, _schedule = policies.in_force(settings.policies_path, calendar_path(settings.env))
     context = Context(
         directory.load(settings.directory_path),
         rules.load(own.rules_path),
+        in_force,
         clock,
         link_secret=own.link_secret,
         link_grace=own.link_grace,

@@ -283,7 +283,8 @@ class Case:
         return replace(self, escalation_level=max(self.escalation_level, level))
 
     def due(self, clock: str, due_at: datetime) -> Case:
-        """Escalation's claim and resolve deadlines, for the work-day agenda's "overdue"."""
+        """The claim and resolve deadlines, for the work-day agenda's "overdue": a lead's
+        first claim deadline as dispatch names it, the rest as escalation arms them."""
         return replace(self, **{f"{clock}_due": due_at})
 
 

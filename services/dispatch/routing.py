@@ -41,8 +41,10 @@ def send(
         Assignment(None, case.issue_id, unit.id, role, forced, "dispatched", dispatched_at=now),
     )
     links.record(uow.conn, context.link_secret, case.issue_id, unit.id, number, now)
+    claim_due_at = None
     if role == "lead":
-        store.save_case(uow.conn, case.dispatched_to(unit.id, now))
+        claim_due_at = context.policies.claim_deadline(case.tier, case.category, now)
+        store.save_case(uow.conn, case.dispatched_to(unit.id, now).due("claim", claim_due_at))
     overseer = rules.leader_in_charge(d, case.street) if case.tier == "hard" else None
     uow.emit(
         IssueDispatched(  # the unit by id: notify looks its contacts up in the directory
@@ -65,6 +67,7 @@ def send(
             promised_by=case.promised_by,
             meeting_id=case.meeting_id,
             dispatched_at=now,
+            claim_due_at=claim_due_at,
         )
     )
     uow.on_commit(lambda: metrics.DISPATCHED.labels(case.street, unit.id, case.tier, role).inc())

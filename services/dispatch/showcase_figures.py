@@ -5,7 +5,8 @@ JSON and CSV, and as charts drawn server-side by pygal.
 - response rate: claimed within the claim deadline ÷ issues with a claim deadline;
 - resolution rate: resolved within the resolve deadline ÷ issues resolved or past it;
 - satisfaction rate: issues whose resident was satisfied ÷ issues whose resident answered.
-The deadlines are escalation's (issue.clock_armed); a claim is the latest lead unit's, the
+The claim deadline is the one the lead's dispatch named, or escalation's when it moved it
+(issue.clock_armed), the resolve deadline escalation's; a claim is the latest lead unit's, the
 one that deadline was armed for."""
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ SUMMARY_LENGTH = 140  # characters of the resident's words the leader's board ke
 
 
 def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
-    """The lead unit must claim within its tier's limit; so must each co-handling department
-    its own part (聯辦), on a clock and a ladder of its own."""
+    """The lead unit must claim by the deadline its dispatch names (its tier's limit); so must
+    each co-handling department its own part (聯辦), on a clock and a ladder of its own."""
     p = event.payload
     if p["role"] != "lead":
         _arm_part(uow, event, context, "claim", p.get("category"))
@@ -25,8 +25,15 @@ def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
     if claim is None or claim.may_arm(p["assignment"]):
         _remember_summary(uow, event, context)
         lead = _lead(event, p["tier"], p["street"])
-        fresh = Clock.armed(lead, "claim", p["category"], context.policies, context.clock())
-        ladder.arm(uow, context, fresh, new=claim is None)
+        named = p["claim_due_at"]
+        if named is None:  # dispatched before dispatch named deadlines: reckoned, announced
+            fresh = Clock.armed(lead, "claim", p["category"], context.policies, context.clock())
+            ladder.arm(uow, context, fresh, new=claim is None)
+            return
+        # The unit was told this deadline with its dispatch: held to it, counted from then.
+        start = p["dispatched_at"] or context.clock()
+        fresh = Clock.armed(lead, "claim", p["category"], context.policies, start, named)
+        ladder.arm(uow, context, fresh, new=claim is None, announced=True)
 
 
 def on_issue_claimed(uow: UnitOfWork, event: Envelope, context) -> None:

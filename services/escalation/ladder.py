@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from district.directory import Directory, Unit
+from district.policies import ClockPolicy
 from services.escalation import metrics, store
 from services.escalation.events import IssueEscalated, SupervisionOpened
 from services.escalation.model import Clock, Escalation
-from services.escalation.policies import ClockPolicy
 from shared.outbox import UnitOfWork
 
 
@@ -33,12 +33,14 @@ def supervision_target(directory: Directory, policies, clock: Clock) -> Unit | N
     return unit if unit is not None and unit.id != clock.unit_id else None
 
 
-def arm(uow: UnitOfWork, context, clock: Clock, new: bool) -> None:
-    """A clock starts running for its unit, with its warnings; dispatch is told. `new` when
-    the issue had no such clock yet."""
+def arm(uow: UnitOfWork, context, clock: Clock, new: bool, announced: bool = False) -> None:
+    """A clock starts running for its unit, with its warnings; the other services are told
+    its deadline unless it was `announced` already (a lead's claim deadline, which its
+    issue.dispatched names). `new` when the issue had no such clock yet."""
     store.put_clock(uow.conn, clock, new)
     arm_warnings(uow, context, clock)
-    uow.emit(clock.armed_event())
+    if not announced:
+        uow.emit(clock.armed_event())
 
 
 Climb = tuple[Clock, Unit, str]  # a clock, the unit it goes up to, and why

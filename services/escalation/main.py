@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,11 +9,10 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from district import directory
+from district import directory, policies
+from district.calendar import Schedule
 from district.directory import Directory
-from services.escalation import policies
 from services.escalation.app import create_app
-from services.escalation.calendar import Schedule, load_schedule
 from services.escalation.handlers import EVENT_HANDLERS
 from services.escalation.loops import run_sweeper
 from services.escalation.metrics import CalendarCollector, ClockCollector
@@ -41,9 +39,7 @@ class Context:
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Service:
     own = EscalationSettings.from_env(settings.env)
-    schedule = load_schedule(own.calendar_path)  # a bad file stops the service here
-    loaded = policies.load(settings.policies_path)
-    loaded = dataclasses.replace(loaded, calendar=loaded.calendar.with_workdays(schedule))
+    loaded, schedule = policies.in_force(settings.policies_path, own.calendar_path)
     units = directory.load(settings.directory_path)
     policies.check_units(loaded, units.units, settings.policies_path)  # a bad `to` stops here
     context = Context(units, loaded, clock, schedule, own.link_secret)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from district.directory import Directory, Unit
+from district.policies import ClockPolicy, Policies
 from services.escalation.events import IssueClockArmed
-from services.escalation.policies import ClockPolicy, Policies
 
 REASON_BY_CLOCK = {
     "claim": "claim_overdue",

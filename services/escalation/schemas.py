@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from district.local_time import LOCAL_TIME
+from district.policies import CLOCKS
 from services.escalation import events
-from services.escalation.policies import CLOCKS
 from shared.inputs import SaneDateTime
 from shared.payloads import PayloadWriter, Reader
 
@@ -90,6 +90,9 @@ class DispatchedReader(Reader):
     place_name = fields.String(load_default=None, allow_none=True)
     building = fields.String(load_default=None, allow_none=True)
     description = fields.String(load_default="", allow_none=True)
+    # A lead's claim deadline as dispatch named it; events from before it did carry none.
+    dispatched_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    claim_due_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class ClaimedReader(Reader):

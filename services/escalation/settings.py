@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from district.calendar import calendar_path
 from shared import config
-
-DEFAULT_CALENDAR = config.REPO_ROOT / "deploy" / "calendar.yaml"
 
 
 @dataclass(frozen=True)
@@ -25,13 +24,3 @@ class EscalationSettings:
             calendar_path=calendar_path(env),
             link_secret=config.text(env, "LOUDONG_LINK_SECRET"),
         )
-
-
-def calendar_path(env: dict) -> Path | None:
-    """LOUDONG_CALENDAR if set (it must exist), else deploy/calendar.yaml if there is one."""
-    chosen = config.path(env, "LOUDONG_CALENDAR", DEFAULT_CALENDAR)
-    if chosen == DEFAULT_CALENDAR and config.text(env, "LOUDONG_CALENDAR") is None:
-        return chosen if chosen.is_file() else None
-    if not chosen.is_file():
-        raise config.ConfigError(f"LOUDONG_CALENDAR={str(chosen)!r}: no such file")
-    return chosen

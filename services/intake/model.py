@@ -144,6 +144,8 @@ class Issue:
                 tier=payload["tier"],
                 category=self.category or payload["category"],
             )
+            if payload.get("claim_due_at"):  # dispatch names it; older events left it to
+                found["claim_deadline"] = payload["claim_due_at"]  # escalation's clock_armed
         elif event_type == "issue.escalated":
             found["escalation_level"] = max(self.escalation_level, payload["level"])
             found["status_note"] = summary(event_type, payload)

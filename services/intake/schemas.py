@@ -270,6 +270,7 @@ class DispatchedReader(Reader):
     tier = fields.String(load_default=None)
     category = fields.String(load_default=None)
     assignment = fields.Integer(load_default=1)
+    claim_due_at = fields.AwareDateTime(load_default=None, allow_none=True)  # a lead's
 
 
 class ClaimedReader(Reader):

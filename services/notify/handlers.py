@@ -1,7 +1,8 @@
 """What events cause in notify: a delivery planned for each recipient the event's route names,
 committed with the inbox record; the sender (loops.py) does the rest. A unit's notice carries
-its link and reply code; a dispatch notice waits (at most LOUDONG_DEADLINE_WAIT) for the claim
-deadline escalation arms. The end of an assignment closes its reply code."""
+its link and reply code, and a lead's dispatch notice its claim deadline: as the dispatch names
+it, or, for a dispatch from before dispatch named it, as escalation arms it (the notice waits
+for it at most LOUDONG_DEADLINE_WAIT). The end of an assignment closes its reply code."""
 
 from __future__ import annotations
 
@@ -32,14 +33,15 @@ def on_event(uow: UnitOfWork, event: Envelope, context: Context) -> None:
 
 def on_unit_notice(uow: UnitOfWork, event: Envelope, context: Context) -> None:
     """A unit's notice (dispatched, warned, escalated, urged), with its link and reply code. A lead
-    unit's dispatch notice without its claim deadline yet is held for it."""
+    unit's dispatch notice that does not name its claim deadline is held for escalation's."""
     told = _recipients(uow, event, context)
     if told is None:
         return
     now, wait = context.clock(), context.settings.deadline_wait
-    if event.type == "issue.dispatched":
+    named = event.payload.get("claim_due_at") if event.type == "issue.dispatched" else None
+    if event.type == "issue.dispatched" and named is None:  # escalation's clock_armed may race
         store.lock_claim_deadline(uow.conn, event.issue_id, event.payload["assignment"])
-    facts = replies.notice_facts(uow.conn, context, event)
+    facts = replies.notice_facts(uow.conn, context, event, deadline=named)
     when = now
     waits = event.type == "issue.dispatched" and facts["role"] == "lead" and wait > 0
     if waits and not facts["deadline"]:

@@ -34,6 +34,8 @@ class DispatchedReader(Reader):
     tier = fields.String(load_default="")
     building = fields.String(load_default=None, allow_none=True)
     description = fields.String(load_default="")
+    # A lead's claim deadline, named by dispatch; older events left it to issue.clock_armed.
+    claim_due_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class EscalatedReader(Reader):

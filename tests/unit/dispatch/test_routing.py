@@ -1,8 +1,11 @@
 """Tier, category and place give one lead unit; the harder the matter, the higher it goes."""
 
-from services.dispatch import rules
-from tests.helpers import emitted
-from tests.unit.dispatch.conftest import dispatched_to
+import uuid
+from datetime import timedelta
+
+from services.dispatch import rules, store
+from tests.helpers import build, emitted, event
+from tests.unit.dispatch.conftest import SEWER, dispatched_to
 
 
 def test_a_private_matter_goes_to_the_community_committee(dispatch, submit):
@@ -136,3 +139,43 @@ def test_the_triage_queue_and_the_assignment_show_flags_alike_as_an_object(
         "repeated_complaint": False,
     }
     assert queued["flags"] == flags and shown["flags"] == flags
+
+
+def test_a_leads_dispatch_names_its_claim_deadline_by_the_districts_time_limits(tmp_path, clock):
+    """The deadline the unit is told and escalation enforces: the tier's claim_within (here
+    per category, in calendar time) from the dispatch; a co-handling part's is escalation's."""
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(
+        "tiers:\n"
+        + "".join(
+            f"  {t}: {{claim_within: PT{h}H, resolve_within: P3D, time: calendar}}\n"
+            for t, h in (("private", 1), ("small", 2), ("big", 3), ("hard", 4))
+        )
+        + "categories:\n  urban_management:\n    claim_within: PT5H\n    time: calendar\n"
+    )
+    dispatch = build("dispatch", tmp_path, clock, LOUDONG_POLICIES=policies)
+    try:
+        small, big = str(uuid.uuid4()), str(uuid.uuid4())
+        wuqiao = {"street": "wuqiao", "community": "lianhua"}
+        for issue_id, changes in ((small, {}), (big, {"category": "urban_management"})):
+            if changes:
+                changes["location"] = wuqiao
+            body = {**SEWER, **changes}
+            dispatch.subscriber.apply(
+                event("issue.submitted", issue_id, body, producer="intake").to_json()
+            )
+
+        named = {
+            (e.issue_id, e.payload["role"]): e.payload["claim_due_at"]
+            for e in emitted(dispatch.store, "issue.dispatched")
+        }
+        now = clock()
+        assert named == {
+            (small, "lead"): (now + timedelta(hours=2)).isoformat(),
+            (big, "lead"): (now + timedelta(hours=5)).isoformat(),
+            (big, "co"): None,
+        }
+        with dispatch.store.read() as conn:
+            assert store.get_case(conn, small).claim_due == now + timedelta(hours=2)
+    finally:
+        dispatch.store.dispose()

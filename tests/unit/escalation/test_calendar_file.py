@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.escalation.calendar import WorkingCalendar, load_schedule
+from district.calendar import WorkingCalendar, load_schedule
 from services.escalation.settings import EscalationSettings
 from shared.config import ConfigError
 from tests.helpers import FakeClock, build, event

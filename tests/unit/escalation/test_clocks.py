@@ -1,5 +1,7 @@
 """Escalation arms a claim deadline on dispatch and climbs the ladder when it passes, once."""
 
+from datetime import datetime, timedelta
+
 from services.escalation import store as escalation_store
 from tests.helpers import count_rows, emitted, event
 
@@ -112,3 +114,36 @@ def test_the_same_dispatch_twice_arms_one_clock(escalation, clock, sweep):
     clock.advance(hours=1, minutes=31)
 
     assert sweep() == 1
+
+
+def test_a_dispatch_naming_its_claim_deadline_holds_the_unit_to_it_unannounced(
+    escalation, clock, sweep
+):
+    """The deadline the unit's SMS named is the one enforced (not the policy's two hours
+    from when escalation saw the dispatch), and no issue.clock_armed repeats it."""
+    dispatched_at = clock() - timedelta(minutes=30)
+    named = dispatched_at + timedelta(minutes=75)
+    payload = {
+        **DISPATCHED,
+        "dispatched_at": dispatched_at.isoformat(),
+        "claim_due_at": named.isoformat(),
+    }
+    escalation.subscriber.apply(event("issue.dispatched", "i1", payload).to_json())
+
+    clock.advance(minutes=44)
+    assert sweep() == 0
+    clock.advance(minutes=2)
+    assert sweep() == 1
+    armed = emitted(escalation.store, "issue.clock_armed")
+    assert [e.payload["level"] for e in armed] == [1]  # the supervisor's, once it climbed
+    [escalated] = emitted(escalation.store, "issue.escalated")
+    assert datetime.fromisoformat(escalated.payload["missed_deadline"]) == named
+
+
+def test_a_dispatch_without_a_named_deadline_is_reckoned_and_announced(escalation, clock):
+    """An event from before dispatch named deadlines: escalation's own, and everyone told."""
+    escalation.subscriber.apply(event("issue.dispatched", "i1", DISPATCHED).to_json())
+
+    [armed] = emitted(escalation.store, "issue.clock_armed")
+    assert armed.payload["clock"] == "claim" and armed.payload["level"] == 0
+    assert datetime.fromisoformat(armed.payload["due_at"]) == clock() + timedelta(hours=2)

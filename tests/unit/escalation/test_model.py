@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from district import directory
-from services.escalation import policies
+from district import directory, policies
 from services.escalation.model import Clock, Lead, may_act
 from shared.config import REPO_ROOT
 

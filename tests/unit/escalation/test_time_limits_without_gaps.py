@@ -3,7 +3,7 @@ supervision that runs out is a step of the ladder (supervision_escalation)."""
 
 import pytest
 
-from services.escalation import policies
+from district import policies
 from services.notify.loops import send_due
 from tests.helpers import build, emitted, event
 

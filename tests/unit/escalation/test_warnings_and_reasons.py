@@ -1,6 +1,8 @@
 """Warnings before each deadline; supervision at the leader; the other reasons to escalate;
 the resolve clock standing still while the resident is awaited."""
 
+from datetime import timedelta
+
 import pytest
 
 from tests.helpers import emitted, event
@@ -59,6 +61,26 @@ def test_the_unit_is_warned_at_half_time_and_its_supervisor_at_eighty_percent(
 
     assert _warned(escalation) == [("claim", 0.5, UNIT), ("claim", 0.8, "baian-committee")]
     assert emitted(escalation.store, "issue.escalated") == []
+
+
+def test_a_named_deadline_counts_its_warnings_from_the_dispatch(escalation, clock, sweep):
+    """Seen three hours late (escalation was down), the dispatch's own times stand: half time
+    is five hours after the dispatch, not after escalation saw it."""
+    dispatched_at = clock()
+    clock.advance(hours=3)
+    payload = {
+        **DISPATCHED,
+        "dispatched_at": dispatched_at.isoformat(),
+        "claim_due_at": (dispatched_at + timedelta(hours=10)).isoformat(),
+    }
+    escalation.subscriber.apply(event("issue.dispatched", "i1", payload).to_json())
+
+    clock.advance(hours=1, minutes=59)
+    sweep()
+    assert _warned(escalation) == []
+    clock.advance(minutes=2)
+    sweep()
+    assert _warned(escalation) == [("claim", 0.5, UNIT)]
 
 
 def test_warnings_due_in_the_sweep_that_escalates_their_clock_are_not_sent(

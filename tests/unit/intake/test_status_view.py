@@ -50,6 +50,19 @@ def test_dispatch_then_escalation_show_unit_and_level(intake, issue_id):
     ]
 
 
+def test_the_claim_deadline_shown_is_the_one_the_dispatch_names(intake, issue_id):
+    named = {**DISPATCHED, "claim_due_at": "2026-12-02T06:00:00+00:00"}
+    intake.subscriber.apply(event("issue.dispatched", issue_id, named).to_json())
+    assert _show(intake, issue_id)["deadlines"]["claim"] == "2026-12-02T06:00:00+00:00"
+
+    # a redispatch after a return names the next unit's; one that names none keeps it
+    again = {**named, "assignment": 2, "claim_due_at": "2026-12-02T09:00:00+00:00"}
+    intake.subscriber.apply(event("issue.dispatched", issue_id, again).to_json())
+    part = {**DISPATCHED, "role": "co", "assignment": 3, "unit_id": "housing-bureau"}
+    intake.subscriber.apply(event("issue.dispatched", issue_id, part).to_json())
+    assert _show(intake, issue_id)["deadlines"]["claim"] == "2026-12-02T09:00:00+00:00"
+
+
 def test_a_late_dispatch_does_not_take_a_claimed_issue_back(intake, issue_id):
     claimed = event("issue.claimed", issue_id, {"unit_id": "baian-xincun-property"})
     dispatched = event("issue.dispatched", issue_id, DISPATCHED)

@@ -253,6 +253,18 @@ def test_a_deadline_armed_before_the_dispatch_arrives_goes_with_it_at_once(notif
     assert f"请于{local(due):%m-%d %H:%M}前认领" in text
 
 
+def test_a_dispatch_naming_its_claim_deadline_goes_at_once_and_holds_nothing(notify, sms_provider):
+    due = notify.clock() + timedelta(hours=3)
+
+    _apply(notify, "issue.dispatched", {**DISPATCHED, "claim_due_at": due.isoformat()})
+    send_due(notify.store, notify.context)
+
+    [text] = _texts_to(sms_provider)
+    assert f"请于{local(due):%m-%d %H:%M}前认领" in text
+    with notify.store.read() as conn:
+        assert conn.execute(select(store.held_notices)).all() == []
+
+
 def test_a_co_handling_unit_has_no_claim_clock_so_its_notice_does_not_wait(notify, sms_provider):
     _apply(notify, "issue.dispatched", {**DISPATCHED, "role": "co"})
 

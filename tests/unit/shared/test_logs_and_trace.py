@@ -58,7 +58,10 @@ def test_a_gateways_request_id_follows_the_issue_through_every_event(tmp_path):
     client = services["intake"].app.test_client()
 
     created = client.post(
-        "/v1/issues", headers={**AUTH, "X-Request-Id": "fms-req-42"}, json=SUBMISSION
+        "/v1/issues",
+        headers={**AUTH, "X-Request-Id": "fms-req-42"},
+        # a big matter, so that escalation arms a co-handling part's clock and announces it
+        json={**SUBMISSION, "attributes": {"households_affected": 12}},
     )
     hostile = client.get(
         "/v1/issues?limit=1", headers={**AUTH, "X-Request-Id": "bad id with spaces"}
@@ -73,7 +76,11 @@ def test_a_gateways_request_id_follows_the_issue_through_every_event(tmp_path):
         hostile.headers["X-Request-Id"] != "bad id with spaces"
     )  # not carried: a fresh one instead
     events = [e for s in services.values() for e in emitted(s.store) if e.issue_id == issue_id]
-    assert {"issue.submitted", "issue.dispatched", "issue.clock_armed"} <= {e.type for e in events}
+    assert {(e.producer, e.type) for e in events} >= {
+        ("intake", "issue.submitted"),
+        ("dispatch", "issue.dispatched"),
+        ("escalation", "issue.clock_armed"),
+    }
     assert {e.correlation_id for e in events} == {"fms-req-42"}
     for service in services.values():
         service.store.dispose()

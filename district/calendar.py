@@ -15,11 +15,13 @@ import chinese_calendar
 import yaml
 from chinese_calendar.constants import holidays as _library_holidays
 
+from shared import config
 from shared.config import ConfigError
 
 log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
 LIBRARY_YEARS = (min(_library_holidays).year, max(_library_holidays).year)
+DEFAULT_CALENDAR = config.REPO_ROOT / "deploy" / "calendar.yaml"
 WARN_DAYS = 45  # fewer days of known calendar than this left: warn (log, /v1/policies)
 
 
@@ -173,6 +175,16 @@ class Schedule:
 
 
 _FIELDS = {"source", "override", "holidays", "workdays"}
+
+
+def calendar_path(env: dict) -> Path | None:
+    """LOUDONG_CALENDAR if set (it must exist), else deploy/calendar.yaml if there is one."""
+    chosen = config.path(env, "LOUDONG_CALENDAR", DEFAULT_CALENDAR)
+    if chosen == DEFAULT_CALENDAR and config.text(env, "LOUDONG_CALENDAR") is None:
+        return chosen if chosen.is_file() else None
+    if not chosen.is_file():
+        raise ConfigError(f"LOUDONG_CALENDAR={str(chosen)!r}: no such file")
+    return chosen
 
 
 def load_schedule(path: Path | None) -> Schedule:

@@ -4,7 +4,7 @@ make-up workdays (調休) from chinese-calendar."""
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.escalation.calendar import WorkingCalendar
+from district.calendar import WorkingCalendar
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkingCalendar("Asia/Shanghai", [(time(9), time(12)), (time(14), time(18))])

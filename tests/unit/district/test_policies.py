@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.escalation import policies
+from district import policies
 from shared.config import REPO_ROOT
 
 GOOD = {

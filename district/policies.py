@@ -3,10 +3,13 @@
 Per tier, optionally per category: `claim_within` and `resolve_within` (ISO-8601), whether
 each counts working or calendar time, and warning points before each deadline. Supervision
 (督办): `supervision_within`, and `supervision_escalation` (`to`: `supervisor`, `none` or a
-unit's id; `within`; optional `time`), the step taken when supervision runs out."""
+unit's id; `within`; optional `time`), the step taken when supervision runs out.
+Two services read the same file: dispatch names a lead's claim deadline by it when it
+dispatches, and escalation runs every clock by it (and holds the lead to that deadline)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -15,8 +18,8 @@ from pathlib import Path
 import isodate
 import yaml
 
+from district.calendar import Schedule, WorkingCalendar, load_schedule
 from district.directory import TIERS
-from services.escalation.calendar import WorkingCalendar
 
 CLOCKS = ("claim", "resolve")
 RECIPIENTS = ("unit", "supervisor")
@@ -97,6 +100,11 @@ class Policies:
         if clock.working:
             return timedelta(seconds=self.calendar.between(now, due))
         return max(due - now, timedelta(0))
+
+    def claim_deadline(self, tier: str, category: str | None, start: datetime) -> datetime:
+        """When a lead unit dispatched at `start` must have claimed: dispatch names it in
+        issue.dispatched, and escalation holds the unit to it."""
+        return self.deadline(start, self.policy_for(tier, category).claim)
 
     def describe(self) -> dict:
         """The policies in force, as GET /v1/policies shows them."""
@@ -183,6 +191,14 @@ def _hours(raw, path) -> list[tuple[time, time]]:
             raise PolicyError(f"{path}: working_hours: {span!r} ends before it starts")
         hours.append((start, end))
     return hours
+
+
+def in_force(path: Path, calendar_path: Path | None) -> tuple[Policies, Schedule]:
+    """The policies at `path` counting working time by the holiday calendar (the library's,
+    and the operator's file at `calendar_path`); a bad file stops the service here."""
+    schedule = load_schedule(calendar_path)
+    loaded = load(path)
+    return dataclasses.replace(loaded, calendar=loaded.calendar.with_workdays(schedule)), schedule
 
 
 def load(path: Path) -> Policies:
