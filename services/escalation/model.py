@@ -63,7 +63,8 @@ class Clock:
         now: datetime,
         due_at: datetime | None = None,
     ) -> Clock:
-        """A fresh clock at level 0, due by its tier's limit unless a promise says `due_at`."""
+        """A fresh clock at level 0 from `now`, due by its tier's limit unless `due_at` says
+        otherwise (the resolve date a work day promised, the claim deadline a dispatch named)."""
         clock = cls(
             lead.issue_id,
             name,
