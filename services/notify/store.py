@@ -222,14 +222,17 @@ def get(conn: Connection, delivery_id: str) -> Delivery | None:
     return _delivery(conn, select(deliveries).where(deliveries.c.id == delivery_id))
 
 
+_PENDING_LOCKED = (  # asked for every message the sender records: built once
+    select(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "pending")
+    .with_for_update()
+)
+
+
 def get_pending(conn: Connection, delivery_id: str) -> Delivery | None:
     """The delivery, locked, if no sender has finished it yet."""
-    return _delivery(
-        conn,
-        select(deliveries)
-        .where(deliveries.c.id == delivery_id, deliveries.c.status == "pending")
-        .with_for_update(),
-    )
+    row = conn.execute(_PENDING_LOCKED, {"b_id": delivery_id}).mappings().first()
+    return Delivery(**row) if row else None
 
 
 def by_provider_message(conn: Connection, provider: str, message_id: str) -> Delivery | None:
