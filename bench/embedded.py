@@ -216,7 +216,8 @@ def _wait_read(data_dir: Path, cap: float = 1800, quiet_for: float = 5) -> None:
 
 def _query(data_dir: Path, service: str, sql: str, *args) -> int:
     with sqlite3.connect(f"file:{data_dir / service}.db?mode=ro", uri=True, timeout=30) as conn:
-        return conn.execute(sql, args).fetchone()[0] or 0
+        row = conn.execute(sql, args).fetchone()  # none: no cursor yet, nothing to read
+        return (row[0] if row else None) or 0
 
 
 def _newest(data_dir: Path, service: str) -> int:
