@@ -35,7 +35,7 @@ def is_workday(day: date) -> bool:
             log.warning(
                 "no holiday calendar for %s yet: counting Monday–Friday as working days; "
                 "load the State Council's notice into deploy/calendar.yaml (LOUDONG_CALENDAR) "
-                "or upgrade chinese-calendar, and restart escalation",
+                "or upgrade chinese-calendar, and restart dispatch and escalation",
                 day.year,
             )
         return day.weekday() < 5
@@ -158,7 +158,7 @@ class Schedule:
             f"left): from {(until + timedelta(days=1)).isoformat()} working time counts "
             "Monday–Friday, ignoring holidays and make-up workdays; load the State Council's "
             "notice for the next year into deploy/calendar.yaml (LOUDONG_CALENDAR) and restart "
-            "escalation"
+            "dispatch and escalation"
         )
 
     def describe(self, today: date) -> dict:
