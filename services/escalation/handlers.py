@@ -25,15 +25,13 @@ def on_issue_dispatched(uow: UnitOfWork, event: Envelope, context) -> None:
     if claim is None or claim.may_arm(p["assignment"]):
         _remember_summary(uow, event, context)
         lead = _lead(event, p["tier"], p["street"])
+        # The unit was told the deadline its dispatch names: held to it, counted from the
+        # dispatch, and not announced again. A dispatch from before dispatch named deadlines
+        # names none: then the tier's limit from now, announced in issue.clock_armed.
         named = p["claim_due_at"]
-        if named is None:  # dispatched before dispatch named deadlines: reckoned, announced
-            fresh = Clock.armed(lead, "claim", p["category"], context.policies, context.clock())
-            ladder.arm(uow, context, fresh, new=claim is None)
-            return
-        # The unit was told this deadline with its dispatch: held to it, counted from then.
-        start = p["dispatched_at"] or context.clock()
+        start = (p["dispatched_at"] if named else None) or context.clock()
         fresh = Clock.armed(lead, "claim", p["category"], context.policies, start, named)
-        ladder.arm(uow, context, fresh, new=claim is None, announced=True)
+        ladder.arm(uow, context, fresh, new=claim is None, announced=named is not None)
 
 
 def on_issue_claimed(uow: UnitOfWork, event: Envelope, context) -> None:
